@@ -1,0 +1,75 @@
+"""Kenyan mobile numbers as Daraja wants them: 12 digits, `2547XXXXXXXX` or `2541XXXXXXXX`.
+
+Daraja refuses `07…` and `+254…` with `Bad Request - Invalid PhoneNumber` (reference/daraja.md §2,
+pain point 7), so every number is normalised before any request and refused with a message that
+names the problem when it cannot be.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+class InvalidPhone(ValueError):
+    """The text is not a Kenyan mobile number; the message says what is wrong, for the cashier."""
+
+
+def normalise_msisdn(raw: str) -> str:
+    """`0708 374 149`, `+254-708-374149`, `254708374149`, `0110 156 957` → `2547…`/`2541…`.
+
+    Raises InvalidPhone with a message naming the problem.
+    """
+    text = _SEPARATORS.sub("", raw or "")
+    if not text:
+        raise InvalidPhone("Enter the customer's phone number.")
+    if text.startswith("+"):
+        text = text[1:]
+        if not text.startswith("254"):
+            raise InvalidPhone("Only Kenyan numbers (+254) can pay by M-Pesa.")
+    if not text.isdigit():
+        raise InvalidPhone("A phone number has digits only.")
+    if text.startswith("254"):
+        local = text[3:]
+    elif text.startswith("0"):
+        local = text[1:]
+    elif len(text) == 9 and text[0] in "71":
+        local = text
+    else:
+        raise InvalidPhone("Start the number with 07, 01, +254 or 254.")
+    if local[:1] not in ("7", "1"):
+        raise InvalidPhone("This is not a mobile number: it must start with 07 or 01.")
+    if len(local) < 9:
+        raise InvalidPhone(f"The number is too short: {9 - len(local)} digit(s) missing.")
+    if len(local) > 9:
+        raise InvalidPhone(f"The number is too long: {len(local) - 9} digit(s) too many.")
+    return "254" + local
+
+
+def mask_msisdn(msisdn: str | int | None) -> str:
+    """`254708374149` → `2547*****149`-style masking for logs and screens: keep the country code
+    and network digit and the last three digits, hide the rest."""
+    if msisdn is None:
+        return ""
+    digits = re.sub(r"\D", "", str(msisdn))
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:4] + "*" * (len(digits) - 7) + digits[-3:]
+
+
+def format_local(msisdn: str) -> str:
+    """`254708374149` → `0708 374 149`, the way a Kenyan reads a number."""
+    digits = re.sub(r"\D", "", msisdn)
+    if digits.startswith("254") and len(digits) == 12:
+        local = "0" + digits[3:]
+        return f"{local[:4]} {local[4:7]} {local[7:]}"
+    return msisdn
+
+
+def format_local_masked(msisdn: str) -> str:
+    """`254708374149` → `0708 *** 149` for receipts and history rows."""
+    local = format_local(msisdn)
+    if len(local) == 12 and local[4] == " ":
+        return f"{local[:4]} *** {local[9:]}"
+    return mask_msisdn(msisdn)

@@ -1,0 +1,3 @@
+"""M-Pesa Till: the desktop point-of-sale till."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs lint, type checks and the whole test suite (headless).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+# The PostgreSQL tests need a server at 127.0.0.1:5432 (user postgres, trust auth).
+# Start an installed but stopped cluster; without one those tests say so and are skipped.
+if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  pg_lsclusters --no-header 2>/dev/null | while read -r ver name _port status _rest; do
+    if [ "$status" != "online" ]; then
+      echo "[test] starting PostgreSQL $ver/$name" >&2
+      pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start || true
+    fi
+  done
+fi
+
+export QT_QPA_PLATFORM=offscreen
+echo "[test] ruff" >&2
+.venv/bin/ruff check .
+echo "[test] mypy" >&2
+.venv/bin/mypy
+echo "[test] pytest" >&2
+exec .venv/bin/python -m pytest "$@"
