@@ -1,15 +1,28 @@
-"""Shared helpers for the Daraja tests: the recorded payloads in tests/fixtures/daraja/."""
+"""Fixtures for the Daraja client's unit tests: a scripted Daraja and a fake clock."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import AsyncIterator
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "daraja"
+import pytest
+
+from pos_app.daraja import DarajaClient
+
+from .fake_daraja import FakeClock, FakeDaraja, make_client
 
 
-def fixture_text(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+@pytest.fixture
+def fake() -> FakeDaraja:
+    return FakeDaraja()
 
 
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def client(fake: FakeDaraja, clock: FakeClock) -> AsyncIterator[DarajaClient]:
+    daraja, http = make_client(fake, clock)
+    async with http:
+        yield daraja

@@ -7,7 +7,7 @@ import pytest
 from daraja_core.callback import CallbackParseError, StkCallback, parse_stk_callback
 from daraja_core.results import Outcome, classify
 
-from .conftest import FIXTURES, fixture_bytes, fixture_text
+from .payloads import FIXTURES, fixture_bytes, fixture_text
 
 
 def test_seed_curl_payload_parses_every_field_by_name() -> None:
