@@ -441,8 +441,13 @@ class DarajaClient:
             # §3: 4999 "still under processing" while the customer has not answered.
             state: Literal["pending", "final"] = "pending" if code in QUERY_PENDING_CODES else "final"
             return QueryAnswer(state, code, desc, body, reply.status)
-        if reply.error_code == MERCHANT_ERROR_CODE and "does not exist" in reply.error_message.lower():
-            return QueryAnswer("not_found", None, reply.error_message, body, reply.status)
+        if reply.error_code == MERCHANT_ERROR_CODE:
+            text = reply.error_message.lower()
+            if "transaction does not exist" in text:
+                return QueryAnswer("not_found", None, reply.error_message, body, reply.status)
+            if "wrong credentials" in text or "merchant does not exist" in text:
+                # A settings problem, not "no answer yet": polling on would never end (pain point 2).
+                raise reply.error(DarajaError, _definite_merchant_refusal(reply.error_message))
         if reply.status >= 500:
             # §3: "being processed" (2018), "under processing", and sporadic 500.001.1001 for known,
             # finished ids all mean "no answer yet, ask again"; so does any other server error.

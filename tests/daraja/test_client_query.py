@@ -142,6 +142,22 @@ async def test_a_refused_query_keeps_daraja_s_words(client: DarajaClient, fake: 
     assert caught.value.http_status == 400
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("push_500_wrong_credentials.json", "MPESA_PASSKEY"),
+        ("push_500_merchant_does_not_exist.json", "shortcode"),
+    ],
+)
+async def test_credential_refusals_are_errors_not_pending(
+    client: DarajaClient, fake: FakeDaraja, name: str, words: str
+) -> None:
+    fake.queue(QUERY, answer(name))
+    with pytest.raises(DarajaError, match=words) as caught:
+        await client.stk_query(CHECKOUT_ID)
+    assert caught.value.error_code == "500.001.1001"
+
+
 async def test_an_unreadable_200_is_an_error_not_a_result(client: DarajaClient, fake: FakeDaraja) -> None:
     fake.queue(QUERY, httpx.Response(200, text="<html>"))
     with pytest.raises(DarajaError, match="Unreadable"):
