@@ -1,1 +1,99 @@
-"""Fixtures that run the relay under uvicorn on a loopback port (filled in with the relay)."""
+"""Fixtures that run the relay under uvicorn on a loopback port.
+
+`relay_server`: a relay with a SQLite file in tmp_path. `relay_factory(**settings)`: the same with
+RelaySettings overrides (`database_url=` a PostgreSQL URL, `admin_token=`, `ip_allowlist_enabled=`…);
+call it several times for several instances. Each yields a `RunningRelay`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from daraja_core.serve import BackgroundServer
+from relay.app import create_app
+from relay.db import Database
+from relay.migrate import upgrade
+from relay.models import utcnow
+from relay.settings import RelaySettings
+from relay.tills import create_till_key
+
+
+class RunningRelay:
+    """A relay app served on 127.0.0.1; `restart()` stops it and starts a new app on the same port."""
+
+    def __init__(self, settings: RelaySettings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._server: BackgroundServer | None = None
+        self._port = 0
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "the relay is not running"
+        return self._server.base_url
+
+    async def start(self) -> None:
+        server = BackgroundServer(create_app(self.settings, clock=self.clock), "127.0.0.1", self._port)
+        await server.start()
+        self._server = server
+        self._port = server.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def create_till(self, name: str) -> tuple[str, str]:
+        """A new till key for `name`: (key, callback_path)."""
+        await upgrade(self.database_url)
+        db = Database(self.database_url)
+        try:
+            till, key = await db.write(lambda connection: create_till_key(connection, name))
+        finally:
+            await db.dispose()
+        return key, till.callback_path
+
+
+RelayFactory = Callable[..., Awaitable[RunningRelay]]
+
+
+@pytest_asyncio.fixture
+async def relay_factory(tmp_path: Path) -> AsyncIterator[RelayFactory]:
+    started: list[RunningRelay] = []
+
+    async def make(clock: Callable[[], datetime] = utcnow, **overrides: Any) -> RunningRelay:
+        settings = replace(
+            RelaySettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"), **overrides
+        )
+        relay = RunningRelay(settings, clock)
+        await relay.start()
+        started.append(relay)
+        return relay
+
+    yield make
+    for relay in reversed(started):
+        with contextlib.suppress(Exception):
+            await relay.stop()
+
+
+@pytest_asyncio.fixture
+async def relay_server(relay_factory: RelayFactory) -> RunningRelay:
+    return await relay_factory()
+
+
+__all__ = ["RelayFactory", "RunningRelay", "relay_factory", "relay_server"]

@@ -1,0 +1,140 @@
+"""Database access: one API for SQLite (default) and PostgreSQL (several instances).
+
+All queries are written once, as plain synchronous SQLAlchemy against a `Connection`, and run through
+`Database.read(fn)` / `Database.write(fn)`:
+- SQLite: a blocking pysqlite connection in a worker thread, one thread hop per call (each statement
+  through aiosqlite would hop on its own, which is what makes async SQLite slow: stack-notes.md).
+- PostgreSQL: asyncpg through SQLAlchemy's async engine, `run_sync` on the loop.
+
+SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk before the relay answers Safaricom
+(NORMAL could lose the last commits on power loss, and Safaricom does not resend). Group commit makes
+the extra fsync cheap: one per batch, not one per callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def normalise_url(database_url: str) -> URL:
+    """Accept the async URLs (`sqlite+aiosqlite`, `postgresql+asyncpg`) and the bare ones."""
+    url = make_url(database_url)
+    if url.drivername in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
+        return url.set(drivername="sqlite+aiosqlite")
+    if url.drivername in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+asyncpg")
+    raise ValueError(
+        f"DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…, not {url.drivername}"
+    )
+
+
+def asyncpg_dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    if url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database or "")
+
+
+def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
+    sync_url = url.set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(
+        sync_url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=1 if writer else 8,
+        max_overflow=0 if writer else 8,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions into our own hands (pysqlite's implicit BEGIN breaks BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # The writer takes the write lock up front: a deferred transaction that reads first and writes
+        # later can fail with SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+class Database:
+    def __init__(self, database_url: str) -> None:
+        self.url = normalise_url(database_url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._sync_reader: Engine | None = None
+        self._sync_writer: Engine | None = None
+        self._async: AsyncEngine | None = None
+        if self.is_sqlite:
+            path = sqlite_path(self.url)
+            if path is None:
+                raise ValueError("the relay needs a SQLite file, not an in-memory database")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._sync_reader = _sqlite_engine(self.url, writer=False)
+            self._sync_writer = _sqlite_engine(self.url, writer=True)
+        else:
+            self._async = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        if self._sync_reader is not None:
+            engine = self._sync_reader
+
+            def run() -> T:
+                with engine.connect() as connection:
+                    try:
+                        return fn(connection)
+                    finally:
+                        connection.rollback()
+
+            return await asyncio.to_thread(run)
+        assert self._async is not None
+        async with self._async.connect() as async_connection:
+            return await async_connection.run_sync(fn)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run `fn` in one transaction; it is committed (and durable) when this returns."""
+        if self._sync_writer is not None:
+            engine = self._sync_writer
+
+            def run() -> T:
+                with engine.begin() as connection:
+                    return fn(connection)
+
+            return await asyncio.to_thread(run)
+        assert self._async is not None
+        async with self._async.begin() as async_connection:
+            return await async_connection.run_sync(fn)
+
+    async def ping(self) -> None:
+        await self.read(lambda connection: connection.execute(sa.text("SELECT 1")).scalar_one())
+
+    async def dispose(self) -> None:
+        for engine in (self._sync_reader, self._sync_writer):
+            if engine is not None:
+                engine.dispose()
+        if self._async is not None:
+            await self._async.dispose()

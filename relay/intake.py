@@ -1,0 +1,407 @@
+"""Where a callback is stored, parsed, checked and applied, and where pending becomes paid.
+
+Everything here is synchronous SQLAlchemy on one open transaction; `relay.writer` calls it with a batch
+of concurrent callbacks (group commit) and answers Safaricom only after the commit. The order inside
+the transaction is the dj-stripe order (style.md): store every raw request first, then parse, then
+dedupe on `CheckoutRequestID` and apply. If applying ever fails, the writer stores the raw request alone
+with the error (`store_raw_only`), so nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from daraja_core.callback import CallbackParseError, StkCallback, parse_stk_callback
+from daraja_core.phones import mask_msisdn
+from daraja_core.results import QUERY_PENDING_CODES, Outcome, classify
+from relay.models import feed_table, payment_table, raw_table, result_table, selftest_table, till_table
+
+SELFTEST_PREFIX = "ws_CO_SELFTEST_"
+
+
+@dataclass(frozen=True)
+class IncomingCallback:
+    """One request to a callback path, as received."""
+
+    received_at: datetime
+    path: str
+    token: str | None  # None on the untokenised seed path
+    source_ip: str
+    source_allowed: bool  # False only when the allow-list is on and the source is not Safaricom's
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    raw_id: int
+    status: str
+    checkout_request_id: str | None
+    error: str | None = None
+
+
+@dataclass
+class Effects:
+    """What a committed transaction changed, for notifications, metrics and logs (after the commit)."""
+
+    till_ids: set[int] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    settle_latencies_s: list[float] = field(default_factory=list)
+
+    def merge(self, other: Effects) -> None:
+        self.till_ids |= other.till_ids
+        self.events.extend(other.events)
+        self.settle_latencies_s.extend(other.settle_latencies_s)
+
+
+class Unit:
+    """Pending writes of one transaction, flushed with one executemany per kind of statement."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.effects = Effects()
+        self.payments: dict[str, dict[str, Any] | None] = {}  # by checkout id; None = known absent
+        self.results: dict[str, dict[str, Any] | None] = {}
+        self.tills_by_token: dict[str, int | None] = {}
+        self.new_results: dict[str, dict[str, Any]] = {}
+        self.result_counts: dict[str, tuple[int, int]] = {}
+        self.payment_changes: dict[int, dict[str, Any]] = {}
+        self.feed: list[dict[str, Any]] = []
+        self.selftests: list[dict[str, Any]] = []
+
+    # -- loading -----------------------------------------------------------------------------------
+    def preload(self, checkout_ids: set[str], tokens: set[str]) -> None:
+        missing = [cid for cid in checkout_ids if cid not in self.payments]
+        if missing:
+            for cid in missing:
+                self.payments[cid] = None
+                self.results[cid] = None
+            for row in self.connection.execute(
+                sa.select(payment_table).where(payment_table.c.checkout_request_id.in_(missing))
+            ).mappings():
+                self.payments[row["checkout_request_id"]] = dict(row)
+            for row in self.connection.execute(
+                sa.select(result_table).where(result_table.c.checkout_request_id.in_(missing))
+            ).mappings():
+                self.results[row["checkout_request_id"]] = dict(row)
+        unknown_tokens = [token for token in tokens if token not in self.tills_by_token]
+        if unknown_tokens:
+            for token in unknown_tokens:
+                self.tills_by_token[token] = None
+            for row in self.connection.execute(
+                sa.select(till_table.c.id, till_table.c.token).where(
+                    till_table.c.token.in_(unknown_tokens), till_table.c.revoked_at.is_(None)
+                )
+            ).mappings():
+                self.tills_by_token[row["token"]] = row["id"]
+
+    # -- applying ----------------------------------------------------------------------------------
+    def change_payment(self, payment: dict[str, Any], **values: Any) -> None:
+        payment.update(values)
+        self.payment_changes.setdefault(payment["id"], {}).update(values)
+
+    def add_feed(self, payment: dict[str, Any], kind: str, now: datetime) -> None:
+        self.feed.append(
+            {"till_id": payment["till_id"], "payment_id": payment["id"], "kind": kind, "created_at": now}
+        )
+        self.effects.till_ids.add(payment["till_id"])
+
+    def settle(self, payment: dict[str, Any], result: dict[str, Any], now: datetime) -> None:
+        """Apply a stored result to a pending payment: the one place where pending becomes paid."""
+        if payment["status"] != "pending" or payment["anomaly"] is not None:
+            return
+        info = classify(result["result_code"])
+        code = result["result_code"]
+        if info.outcome is Outcome.PAID:
+            anomaly, reason = _paid_mismatch(payment, result)
+            if anomaly is not None:
+                # Not completed: the till sees the anomaly and confirms by STK Query or the SMS.
+                self.change_payment(
+                    payment,
+                    anomaly=anomaly,
+                    reason=reason,
+                    result_code=code,
+                    receipt=result["receipt"],
+                    paid_amount_kes=result["amount_kes"],
+                    updated_at=now,
+                )
+                self.add_feed(payment, "anomaly", now)
+                self.event("anomaly", payment, anomaly=anomaly, paid_amount_kes=result["amount_kes"])
+                return
+            self.change_payment(
+                payment,
+                status="completed",
+                result_code=code,
+                reason=result["result_desc"],
+                receipt=result["receipt"],
+                paid_amount_kes=result["amount_kes"],
+                settled_at=now,
+                updated_at=now,
+            )
+        else:
+            self.change_payment(
+                payment,
+                status="failed",
+                result_code=code,
+                reason=result["result_desc"],
+                settled_at=now,
+                updated_at=now,
+            )
+        self.add_feed(payment, "result", now)
+        self.effects.settle_latencies_s.append(max(0.0, (now - payment["registered_at"]).total_seconds()))
+        self.event("status_changed", payment, status=payment["status"], result_code=code)
+
+    def contradict(self, payment: dict[str, Any], now: datetime, result_code: str) -> None:
+        """A later result that disagrees with the stored one: an anomaly, never a flip (product.md §5)."""
+        self.change_payment(payment, anomaly="contradicting_result", updated_at=now)
+        self.add_feed(payment, "anomaly", now)
+        self.event("anomaly", payment, anomaly="contradicting_result", result_code=result_code)
+
+    def event(self, name: str, payment: dict[str, Any], **fields: Any) -> None:
+        self.effects.events.append(
+            {
+                "event": name,
+                "till_id": payment["till_id"],
+                "order_id": payment["order_id"],
+                "checkout_request_id": payment["checkout_request_id"],
+                "phone": mask_msisdn(payment["phone"]),
+                **fields,
+            }
+        )
+
+    # -- flushing ----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        connection = self.connection
+        if self.new_results:
+            connection.execute(sa.insert(result_table), list(self.new_results.values()))
+        if self.result_counts:
+            connection.execute(
+                sa.update(result_table)
+                .where(result_table.c.checkout_request_id == sa.bindparam("b_id"))
+                .values(
+                    duplicates=result_table.c.duplicates + sa.bindparam("b_dup"),
+                    contradictions=result_table.c.contradictions + sa.bindparam("b_con"),
+                ),
+                [{"b_id": cid, "b_dup": dup, "b_con": con} for cid, (dup, con) in self.result_counts.items()],
+            )
+        if self.payment_changes:
+            # One statement shape per set of changed columns (executemany needs identical keys).
+            by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for payment_id, values in self.payment_changes.items():
+                shape = tuple(sorted(values))
+                by_shape.setdefault(shape, []).append(
+                    {"b_id": payment_id, **{f"b_{k}": v for k, v in values.items()}}
+                )
+            for shape, rows in by_shape.items():
+                connection.execute(
+                    sa.update(payment_table)
+                    .where(payment_table.c.id == sa.bindparam("b_id"))
+                    .values({name: sa.bindparam(f"b_{name}") for name in shape}),
+                    rows,
+                )
+        if self.selftests:
+            connection.execute(sa.insert(selftest_table), self.selftests)
+        if self.feed:
+            connection.execute(sa.insert(feed_table), self.feed)
+
+
+def _paid_mismatch(payment: dict[str, Any], result: dict[str, Any]) -> tuple[str | None, str]:
+    if result["amount_kes"] is None or result["amount_kes"] != payment["amount_kes"]:
+        shown = result["amount_text"] if result["amount_text"] is not None else "nothing"
+        return "amount_mismatch", f"Paid {shown} KES, expected {payment['amount_kes']} KES"
+    if result["phone"] is None:
+        return "phone_missing", "The callback carries no payer phone number to check"
+    if result["phone"] != payment["phone"]:
+        return (
+            "phone_mismatch",
+            f"Paid from {mask_msisdn(result['phone'])}, expected {mask_msisdn(payment['phone'])}",
+        )
+    return None, ""
+
+
+def _result_row(parsed: StkCallback, raw_id: int, till_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "checkout_request_id": parsed.checkout_request_id,
+        "raw_callback_id": raw_id,
+        "till_id": till_id,
+        "merchant_request_id": parsed.merchant_request_id,
+        "result_code": parsed.result_code,
+        "result_desc": parsed.result_desc,
+        "amount_text": None if parsed.amount is None else str(parsed.amount),
+        "amount_kes": parsed.amount_kes,
+        "receipt": parsed.receipt,
+        "phone": parsed.phone,
+        "transaction_date": parsed.transaction_date,
+        "received_at": now,
+        "duplicates": 0,
+        "contradictions": 0,
+    }
+
+
+def _same_result(stored: dict[str, Any], new: dict[str, Any]) -> bool:
+    return all(stored[k] == new[k] for k in ("result_code", "receipt", "amount_text", "phone"))
+
+
+def _raw_row(item: IncomingCallback) -> dict[str, Any]:
+    return {
+        "received_at": item.received_at,
+        "path": item.path,
+        "token": item.token,
+        "till_id": None,
+        "source_ip": item.source_ip,
+        "headers": json.dumps(item.headers, separators=(",", ":")),
+        "body": item.body,
+        "status": "received",
+        "error": None,
+        "checkout_request_id": None,
+    }
+
+
+def store_raw(connection: Connection, items: Sequence[IncomingCallback]) -> list[int]:
+    statement = sa.insert(raw_table).returning(raw_table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, [_raw_row(item) for item in items]).scalars())
+
+
+def store_raw_only(connection: Connection, item: IncomingCallback, error: str) -> CallbackOutcome:
+    """The fallback when processing failed: keep the request and the error so it can be replayed."""
+    row = _raw_row(item) | {"status": "failed", "error": error[:2000]}
+    raw_id = connection.execute(sa.insert(raw_table).returning(raw_table.c.id), row).scalar_one()
+    return CallbackOutcome(raw_id, "failed", None, error)
+
+
+def process_callbacks(
+    connection: Connection, items: Sequence[IncomingCallback], raw_ids: Sequence[int] | None = None
+) -> tuple[list[CallbackOutcome], Effects]:
+    """Store (unless `raw_ids` says they are stored already: a replay), parse, dedupe and apply."""
+    if raw_ids is None:
+        raw_ids = store_raw(connection, items)
+    unit = Unit(connection)
+    parsed: list[StkCallback | CallbackParseError] = []
+    for item in items:
+        try:
+            parsed.append(parse_stk_callback(item.body))
+        except CallbackParseError as error:
+            parsed.append(error)
+    unit.preload(
+        {p.checkout_request_id for p in parsed if isinstance(p, StkCallback)},
+        {item.token for item in items if item.token is not None},
+    )
+    outcomes: list[CallbackOutcome] = []
+    raw_updates: list[dict[str, Any]] = []
+    for item, raw_id, result in zip(items, raw_ids, parsed, strict=True):
+        till_id = None if item.token is None else unit.tills_by_token.get(item.token)
+        outcome = _decide(unit, item, raw_id, result, till_id)
+        outcomes.append(outcome)
+        raw_updates.append(
+            {
+                "b_id": raw_id,
+                "b_status": outcome.status,
+                "b_error": outcome.error,
+                "b_checkout": outcome.checkout_request_id,
+                "b_till": till_id,
+            }
+        )
+        unit.effects.events.append(
+            {
+                "event": "callback",
+                "raw_id": raw_id,
+                "status": outcome.status,
+                "checkout_request_id": outcome.checkout_request_id,
+                "result_code": None if isinstance(result, CallbackParseError) else result.result_code,
+                "phone": None if isinstance(result, CallbackParseError) else mask_msisdn(result.phone),
+                "till_id": till_id,
+                "source_ip": item.source_ip,
+                "path": "seed" if item.token is None else "tokenised",
+                "error": outcome.error,
+            }
+        )
+    unit.flush()
+    connection.execute(
+        sa.update(raw_table)
+        .where(raw_table.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            error=sa.bindparam("b_error"),
+            checkout_request_id=sa.bindparam("b_checkout"),
+            till_id=sa.bindparam("b_till"),
+        ),
+        raw_updates,
+    )
+    return outcomes, unit.effects
+
+
+def _decide(
+    unit: Unit,
+    item: IncomingCallback,
+    raw_id: int,
+    parsed: StkCallback | CallbackParseError,
+    till_id: int | None,
+) -> CallbackOutcome:
+    now = item.received_at
+    if isinstance(parsed, CallbackParseError):
+        return CallbackOutcome(raw_id, "malformed", None, str(parsed))
+    cid = parsed.checkout_request_id
+    if item.token is not None and till_id is None:
+        return CallbackOutcome(raw_id, "unknown_token", cid, "no active till has this callback token")
+    if not item.source_allowed:
+        return CallbackOutcome(
+            raw_id, "forbidden_source", cid, f"{item.source_ip} is not a Safaricom address"
+        )
+    if cid.startswith(SELFTEST_PREFIX):
+        unit.selftests.append(
+            {"checkout_request_id": cid, "till_id": till_id, "raw_callback_id": raw_id, "received_at": now}
+        )
+        if till_id is not None:
+            unit.effects.till_ids.add(till_id)
+        return CallbackOutcome(raw_id, "selftest", cid)
+    if parsed.result_code in QUERY_PENDING_CODES:
+        return CallbackOutcome(
+            raw_id, "not_final", cid, f"ResultCode {parsed.result_code} is not a final result"
+        )
+    payment = unit.payments.get(cid)
+    if payment is not None and till_id is not None and payment["till_id"] != till_id:
+        return CallbackOutcome(raw_id, "wrong_till", cid, "the payment belongs to another till")
+    new = _result_row(parsed, raw_id, till_id, now)
+    stored = unit.results.get(cid)
+    if stored is not None:
+        dup, con = unit.result_counts.get(cid, (0, 0))
+        if _same_result(stored, new):
+            unit.result_counts[cid] = (dup + 1, con)
+            return CallbackOutcome(raw_id, "duplicate", cid)
+        unit.result_counts[cid] = (dup, con + 1)
+        if payment is not None:
+            unit.contradict(payment, now, parsed.result_code)
+        return CallbackOutcome(
+            raw_id, "contradicting", cid, f"differs from the first result (raw {stored['raw_callback_id']})"
+        )
+    unit.results[cid] = new
+    unit.new_results[cid] = new
+    if payment is None:
+        return CallbackOutcome(raw_id, "orphan", cid)
+    unit.settle(payment, new, now)
+    return CallbackOutcome(raw_id, "applied", cid)
+
+
+def replay_raw(connection: Connection, raw_id: int) -> tuple[CallbackOutcome, Effects]:
+    """Process a stored request again, as if it had just arrived (same path, token and source)."""
+    row = connection.execute(sa.select(raw_table).where(raw_table.c.id == raw_id)).mappings().first()
+    if row is None:
+        raise LookupError(f"no stored callback with id {raw_id}")
+    item = IncomingCallback(
+        received_at=row["received_at"],
+        path=row["path"],
+        token=row["token"],
+        source_ip=row["source_ip"],
+        source_allowed=row["status"] != "forbidden_source",
+        headers=json.loads(row["headers"]),
+        body=row["body"],
+    )
+    outcomes, effects = process_callbacks(connection, [item], raw_ids=[raw_id])
+    return outcomes[0], effects

@@ -1,0 +1,178 @@
+"""A till's expected payments: registration (write side) and the JSON the till reads (read side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from daraja_core.phones import mask_msisdn
+from relay.intake import Effects, Unit
+from relay.models import feed_table, payment_table, result_table, selftest_table
+from relay.tills import TillRef
+
+
+class RegistrationConflict(ValueError):
+    """The CheckoutRequestID is registered already, with other fields or by another till."""
+
+
+@dataclass(frozen=True)
+class PaymentCreate:
+    order_id: str
+    checkout_request_id: str
+    amount_kes: int
+    phone: str  # normalised 12-digit MSISDN
+
+
+def register_payment(
+    connection: Connection, till: TillRef, request: PaymentCreate, now: datetime
+) -> tuple[dict[str, Any], Effects]:
+    """Idempotent on `checkout_request_id`; applies a callback that arrived before the registration."""
+    existing = (
+        connection.execute(
+            sa.select(payment_table).where(payment_table.c.checkout_request_id == request.checkout_request_id)
+        )
+        .mappings()
+        .first()
+    )
+    if existing is not None:
+        same = (
+            existing["till_id"] == till.id
+            and existing["order_id"] == request.order_id
+            and existing["amount_kes"] == request.amount_kes
+            and existing["phone"] == request.phone
+        )
+        if not same:
+            raise RegistrationConflict("this CheckoutRequestID is already registered with other details")
+        return dict(existing), Effects()
+    row = {
+        "till_id": till.id,
+        "order_id": request.order_id,
+        "checkout_request_id": request.checkout_request_id,
+        "amount_kes": request.amount_kes,
+        "phone": request.phone,
+        "status": "pending",
+        "receipt": None,
+        "result_code": None,
+        "reason": "",
+        "paid_amount_kes": None,
+        "anomaly": None,
+        "registered_at": now,
+        "settled_at": None,
+        "updated_at": now,
+    }
+    payment_id = connection.execute(sa.insert(payment_table).returning(payment_table.c.id), row).scalar_one()
+    payment = {"id": payment_id, **row}
+    unit = Unit(connection)
+    unit.event("registered", payment, amount_kes=request.amount_kes)
+    result = (
+        connection.execute(
+            sa.select(result_table).where(result_table.c.checkout_request_id == request.checkout_request_id)
+        )
+        .mappings()
+        .first()
+    )
+    # A result that came in on another till's callback path is not this till's to take.
+    if result is not None and result["till_id"] in (None, till.id):
+        unit.settle(payment, dict(result), now)
+        if result["contradictions"]:
+            unit.contradict(payment, now, result["result_code"])
+    unit.flush()
+    unit.effects.till_ids.add(till.id)
+    return payment, unit.effects
+
+
+# -- read side -----------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def payment_json(row: Any) -> dict[str, Any]:
+    """The `Payment` of the relay HTTP contract (docs/architecture.md)."""
+    completed = row["status"] == "completed"
+    return {
+        "order_id": row["order_id"],
+        "checkout_request_id": row["checkout_request_id"],
+        "status": row["status"],
+        # The receipt only once paid and checked; an anomaly's receipt is in `reason` for people.
+        "transactionId": (row["receipt"] or "") if completed else "",
+        "result_code": row["result_code"],
+        "reason": row["reason"] or "",
+        "amount_kes": row["amount_kes"],
+        "paid_amount_kes": row["paid_amount_kes"],
+        "phone": mask_msisdn(row["phone"]),
+        "anomaly": row["anomaly"],
+        "registered_at": _iso(row["registered_at"]),
+        "settled_at": _iso(row["settled_at"]),
+    }
+
+
+def is_settled_or_flagged(payment: dict[str, Any]) -> bool:
+    """What ends a long-poll: the status left pending, or the till must look at an anomaly."""
+    return payment["status"] != "pending" or payment["anomaly"] is not None
+
+
+def payment_status(connection: Connection, till_id: int, order_id: str) -> dict[str, Any] | None:
+    """The till's newest payment for this order (an order can be charged again after a failure)."""
+    row = (
+        connection.execute(
+            sa.select(payment_table)
+            .where(payment_table.c.till_id == till_id, payment_table.c.order_id == order_id)
+            .order_by(payment_table.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else payment_json(row)
+
+
+def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        sa.select(feed_table.c.seq, feed_table.c.kind, payment_table)
+        .join(payment_table, payment_table.c.id == feed_table.c.payment_id)
+        .where(feed_table.c.till_id == till_id, feed_table.c.seq > after)
+        .order_by(feed_table.c.seq)
+        .limit(limit)
+    ).mappings()
+    return [{**payment_json(row), "seq": row["seq"], "kind": row["kind"]} for row in rows]
+
+
+def receipt_lookup(connection: Connection, till_id: int, receipt: str) -> dict[str, Any] | None:
+    """A result with this receipt that belongs to this till (its payment, or its callback path)."""
+    rows = connection.execute(
+        sa.select(result_table, payment_table.c.order_id, payment_table.c.till_id.label("payment_till_id"))
+        .outerjoin(payment_table, payment_table.c.checkout_request_id == result_table.c.checkout_request_id)
+        .where(result_table.c.receipt == receipt.strip().upper())
+    ).mappings()
+    for row in rows:
+        owner = row["payment_till_id"] if row["payment_till_id"] is not None else row["till_id"]
+        if owner != till_id:
+            continue
+        return {
+            "receipt": row["receipt"],
+            "amount_kes": row["amount_kes"],
+            "phone": mask_msisdn(row["phone"]),
+            "checkout_request_id": row["checkout_request_id"],
+            "order_id": row["order_id"],
+            "transaction_date": _iso(row["transaction_date"]),
+            "result_code": row["result_code"],
+        }
+    return None
+
+
+def selftest_lookup(connection: Connection, till_id: int, checkout_request_id: str) -> dict[str, Any] | None:
+    received_at = connection.execute(
+        sa.select(selftest_table.c.received_at)
+        .where(
+            selftest_table.c.till_id == till_id, selftest_table.c.checkout_request_id == checkout_request_id
+        )
+        .order_by(selftest_table.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if received_at is None else {"received_at": received_at.isoformat()}

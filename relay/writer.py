@@ -1,0 +1,168 @@
+"""The single writer: every write goes through one queue, and concurrent writes share one transaction.
+
+Group commit. A callback handler puts its request on the queue and awaits a future; the writer takes
+everything queued (up to `max_batch`), runs it in ONE transaction, commits, and only then resolves the
+futures, so a handler can never acknowledge a callback that is not on disk ("stored before
+acknowledged" holds for every request in the batch). While one batch commits, the next one queues up,
+so the batch size grows with the load and the commit cost (an fsync on SQLite) is shared.
+
+If a batch fails, each job is retried in its own transaction; a callback whose processing fails even
+alone is stored raw with the error (`status="failed"`), to be replayed once the bug is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from relay.db import Database
+from relay.intake import CallbackOutcome, Effects, IncomingCallback, process_callbacks, store_raw_only
+from relay.notify import CHANNEL, encode_payload
+
+log = logging.getLogger("relay.writer")
+
+# Serialises writers across instances on PostgreSQL, so feed `seq` order is commit order and a till
+# reading the feed with `after=N` can never skip a row that commits later with a smaller seq.
+FEED_LOCK_KEY = 0x6D70657362
+
+# A job runs inside the batch transaction and returns (its answer, what it changed).
+JobFn = Callable[[Connection], tuple[Any, Effects]]
+
+
+@dataclass
+class _Job:
+    future: asyncio.Future[Any]
+    callback: IncomingCallback | None = None
+    fn: JobFn | None = None
+    effects: Effects = field(default_factory=Effects)
+
+
+class Writer:
+    def __init__(
+        self, db: Database, on_committed: Callable[[Effects], None], *, max_batch: int = 256
+    ) -> None:
+        self._db = db
+        self._on_committed = on_committed
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.largest_batch = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="relay-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def submit_callback(self, item: IncomingCallback) -> CallbackOutcome:
+        outcome: CallbackOutcome = await self._submit(
+            _Job(asyncio.get_running_loop().create_future(), callback=item)
+        )
+        return outcome
+
+    async def submit(self, fn: JobFn) -> Any:
+        return await self._submit(_Job(asyncio.get_running_loop().create_future(), fn=fn))
+
+    async def _submit(self, job: _Job) -> Any:
+        if self._task is None or self._task.done():
+            raise RuntimeError("the relay's writer is not running")
+        self._queue.put_nowait(job)
+        # shield: a client hanging up must not cancel a write other requests share.
+        return await asyncio.shield(job.future)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[_Job]) -> None:
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(batch))
+        try:
+            answers = await self._db.write(lambda connection: self._run_jobs(connection, batch))
+        except Exception:
+            log.warning("batch failed, retrying its jobs one by one", exc_info=True)
+            await self._commit_one_by_one(batch)
+            return
+        effects = Effects()
+        for job in batch:
+            effects.merge(job.effects)
+        self._announce(effects)
+        for job, answer in zip(batch, answers, strict=True):
+            if not job.future.done():
+                job.future.set_result(answer)
+
+    async def _commit_one_by_one(self, batch: list[_Job]) -> None:
+        for job in batch:
+            job.effects = Effects()
+            try:
+                answer = (await self._db.write(functools.partial(self._run_jobs, batch=[job])))[0]
+            except Exception as error:
+                if job.callback is None:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                    continue
+                log.error("callback processing failed; storing it raw for replay", exc_info=True)
+                item = job.callback
+                message = f"{type(error).__name__}: {error}"
+                try:
+                    answer = await self._db.write(functools.partial(store_raw_only, item=item, error=message))
+                except Exception as storage_error:
+                    if not job.future.done():
+                        job.future.set_exception(storage_error)
+                    continue
+            self._announce(job.effects)
+            if not job.future.done():
+                job.future.set_result(answer)
+
+    def _run_jobs(self, connection: Connection, batch: list[_Job]) -> list[Any]:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
+        answers: list[Any] = [None] * len(batch)
+        callbacks = [(index, job) for index, job in enumerate(batch) if job.callback is not None]
+        if callbacks:
+            outcomes, effects = process_callbacks(
+                connection, [job.callback for _, job in callbacks if job.callback]
+            )
+            for (index, _job), outcome in zip(callbacks, outcomes, strict=True):
+                answers[index] = outcome
+            callbacks[0][1].effects = effects  # the batch's effects, announced once
+        for index, job in enumerate(batch):
+            if job.fn is not None:
+                answers[index], job.effects = job.fn(connection)
+        if postgres:
+            till_ids: set[int] = set()
+            for job in batch:
+                till_ids |= job.effects.till_ids
+            if till_ids:
+                connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(till_ids))))
+        return answers
+
+    def _announce(self, effects: Effects) -> None:
+        try:
+            self._on_committed(effects)
+        except Exception:
+            log.exception("announcing a commit failed")
