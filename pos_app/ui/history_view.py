@@ -1,0 +1,231 @@
+"""Today's attempts in a table: search by phone, receipt or amount; filter by status; rows update live.
+
+`HistoryModel.upsert()` is fed by TillService.subscribe, so a late result changes its one row in place
+(the Electrum habit: refresh one row, not the table).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.presentation import method_word, state_word
+from pos_app.ui.strings import text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import AttemptView
+
+_COLUMNS = ("col_time", "col_amount", "col_phone", "col_status", "col_receipt", "col_method", "col_reason")
+_STATE_COLOURS = {"paid": "#1b7f3b", "failed": "#b3261e", "unknown": "#9a6700"}
+STATUS_FILTERS = ("", "paid", "failed", "unknown", "prompt_sent")
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class HistoryModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.lang = "en"
+        self._rows: list[AttemptView] = []
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(_COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return text(_COLUMNS[section], self.lang)
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        view = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._cell(view, column)
+        if role == Qt.ItemDataRole.UserRole:
+            return view
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and view.state in _STATE_COLOURS:
+            return QBrush(QColor(_STATE_COLOURS[view.state]))
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _cell(self, view: AttemptView, column: int) -> str:
+        if column == 0:
+            return local_time(view.created_at)
+        if column == 1:
+            return kes(view.amount_kes)
+        if column == 2:
+            return masked_phone(view.phone)
+        if column == 3:
+            return state_word(view.state, self.lang)
+        if column == 4:
+            return view.receipt or ""
+        if column == 5:
+            return method_word(view.method, self.lang)
+        if view.state in ("failed", "unknown") or view.anomaly:
+            message = view.message_sw if self.lang == "sw" and view.message_sw else view.message_en
+            return f"{message} [{view.anomaly}]" if view.anomaly else message
+        return ""
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(_COLUMNS) - 1)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(_COLUMNS) - 1))
+
+    def reset(self, views: list[AttemptView]) -> None:
+        self.beginResetModel()
+        self._rows = list(views)
+        self.endResetModel()
+
+    def upsert(self, view: AttemptView) -> None:
+        """Replace the attempt's row, or put a new attempt at the top (newest first)."""
+        for row, existing in enumerate(self._rows):
+            if existing.attempt_id == view.attempt_id:
+                self._rows[row] = view
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(_COLUMNS) - 1))
+                return
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, view)
+        self.endInsertRows()
+
+    def views(self) -> list[AttemptView]:
+        return list(self._rows)
+
+
+class HistoryFilter(QSortFilterProxyModel):
+    """Search text matches the phone (any way it is typed), the receipt, or the amount."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._search = ""
+        self._status = ""
+
+    def set_search(self, search: str) -> None:
+        self._search = search.strip()
+        self.invalidateRowsFilter()
+
+    def set_status(self, status: str) -> None:
+        self._status = status
+        self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        model = self.sourceModel()
+        view = model.data(model.index(source_row, 0, source_parent), Qt.ItemDataRole.UserRole)
+        if view is None:
+            return False
+        if self._status and view.state != self._status:
+            return False
+        return matches(view, self._search)
+
+
+def matches(view: AttemptView, search: str) -> bool:
+    if not search:
+        return True
+    needle = search.upper().replace(" ", "")
+    if view.receipt and needle in view.receipt.upper():
+        return True
+    digits = re.sub(r"\D", "", search)
+    if not digits:
+        return False
+    if digits == str(view.amount_kes) or digits == re.sub(r"\D", "", kes(view.amount_kes)):
+        return True
+    # A phone typed as 07…, 2547… or just its last digits: compare on the local part.
+    local = digits[3:] if digits.startswith("254") else digits.lstrip("0")
+    return len(local) >= 3 and local in view.phone[3:]
+
+
+class HistoryView(QWidget):
+    selection_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lang = "en"
+        self.model = HistoryModel(self)
+        self.proxy = HistoryFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.title = QLabel()
+        self.title.setObjectName("screenTitle")
+        self.search = QLineEdit()
+        self.search.setObjectName("historySearch")
+        self.search.setAccessibleName("historySearch")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.set_search)
+        self.status_filter = QComboBox()
+        self.status_filter.setObjectName("historyStatusFilter")
+        self.status_filter.setAccessibleName("historyStatusFilter")
+        self.status_filter.currentIndexChanged.connect(
+            lambda index: self.proxy.set_status(STATUS_FILTERS[max(index, 0)])
+        )
+        self.table = QTableView()
+        self.table.setObjectName("historyTable")
+        self.table.setAccessibleName("historyTable")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.status_filter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        self.set_language("en")
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.title.setText(text("history_title", lang))
+        self.search.setPlaceholderText(text("history_search", lang))
+        current = max(self.status_filter.currentIndex(), 0)
+        self.status_filter.blockSignals(True)
+        self.status_filter.clear()
+        for state in STATUS_FILTERS:
+            self.status_filter.addItem(text("history_all", lang) if not state else state_word(state, lang))
+        self.status_filter.setCurrentIndex(current)
+        self.status_filter.blockSignals(False)
+        self.model.set_language(lang)
+
+    def selected(self) -> AttemptView | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        view = self.proxy.data(rows[0], Qt.ItemDataRole.UserRole)
+        return view

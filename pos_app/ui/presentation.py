@@ -1,0 +1,142 @@
+"""What the status panel says about an attempt: words, tone and the next steps offered.
+
+Pure (no Qt) so every state reads the same in the panel, the history and the tests. The reason and the
+safe next step come from the engine (AttemptView.message_* and .next_step, mapped from the ResultCode by
+daraja_core.results); this module only decides how to show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from daraja_core.results import NextStep
+from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.strings import text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import AttemptView
+
+
+class Tone(StrEnum):
+    IDLE = "idle"
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Action(StrEnum):
+    """Buttons the panel can offer after a result; the window maps each to one slot."""
+
+    RETRY = "retry"
+    ANOTHER_NUMBER = "another_number"
+    TAKE_CASH = "take_cash"
+    VERIFY = "verify"
+    NO_SMS_CHARGE_AGAIN = "no_sms_charge_again"
+    NEW_SALE = "new_sale"
+
+
+@dataclass(frozen=True)
+class Presentation:
+    tone: Tone
+    headline: str
+    key_line: str  # the receipt when paid, the reason otherwise
+    detail: str  # amount · masked phone · time
+    extra: str  # manual-entry verification, anomalies
+    actions: tuple[Action, ...]
+    wait_deadline_at: datetime | None
+
+
+# Safe next steps per engine recommendation, the recommended one first.
+_ACTIONS: dict[str, tuple[Action, ...]] = {
+    NextStep.RETRY: (Action.RETRY, Action.ANOTHER_NUMBER, Action.TAKE_CASH),
+    NextStep.TRY_ANOTHER_NUMBER: (Action.ANOTHER_NUMBER, Action.TAKE_CASH),
+    NextStep.TAKE_CASH: (Action.TAKE_CASH, Action.ANOTHER_NUMBER),
+    NextStep.VERIFY_BY_RECEIPT: (Action.VERIFY, Action.TAKE_CASH),
+    # Charging again after an unknown needs the customer's word that no SMS came (issue 4).
+    NextStep.CHECK_SMS: (Action.VERIFY, Action.NO_SMS_CHARGE_AGAIN, Action.TAKE_CASH),
+    NextStep.NONE: (Action.RETRY, Action.ANOTHER_NUMBER, Action.TAKE_CASH),
+}
+
+
+def state_word(state: str, lang: str) -> str:
+    return text(f"state_{state}", lang) if f"state_{state}" in _STATE_KEYS else state
+
+
+_STATE_KEYS = {f"state_{s}" for s in ("created", "prompt_sent", "paid", "failed", "unknown")}
+
+
+def method_word(method: str, lang: str) -> str:
+    return text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual") else method
+
+
+def sending(amount_kes: int, msisdn: str, lang: str) -> Presentation:
+    """Before the engine has answered the push: nothing stored yet to show but what was typed."""
+    return Presentation(
+        tone=Tone.PENDING,
+        headline=text("sending_title", lang),
+        key_line=text("sending_detail", lang),
+        detail=f"KES {kes(amount_kes)} · {masked_phone(msisdn)}",
+        extra="",
+        actions=(),
+        wait_deadline_at=None,
+    )
+
+
+def idle(lang: str) -> Presentation:
+    return Presentation(Tone.IDLE, text("ready_title", lang), text("ready_detail", lang), "", "", (), None)
+
+
+def present(view: AttemptView, lang: str) -> Presentation:
+    detail = f"KES {kes(view.amount_kes)} · {masked_phone(view.phone)} · {local_time(view.updated_at)}"
+    if view.demo:
+        detail += " · DEMO"
+    message = view.message_sw if lang == "sw" and view.message_sw else view.message_en
+    extras: list[str] = []
+    if view.method == "manual" and view.manual_verified is not None:
+        extras.append(
+            text("manual_line_verified" if view.manual_verified else "manual_line_unverified", lang)
+        )
+    if view.anomaly:
+        extras.append(text("anomaly_line", lang, anomaly=view.anomaly))
+    extra = "\n".join(extras)
+    if view.state in ("created", "prompt_sent"):
+        return Presentation(
+            tone=Tone.PENDING,
+            headline=text("sending_title" if view.state == "created" else "waiting_title", lang),
+            key_line=text("waiting_hint", lang),
+            detail=detail,
+            extra=extra,
+            actions=(),
+            wait_deadline_at=view.wait_deadline_at,
+        )
+    if view.state == "paid":
+        receipt = (
+            text("receipt_line", lang, receipt=view.receipt)
+            if view.receipt
+            else text("receipt_pending", lang)
+        )
+        return Presentation(
+            Tone.PAID, text("paid_title", lang), receipt, detail, extra, (Action.NEW_SALE,), None
+        )
+    if view.state == "failed":
+        steps = _ACTIONS.get(str(view.next_step), _ACTIONS[NextStep.NONE])
+        return Presentation(
+            Tone.FAILED, text("failed_title", lang), message, detail, extra, (*steps, Action.NEW_SALE), None
+        )
+    # unknown: the money may have moved; the SMS decides (product.md, "A payment, end to end" step 5).
+    key_line = text("unknown_detail", lang)
+    if view.reason:
+        extras.insert(0, view.reason)
+    return Presentation(
+        Tone.UNKNOWN,
+        text("unknown_title", lang),
+        key_line,
+        detail,
+        "\n".join(extras),
+        (*_ACTIONS[NextStep.CHECK_SMS], Action.NEW_SALE),
+        None,
+    )

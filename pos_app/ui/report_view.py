@@ -1,0 +1,241 @@
+"""The day report: totals by outcome and method, what to review, CSV export and a small bar chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.presentation import method_word
+from pos_app.ui.strings import text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import DayReport
+
+OUTCOME_COLOURS = {
+    "paid": "#1b7f3b",
+    "unknown": "#c98a00",
+    "pending": "#5a6b7b",
+}
+FAILED_COLOUR = "#b3261e"
+
+
+def outcome_label(outcome: str) -> str:
+    return outcome.replace("_", " ").capitalize()
+
+
+class BarChart(QWidget):
+    """Horizontal bars, one per outcome, length by count, amount written beside: readable at a glance."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reportChart")
+        self.setAccessibleName("reportChart")
+        self._bars: list[tuple[str, int, int, str]] = []  # label, count, amount_kes, colour
+        self.empty_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def set_bars(self, bars: list[tuple[str, int, int, str]]) -> None:
+        self._bars = bars
+        self.updateGeometry()
+        self.update()
+
+    def bars(self) -> list[tuple[str, int, int, str]]:
+        return list(self._bars)
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, max(80, 40 * len(self._bars) + 20))
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(self.font())
+        painter.setFont(font)
+        if not self._bars:
+            painter.setPen(QColor("#5a6b7b"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+            return
+        metrics = painter.fontMetrics()
+        label_width = max(metrics.horizontalAdvance(label) for label, *_ in self._bars) + 16
+        value_texts = [f"{count} · KES {kes(amount)}" for _, count, amount, _ in self._bars]
+        value_width = max(metrics.horizontalAdvance(v) for v in value_texts) + 16
+        top = 10.0
+        bar_height = 26.0
+        most = max(count for _, count, _, _ in self._bars) or 1
+        room = max(self.width() - label_width - value_width - 10, 20)
+        for (label, count, _amount, colour), value_text in zip(self._bars, value_texts, strict=True):
+            painter.setPen(QColor("#1d2733"))
+            painter.drawText(
+                QRectF(0, top, label_width - 8, bar_height),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
+            width = room * count / most
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawRoundedRect(QRectF(label_width, top + 3, max(width, 3), bar_height - 6), 4, 4)
+            painter.setPen(QColor("#1d2733"))
+            painter.drawText(
+                QRectF(label_width + width + 8, top, value_width, bar_height),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                value_text,
+            )
+            top += bar_height + 12
+        painter.end()
+
+
+class ReportView(QWidget):
+    refresh_requested = Signal()
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lang = "en"
+        self.report: DayReport | None = None
+        self.title = QLabel()
+        self.title.setObjectName("screenTitle")
+        self.paid_total = QLabel()
+        self.paid_total.setObjectName("reportPaidTotal")
+        self.paid_total.setAccessibleName("reportPaidTotal")
+        self.chart = BarChart()
+        self.outcome_table = QTableWidget(0, 3)
+        self.outcome_table.setObjectName("reportByOutcome")
+        self.method_table = QTableWidget(0, 3)
+        self.method_table.setObjectName("reportByMethod")
+        for table in (self.outcome_table, self.method_table):
+            table.verticalHeader().hide()
+            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            table.horizontalHeader().setStretchLastSection(True)
+            table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.review_title = QLabel()
+        self.review_title.setProperty("role", "sectionTitle")
+        self.review_list = QListWidget()
+        self.review_list.setObjectName("reportReview")
+        self.review_list.setAccessibleName("reportReview")
+        self.refresh_button = QPushButton()
+        self.refresh_button.setObjectName("reportRefresh")
+        self.refresh_button.setAutoDefault(True)
+        self.refresh_button.clicked.connect(self.refresh_requested)
+        self.export_button = QPushButton()
+        self.export_button.setObjectName("reportExport")
+        self.export_button.setAccessibleName("reportExport")
+        self.export_button.setAutoDefault(True)
+        self.export_button.clicked.connect(self.export_requested)
+        self.message = QLabel()
+        self.message.setObjectName("reportMessage")
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.export_button)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.addWidget(self.paid_total, 0, 0, 1, 2)
+        grid.addWidget(self.chart, 1, 0, 1, 2)
+        self.outcome_title = QLabel()
+        self.outcome_title.setProperty("role", "sectionTitle")
+        self.method_title = QLabel()
+        self.method_title.setProperty("role", "sectionTitle")
+        grid.addWidget(self.outcome_title, 2, 0)
+        grid.addWidget(self.method_title, 2, 1)
+        grid.addWidget(self.outcome_table, 3, 0)
+        grid.addWidget(self.method_table, 3, 1)
+        grid.addWidget(self.review_title, 4, 0, 1, 2)
+        grid.addWidget(self.review_list, 5, 0, 1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.addLayout(top)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.message)
+        self.set_language("en")
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.refresh_button.setText(text("report_refresh", lang))
+        self.export_button.setText(text("report_export", lang))
+        self.outcome_title.setText(text("report_by_outcome", lang))
+        self.method_title.setText(text("report_by_method", lang))
+        self.review_title.setText(text("report_review", lang))
+        self.chart.empty_text = text("report_chart_empty", lang)
+        for table, first in ((self.outcome_table, "col_status"), (self.method_table, "col_method")):
+            table.setHorizontalHeaderLabels(
+                [text(first, lang), text("report_count", lang), text("col_amount", lang)]
+            )
+        if self.report is not None:
+            self.show_report(self.report)
+        else:
+            self.title.setText(text("report_title", lang, day=""))
+
+    def show_report(self, report: DayReport) -> None:
+        self.report = report
+        lang = self.lang
+        self.title.setText(text("report_title", lang, day=report.day.isoformat()))
+        self.paid_total.setText(text("report_paid_total", lang, total=kes(report.paid_total_kes)))
+        self._fill(self.outcome_table, [(outcome_label(k), c, a) for k, (c, a) in report.by_outcome.items()])
+        self._fill(
+            self.method_table, [(method_word(k, lang), c, a) for k, (c, a) in report.by_method.items()]
+        )
+        bars = [
+            (outcome_label(outcome), count, amount, OUTCOME_COLOURS.get(outcome, FAILED_COLOUR))
+            for outcome, (count, amount) in sorted(report.by_outcome.items(), key=lambda item: -item[1][0])
+            if count
+        ]
+        self.chart.set_bars(bars)
+        self.review_list.clear()
+        for view in report.unknowns:
+            self.review_list.addItem(
+                text(
+                    "report_unknown_item",
+                    lang,
+                    amount=kes(view.amount_kes),
+                    phone=masked_phone(view.phone),
+                    time=local_time(view.created_at),
+                )
+            )
+        for view in report.manual_entries:
+            self.review_list.addItem(
+                text(
+                    "report_manual_item",
+                    lang,
+                    amount=kes(view.amount_kes),
+                    receipt=view.receipt or "",
+                    verified=text("verified" if view.manual_verified else "unverified", lang),
+                    time=local_time(view.updated_at),
+                )
+            )
+        if not report.unknowns and not report.manual_entries:
+            self.review_list.addItem(text("report_nothing_to_review", lang))
+
+    @staticmethod
+    def _fill(table: QTableWidget, rows: list[tuple[str, int, int]]) -> None:
+        table.setRowCount(len(rows))
+        for row, (label, count, amount) in enumerate(rows):
+            for column, value in enumerate((label, str(count), kes(amount))):
+                item = QTableWidgetItem(value)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(row, column, item)
+        table.resizeColumnsToContents()
+
+    def export_csv(self, path: Path) -> Path:
+        """Write DayReport.to_csv() to `path` (the engine decides the columns)."""
+        if self.report is None:
+            raise RuntimeError("no report loaded yet")
+        path.write_text(self.report.to_csv(), encoding="utf-8", newline="")
+        self.message.setText(text("report_exported", self.lang, path=str(path)))
+        return path

@@ -1,0 +1,158 @@
+"""The sale screen: amount, phone, Charge on the left; the live status on the right.
+
+It owns no payment logic: it reads the fields, shows a Presentation, and announces what the cashier
+asked for (`charge_requested`, `action_chosen`, `escape_pressed`). The window talks to the engine.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pos_app.ui.inputs import AmountInput, PhoneInput
+from pos_app.ui.presentation import Presentation
+from pos_app.ui.status_panel import StatusPanel
+from pos_app.ui.strings import text
+
+
+def named(widget: QWidget, name: str) -> None:
+    """objectName and accessible name together: stable handles for tests and screen readers."""
+    widget.setObjectName(name)
+    widget.setAccessibleName(name)
+
+
+class SaleScreen(QWidget):
+    charge_requested = Signal()
+    enter_pressed = Signal()
+    escape_pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lang = "en"
+        form_frame = QFrame()
+        form_frame.setObjectName("saleForm")
+
+        self.amount_label = QLabel()
+        self.amount_input = AmountInput()
+        named(self.amount_input, "amountInput")
+        self.phone_label = QLabel()
+        self.phone_input = PhoneInput()
+        named(self.phone_input, "phoneInput")
+        self.phone_hint = QLabel()
+        named(self.phone_hint, "phoneHint")
+        self.phone_hint.setWordWrap(True)
+        self.description_label = QLabel()
+        self.description_input = QLineEdit()
+        named(self.description_input, "descriptionInput")
+        self.description_input.setMaxLength(13)  # Daraja's TransactionDesc limit (reference/daraja.md §2)
+        self.form_message = QLabel()
+        named(self.form_message, "formMessage")
+        self.form_message.setWordWrap(True)
+        self.charge_button = QPushButton()
+        named(self.charge_button, "chargeButton")
+        self.charge_button.setAutoDefault(True)
+        self.charge_button.setEnabled(False)
+        self.charge_button.clicked.connect(self.charge_requested)
+        self.hint_label = QLabel()
+        self.hint_label.setObjectName("hintLabel")
+
+        for label, field in (
+            (self.amount_label, self.amount_input),
+            (self.phone_label, self.phone_input),
+            (self.description_label, self.description_input),
+        ):
+            label.setBuddy(field)
+            label.setProperty("role", "fieldLabel")
+
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
+        form.setVerticalSpacing(6)
+        form.addRow(self.amount_label, self.amount_input)
+        form.addRow(self.phone_label, self.phone_input)
+        form.addRow(self.phone_hint)
+        form.addRow(self.description_label, self.description_input)
+
+        left = QVBoxLayout(form_frame)
+        left.setContentsMargins(24, 20, 24, 20)
+        left.addLayout(form)
+        left.addSpacing(8)
+        left.addWidget(self.charge_button)
+        left.addWidget(self.form_message)
+        left.addStretch(1)
+        left.addWidget(self.hint_label)
+
+        self.status_panel = StatusPanel()
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(16)
+        layout.addWidget(form_frame, 4)
+        layout.addWidget(self.status_panel, 6)
+
+        # Tab goes amount → phone → Charge (issue 5); the optional description comes after.
+        QWidget.setTabOrder(self.amount_input, self.phone_input)
+        QWidget.setTabOrder(self.phone_input, self.charge_button)
+        QWidget.setTabOrder(self.charge_button, self.description_input)
+        self.phone_input.problem_changed.connect(self._show_phone_problem)
+        self.set_language("en")
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        self.amount_label.setText(text("amount_label", lang))
+        self.amount_input.setPlaceholderText(text("amount_placeholder", lang))
+        self.phone_label.setText(text("phone_label", lang))
+        self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
+        self.description_label.setText(text("description_label", lang))
+        self.charge_button.setText(text("charge", lang))
+        self.hint_label.setText(text("charge_hint", lang))
+        self.status_panel.set_language(lang)
+
+    def set_form_enabled(self, enabled: bool) -> None:
+        for field in (self.amount_input, self.phone_input, self.description_input):
+            field.setReadOnly(not enabled)
+        self.charge_button.setEnabled(enabled)
+
+    def show_presentation(self, presentation: Presentation) -> None:
+        self.status_panel.show_presentation(presentation)
+
+    def show_message(self, message: str, *, error: bool = False) -> None:
+        self.form_message.setText(message)
+        self.form_message.setProperty("error", error)
+        self.form_message.style().unpolish(self.form_message)
+        self.form_message.style().polish(self.form_message)
+
+    def clear(self) -> None:
+        self.amount_input.clear()
+        self.phone_input.clear()
+        self.description_input.clear()
+        self.show_message("")
+        self.amount_input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _show_phone_problem(self, message: str, is_error: bool) -> None:
+        msisdn = self.phone_input.msisdn()
+        self.phone_hint.setText(message if message else ("✓" if msisdn else ""))
+        self.phone_hint.setProperty("error", is_error)
+        self.phone_hint.style().unpolish(self.phone_hint)
+        self.phone_hint.style().polish(self.phone_hint)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # QLineEdit passes Return and Escape on to its parent; buttons with focus keep Return for themselves.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.enter_pressed.emit()
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.escape_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,217 @@
+"""Settings: Daraja credentials, relay, language, owner PIN; "Test connection" runs the diagnostics.
+
+Secrets are never shown back: their fields start empty with "saved: type to replace", and an empty
+field on Save keeps the stored value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from pos_app.ui.diagnostics_view import FindingsList
+from pos_app.ui.strings import text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import TillService, TillSettings
+
+SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
+TEXT_FIELDS = ("consumer_key", "shortcode", "till_number", "relay_url", "callback_url")
+ENVIRONMENTS = ("sandbox", "production")
+TRANSACTION_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
+LANGUAGE_NAMES = (("en", "English"), ("sw", "Kiswahili"))
+
+_LABELS = {
+    "consumer_key": "set_consumer_key",
+    "consumer_secret": "set_consumer_secret",
+    "passkey": "set_passkey",
+    "environment": "set_environment",
+    "shortcode": "set_shortcode",
+    "till_number": "set_till_number",
+    "transaction_type": "set_transaction_type",
+    "relay_url": "set_relay_url",
+    "relay_key": "set_relay_key",
+    "use_embedded_relay": "set_embedded",
+    "ngrok_authtoken": "set_ngrok",
+    "callback_url": "set_callback_url",
+    "language": "set_language",
+    "max_amount_kes": "set_max_amount",
+}
+
+
+class SettingsDialog(QDialog):
+    settings_saved = Signal(object)  # the TillSettings now stored
+
+    def __init__(self, service: TillService, lang: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setAccessibleName("settingsDialog")
+        self.service = service
+        self.lang = lang
+        self.loaded: TillSettings | None = None
+        self.setWindowTitle(text("settings_title", lang))
+        self.fields: dict[str, QWidget] = {}
+        form = QFormLayout()
+        for name in _LABELS:
+            widget: QWidget
+            if name in SECRET_FIELDS:
+                line = QLineEdit()
+                line.setEchoMode(QLineEdit.EchoMode.Password)
+                widget = line
+            elif name in TEXT_FIELDS:
+                widget = QLineEdit()
+            elif name == "environment":
+                combo = QComboBox()
+                combo.addItems(ENVIRONMENTS)
+                widget = combo
+            elif name == "transaction_type":
+                combo = QComboBox()
+                combo.addItems(TRANSACTION_TYPES)
+                widget = combo
+            elif name == "language":
+                combo = QComboBox()
+                for code, label in LANGUAGE_NAMES:
+                    combo.addItem(label, code)
+                widget = combo
+            elif name == "use_embedded_relay":
+                widget = QCheckBox()
+            else:
+                spin = QSpinBox()
+                spin.setRange(1, 999_999)
+                spin.setGroupSeparatorShown(True)
+                widget = spin
+            widget.setObjectName(f"setting_{name}")
+            widget.setAccessibleName(f"setting_{name}")
+            self.fields[name] = widget
+            form.addRow(text(_LABELS[name], lang), widget)
+        self.old_pin = QLineEdit()
+        self.old_pin.setObjectName("setting_old_pin")
+        self.old_pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.new_pin = QLineEdit()
+        self.new_pin.setObjectName("setting_new_pin")
+        self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(text("set_pin_old", lang), self.old_pin)
+        form.addRow(text("set_pin_new", lang), self.new_pin)
+
+        self.findings = FindingsList()
+        self.findings.lang = lang
+        self.findings.show_placeholder("")
+        self.message = QLabel()
+        self.message.setObjectName("settingsMessage")
+        self.message.setAccessibleName("settingsMessage")
+        self.message.setWordWrap(True)
+        self.test_button = QPushButton(text("set_test", lang))
+        self.test_button.setObjectName("settingsTest")
+        self.test_button.setAutoDefault(False)
+        self.save_button = QPushButton(text("set_save", lang))
+        self.save_button.setObjectName("settingsSave")
+        self.save_button.setDefault(True)
+        self.cancel_button = QPushButton(text("set_cancel", lang))
+        self.cancel_button.setObjectName("settingsCancel")
+        self.test_button.clicked.connect(self.on_test_clicked)
+        self.save_button.clicked.connect(self.on_save_clicked)
+        self.cancel_button.clicked.connect(self.reject)
+
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.addLayout(form)
+        inner_layout.addWidget(self.findings)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+        self.resize(620, 640)
+
+    def show_settings(self, settings: TillSettings) -> None:
+        self.loaded = settings
+        for name, widget in self.fields.items():
+            value = getattr(settings, name)
+            if name in SECRET_FIELDS:
+                assert isinstance(widget, QLineEdit)
+                widget.clear()
+                widget.setPlaceholderText(
+                    text("set_secret_saved" if value else "set_secret_empty", self.lang)
+                )
+            elif isinstance(widget, QLineEdit):
+                widget.setText(value or "")
+            elif isinstance(widget, QComboBox):
+                index = widget.findData(value) if name == "language" else widget.findText(value or "")
+                widget.setCurrentIndex(max(index, 0))
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, QSpinBox):
+                widget.setValue(int(value))
+
+    def edited(self) -> TillSettings:
+        """The loaded settings with the form's changes; an empty secret field keeps the stored secret."""
+        assert self.loaded is not None
+        changes: dict[str, object] = {}
+        for name, widget in self.fields.items():
+            if name in SECRET_FIELDS:
+                assert isinstance(widget, QLineEdit)
+                if widget.text():
+                    changes[name] = widget.text()
+            elif isinstance(widget, QLineEdit):
+                changes[name] = widget.text().strip()
+            elif isinstance(widget, QComboBox):
+                changes[name] = widget.currentData() if name == "language" else widget.currentText()
+            elif isinstance(widget, QCheckBox):
+                changes[name] = widget.isChecked()
+            elif isinstance(widget, QSpinBox):
+                changes[name] = widget.value()
+        return dataclasses.replace(self.loaded, **changes)
+
+    async def load(self) -> None:
+        self.show_settings(await self.service.load_settings())
+
+    @asyncSlot()
+    async def on_save_clicked(self) -> None:
+        self.save_button.setEnabled(False)
+        try:
+            settings = self.edited()
+            if self.new_pin.text():
+                await self.service.set_owner_pin(self.old_pin.text() or None, self.new_pin.text())
+                self.old_pin.clear()
+                self.new_pin.clear()
+            await self.service.save_settings(settings)
+            self.message.setText(text("set_saved", self.lang))
+            self.settings_saved.emit(settings)
+            self.accept()
+        except (ValueError, LookupError) as refused:  # the engine's refusals carry a message for people
+            self.message.setText(str(refused))
+        finally:
+            self.save_button.setEnabled(True)
+
+    @asyncSlot()
+    async def on_test_clicked(self) -> None:
+        self.test_button.setEnabled(False)
+        self.findings.show_placeholder(text("set_testing", self.lang))
+        try:
+            self.findings.show_findings(await self.service.diagnostics())
+        finally:
+            self.test_button.setEnabled(True)

@@ -1,0 +1,87 @@
+"""The bottom bar and the top banner: relay connection, last callback, demo marking, alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from pos_app.ui.formatting import ago
+from pos_app.ui.strings import text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import TillStatus
+
+
+def _restyle(widget: QWidget, name: str, value: object) -> None:
+    widget.setProperty(name, value)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class TillStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tillStatusBar")
+        self.setSizeGripEnabled(False)
+        self.lang = "en"
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("modeLabel")
+        self.mode_label.setAccessibleName("modeLabel")
+        self.relay_label = QLabel()
+        self.relay_label.setObjectName("relayLabel")
+        self.relay_label.setAccessibleName("relayLabel")
+        self.callback_label = QLabel()
+        self.callback_label.setObjectName("callbackLabel")
+        self.callback_label.setAccessibleName("callbackLabel")
+        self.addPermanentWidget(self.relay_label)
+        self.addPermanentWidget(self.callback_label)
+        self.addPermanentWidget(self.mode_label)
+        self.status: TillStatus | None = None
+
+    def show_status(self, status: TillStatus, now: datetime | None = None) -> None:
+        self.status = status
+        lang = self.lang
+        now = now or datetime.now(UTC)
+        if status.demo:
+            self.mode_label.setText(text("sb_demo", lang))
+        else:
+            self.mode_label.setText(text("sb_mode", lang, mode=status.mode.replace("_", " ")))
+        _restyle(self.mode_label, "demo", status.demo)
+        if status.mode == "query_only":
+            relay, tone = text("sb_relay_none", lang), "warning"
+        elif status.relay_connected is None:
+            relay, tone = text("sb_relay_unknown", lang), "neutral"
+        elif status.relay_connected:
+            relay, tone = text("sb_relay_ok", lang), "ok"
+        else:
+            relay, tone = text("sb_relay_down", lang), "error"
+        self.relay_label.setText(relay)
+        _restyle(self.relay_label, "tone", tone)
+        if status.last_callback_at is None:
+            self.callback_label.setText(text("sb_no_callback", lang))
+        else:
+            self.callback_label.setText(
+                text("sb_last_callback", lang, ago=ago(status.last_callback_at, now, lang))
+            )
+
+
+class Banner(QLabel):
+    """The strip above everything: DEMO in orange, alerts in red. Hidden when there is nothing to say."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setAccessibleName("banner")
+        self.setWordWrap(True)
+        self.hide()
+
+    def show_status(self, status: TillStatus, lang: str) -> None:
+        lines = []
+        if status.demo:
+            lines.append(text("demo_banner", lang))
+        lines.extend(status.alerts)
+        self.setText("\n".join(lines))
+        _restyle(self, "kind", "alert" if status.alerts else "demo")
+        self.setVisible(bool(lines))

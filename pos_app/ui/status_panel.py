@@ -1,0 +1,157 @@
+"""The live payment status, large enough to read at arm's length.
+
+Renders a Presentation (pos_app.ui.presentation); a one-second timer drives the countdown and
+progress bar until the engine's wait deadline. Buttons only announce which next step was chosen.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from pos_app.ui.formatting import countdown
+from pos_app.ui.presentation import Action, Presentation, Tone, idle
+from pos_app.ui.strings import text
+
+_ACTION_TEXT = {
+    Action.RETRY: "step_retry",
+    Action.ANOTHER_NUMBER: "step_another",
+    Action.TAKE_CASH: "step_cash",
+    Action.VERIFY: "step_verify",
+    Action.NO_SMS_CHARGE_AGAIN: "step_no_sms",
+    Action.NEW_SALE: "new_sale",
+}
+
+
+def _named(widget: QWidget, name: str) -> None:
+    widget.setObjectName(name)
+    widget.setAccessibleName(name)
+
+
+class StatusPanel(QFrame):
+    action_chosen = Signal(str)  # an Action value
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusPanel")
+        self.setProperty("tone", Tone.IDLE.value)
+        self.lang = "en"
+        self._presentation = idle(self.lang)
+        self._started_at = datetime.now(UTC)
+
+        self.status_label = QLabel()
+        _named(self.status_label, "paymentStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_label = QLabel()
+        _named(self.detail_label, "paymentDetail")
+        self.detail_label.setWordWrap(True)
+        self.extra_label = QLabel()
+        _named(self.extra_label, "paymentExtra")
+        self.extra_label.setWordWrap(True)
+        self.countdown_label = QLabel()
+        _named(self.countdown_label, "paymentCountdown")
+        self.progress = QProgressBar()
+        _named(self.progress, "paymentProgress")
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 1000)
+
+        self.buttons: dict[Action, QPushButton] = {}
+        buttons_row = QHBoxLayout()
+        buttons_row.setSpacing(10)
+        for action, key in _ACTION_TEXT.items():
+            button = QPushButton(text(key, self.lang))
+            _named(button, f"step_{action.value}")
+            # Enter on a focused button presses it, as in a dialog: the whole window is keyboard-driven.
+            button.setAutoDefault(True)
+            button.clicked.connect(lambda _checked=False, a=action: self.action_chosen.emit(a.value))
+            button.hide()
+            self.buttons[action] = button
+            buttons_row.addWidget(button)
+        buttons_row.addStretch(1)
+        self._buttons_row = buttons_row
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(28, 24, 28, 24)
+        layout.setSpacing(14)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.detail_label)
+        layout.addWidget(self.countdown_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.extra_label)
+        layout.addStretch(1)
+        layout.addLayout(buttons_row)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._tick)
+        self.show_presentation(self._presentation)
+
+    @property
+    def presentation(self) -> Presentation:
+        return self._presentation
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        for action, key in _ACTION_TEXT.items():
+            self.buttons[action].setText(text(key, lang))
+
+    def show_presentation(self, presentation: Presentation) -> None:
+        if presentation.tone is Tone.PENDING and self._presentation.tone is not Tone.PENDING:
+            self._started_at = datetime.now(UTC)
+        self._presentation = presentation
+        self.setProperty("tone", presentation.tone.value)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        for child in (self.status_label, self.detail_label):
+            child.style().unpolish(child)
+            child.style().polish(child)
+        self.status_label.setText(f"{presentation.headline}\n{presentation.key_line}")
+        self.detail_label.setText(presentation.detail)
+        self.detail_label.setVisible(bool(presentation.detail))
+        self.extra_label.setText(presentation.extra)
+        self.extra_label.setVisible(bool(presentation.extra))
+        # Recommended step first, in the order the presentation gives.
+        for button in self.buttons.values():
+            self._buttons_row.removeWidget(button)
+            button.hide()
+        for index, action in enumerate(presentation.actions):
+            self._buttons_row.insertWidget(index, self.buttons[action])
+            self.buttons[action].show()
+        waiting = presentation.tone is Tone.PENDING
+        self.progress.setVisible(waiting)
+        self.countdown_label.setVisible(waiting)
+        if waiting:
+            self._tick()
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def visible_actions(self) -> list[Action]:
+        """The offered next steps, left to right."""
+        return [action for action in self._presentation.actions if self.buttons[action].isVisibleTo(self)]
+
+    def focus_button(self) -> QPushButton | None:
+        """New sale takes the focus after a result, so Enter starts the next sale (issue 5); the next
+        steps are one Shift+Tab or their Alt+letter away."""
+        return self.buttons[Action.NEW_SALE] if Action.NEW_SALE in self._presentation.actions else None
+
+    def _tick(self) -> None:
+        deadline = self._presentation.wait_deadline_at
+        if deadline is None:
+            self.progress.setRange(0, 0)  # busy indicator until the engine names a deadline
+            self.countdown_label.setText("")
+            return
+        now = datetime.now(UTC)
+        left = deadline - now
+        if left.total_seconds() <= 0:
+            self.progress.setRange(0, 0)
+            self.countdown_label.setText(text("waiting_overdue", self.lang))
+            return
+        total = max((deadline - self._started_at).total_seconds(), 1.0)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * (1 - left.total_seconds() / total)))
+        self.countdown_label.setText(text("waiting_left", self.lang, left=countdown(left)))
