@@ -365,4 +365,6 @@ def create_app(settings: RelaySettings | None = None, *, clock: Callable[[], dat
         state=State({"relay": relay}),
         request_max_body_size=relay.settings.max_body_bytes,
         openapi_config=None,
+        # The host program (uvicorn, the till) owns logging; Litestar must not reconfigure the root logger.
+        logging_config=None,
     )

@@ -1,12 +1,245 @@
-"""`mpesa-relay`: the callback relay and its admin commands."""
+"""`mpesa-relay`: the callback relay and its admin commands.
+
+Configuration comes from the environment (`DATABASE_URL`, `RELAY_*`: relay/settings.py); a `.env` file
+in the working folder is read too.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from relay.db import Database
+from relay.intake import CallbackOutcome, replay_raw
+from relay.migrate import current_revision, head_revision, upgrade
+from relay.notify import CHANNEL, encode_payload
+from relay.settings import RelaySettings, SettingsError
+from relay.simulate import stk_callback_bytes
+from relay.tills import NoSuchTill, TillExists, active_tills, create_till_key, revoke_till_key
+
+DEFAULT_URL = "http://127.0.0.1:8000/api/v1/payments/mpesa/callback"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpesa-relay", description="M-Pesa STK callback relay")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the relay (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+
+    commands.add_parser("migrate", help="bring the database schema up to date")
+
+    create = commands.add_parser("create-till-key", help="issue a key for a till (printed once, last line)")
+    create.add_argument("name")
+    create.add_argument("--replace", action="store_true", help="swap the key of an active till, keep its URL")
+
+    revoke = commands.add_parser("revoke-till-key", help="revoke a till's key")
+    revoke.add_argument("name")
+
+    simulate = commands.add_parser("simulate-callback", help="POST a realistic STK callback to a relay")
+    simulate.add_argument("checkout_request_id")
+    simulate.add_argument("--result-code", default="0")
+    simulate.add_argument("--amount", default="1")
+    simulate.add_argument("--receipt", default=None)
+    simulate.add_argument("--phone", default="254708374149")
+    simulate.add_argument("--url", default=DEFAULT_URL)
+
+    replay = commands.add_parser("replay", help="process a stored raw callback again, by its id")
+    replay.add_argument("raw_id", type=int)
+
+    doctor = commands.add_parser("doctor", help="check configuration and reachability")
+    doctor.add_argument("--url", default=None, help="also check a running relay at this base URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    _load_dotenv()
+    if args.command == "simulate-callback":
+        return _simulate(args, out, err)
+    try:
+        settings = RelaySettings.from_env()
+    except SettingsError as error:
+        print(f"configuration: {error}", file=err)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.log_level)
+    if args.command == "doctor":
+        return asyncio.run(_doctor(settings, args.url, out))
+    handler = {"migrate": _migrate, "create-till-key": _create, "revoke-till-key": _revoke, "replay": _replay}
+    try:
+        return asyncio.run(handler[args.command](settings, args, out))
+    except (TillExists, NoSuchTill, LookupError, ValueError) as error:
+        print(str(error).strip("'\""), file=err)
+        return 1
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # optional
+        return
+    load_dotenv(override=False)
+
+
+def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int:
+    import uvicorn
+
+    from relay.app import create_app
+    from relay.logs import configure_logging
+
+    configure_logging(log_level.upper())
+    # proxy_headers off: X-Forwarded-For is honoured by the relay itself, from RELAY_TRUSTED_PROXIES only.
+    uvicorn.run(
+        create_app(settings), host=host, port=port, proxy_headers=False, access_log=False, log_config=None
+    )
     return 0
+
+
+async def _with_db(settings: RelaySettings) -> Database:
+    await upgrade(settings.database_url)
+    return Database(settings.database_url)
+
+
+async def _migrate(settings: RelaySettings, _args: argparse.Namespace, out: TextIO) -> int:
+    await upgrade(settings.database_url)
+    print(f"database schema at {await current_revision(settings.database_url)} (head)", file=out)
+    return 0
+
+
+async def _create(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        till, key = await db.write(lambda c: create_till_key(c, args.name, replace=args.replace))
+    finally:
+        await db.dispose()
+    print(f"till: {till.name}", file=out)
+    print(f"callback path: {till.callback_path}", file=out)
+    print("give the till its relay URL and this key; the key is shown only now:", file=out)
+    print(key, file=out)
+    return 0
+
+
+async def _revoke(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        await db.write(lambda c: revoke_till_key(c, args.name))
+    finally:
+        await db.dispose()
+    print(f"revoked the key of till {args.name}; its callbacks are now kept but not applied", file=out)
+    return 0
+
+
+def _replay_and_notify(connection: Connection, raw_id: int) -> CallbackOutcome:
+    outcome, effects = replay_raw(connection, raw_id)
+    if connection.dialect.name == "postgresql" and effects.till_ids:
+        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
+    return outcome
+
+
+async def _replay(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        outcome = await db.write(lambda c: _replay_and_notify(c, args.raw_id))
+    finally:
+        await db.dispose()
+    detail = f" ({outcome.error})" if outcome.error else ""
+    print(f"callback {outcome.raw_id}: {outcome.status}{detail}", file=out)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    body = stk_callback_bytes(
+        args.checkout_request_id,
+        result_code=args.result_code,
+        amount=args.amount,
+        receipt=args.receipt,
+        phone=args.phone,
+    )
+    try:
+        answer = httpx.post(
+            args.url,
+            content=body,
+            headers={"Content-Type": "application/json;charset=UTF-8", "Businessshortcode": "174379"},
+            timeout=10,
+        )
+    except httpx.HTTPError as error:
+        print(f"could not reach {args.url}: {error}", file=err)
+        return 1
+    print(f"HTTP {answer.status_code} {answer.text}", file=out)
+    return 0 if answer.status_code == 200 else 1
+
+
+async def _doctor(settings: RelaySettings, url: str | None, out: TextIO) -> int:
+    problems: list[str] = []
+    notes: list[str] = []
+    db = Database(settings.database_url)
+    try:
+        await asyncio.wait_for(db.ping(), timeout=5)
+    except Exception as error:
+        problems.append(
+            f"database: cannot reach {db.url.render_as_string(hide_password=True)}: {_short(error)}"
+        )
+    else:
+        revision = await current_revision(settings.database_url)
+        if revision != head_revision():
+            problems.append(
+                f"database: schema at {revision or 'nothing'}, needs {head_revision()}: "
+                "run mpesa-relay migrate"
+            )
+        else:
+            tills = await db.read(active_tills)
+            if not tills:
+                problems.append("tills: no active till key: run mpesa-relay create-till-key NAME")
+            else:
+                notes.append(f"tills: {len(tills)} active ({', '.join(t.name for t in tills)})")
+    finally:
+        await db.dispose()
+    if url:
+        base = url.rstrip("/")
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                ready = await client.get(f"{base}/readyz")
+            if ready.status_code == 200:
+                notes.append(f"relay at {base}: ready")
+            else:
+                problems.append(f"relay at {base}: /readyz answered HTTP {ready.status_code}")
+        except httpx.HTTPError as error:
+            problems.append(f"relay at {base}: unreachable ({_short(error) or type(error).__name__})")
+    if settings.is_sqlite:
+        notes.append("database: SQLite (one relay instance; use PostgreSQL for several)")
+    if settings.ip_allowlist_enabled and not settings.trusted_proxies:
+        notes.append(
+            "allow-list on with no RELAY_TRUSTED_PROXIES: "
+            "right only if Safaricom connects to the relay directly"
+        )
+    if settings.admin_token is None:
+        notes.append(
+            "RELAY_ADMIN_TOKEN not set: /metrics and /api/v1/alerts are open to anyone who can reach them"
+        )
+    for line in notes:
+        print(f"ok: {line}", file=out)
+    for line in problems:
+        print(f"PROBLEM: {line}", file=out)
+    if not problems:
+        print("no problems found", file=out)
+    return 1 if problems else 0
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]
 
 
 if __name__ == "__main__":

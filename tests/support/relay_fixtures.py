@@ -44,7 +44,10 @@ class RunningRelay:
         return self._server.base_url
 
     async def start(self) -> None:
-        server = BackgroundServer(create_app(self.settings, clock=self.clock), "127.0.0.1", self._port)
+        # proxy_headers off, as in `mpesa-relay serve`: the relay itself decides whom to believe.
+        server = BackgroundServer(
+            create_app(self.settings, clock=self.clock), "127.0.0.1", self._port, proxy_headers=False
+        )
         await server.start()
         self._server = server
         self._port = server.port
