@@ -1,19 +1,372 @@
-"""`mpesa-till`: the desktop till, with subcommands for headless use."""
+"""`mpesa-till`: the desktop till, with subcommands for headless use on the same engine and store.
+
+mpesa-till [--demo]                                   the window
+mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid)
+mpesa-till history [--date D] [--json]                the day's attempts, newest first
+mpesa-till report [--date D] [--csv FILE]             totals by outcome and method
+mpesa-till doctor                                     diagnostics, one line per finding
+mpesa-till receipt ORDER_OR_ATTEMPT RECEIPT           manual receipt (owner PIN; MPESA_TILL_PIN for scripts)
+mpesa-till set-pin                                    set or change the owner PIN
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import os
 import sys
+from collections.abc import Callable, Coroutine
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 from pos_app import __version__
 
+EXIT_OK = 0
+EXIT_NOT_PAID = 1
+EXIT_USAGE = 2
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mpesa-till", description=__doc__)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpesa-till",
+        description="M-Pesa Till: a point-of-sale till taking M-Pesa by STK Push.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     parser.add_argument("--version", action="version", version=f"mpesa-till {__version__}")
     parser.add_argument("--demo", action="store_true", help="run on the Daraja simulator, no real money")
-    parser.parse_args(argv)
-    return 0
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does (stderr)")
+    commands = parser.add_subparsers(dest="command")
+
+    def with_demo(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--demo", action="store_true", default=argparse.SUPPRESS, help="demo mode")
+        sub.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr"
+        )
+        return sub
+
+    pay = with_demo(commands.add_parser("pay", help="take one payment"))
+    pay.add_argument("--amount", required=True, type=int, help="whole shillings")
+    pay.add_argument("--phone", required=True, help="customer's phone, e.g. 0708374149")
+    pay.add_argument("--description", default="", help="shown on the sale")
+    pay.add_argument("--sale", default=None, help="sale (order) id, to charge an existing sale again")
+    pay.add_argument(
+        "--customer-confirms-no-sms",
+        action="store_true",
+        help="the last attempt was unknown and the customer confirms no M-Pesa SMS arrived",
+    )
+    pay.add_argument("--json", action="store_true", help="last line: the result as JSON")
+    pay.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+
+    history = with_demo(commands.add_parser("history", help="the day's payment attempts"))
+    history.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
+    history.add_argument("--json", action="store_true")
+
+    report = with_demo(commands.add_parser("report", help="the day report"))
+    report.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
+    report.add_argument("--csv", type=Path, default=None, help="also write the report as CSV to FILE")
+
+    with_demo(commands.add_parser("doctor", help="check the configuration and connections"))
+
+    receipt = with_demo(commands.add_parser("receipt", help="enter an M-Pesa receipt by hand (owner)"))
+    receipt.add_argument("attempt", metavar="ORDER_OR_ATTEMPT")
+    receipt.add_argument("receipt", metavar="RECEIPT")
+    receipt.add_argument("--json", action="store_true")
+
+    with_demo(commands.add_parser("set-pin", help="set or change the owner PIN"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        return _run_window(args)
+    handlers: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+        "pay": _pay,
+        "history": _history,
+        "report": _report,
+        "doctor": _doctor,
+        "receipt": _receipt,
+        "set-pin": _set_pin,
+    }
+    if not getattr(args, "verbose", False):
+        # The embedded relay, the simulator and httpx log each request at INFO: keep the terminal for results.
+        for name in ("relay", "daraja_core", "httpx", "alembic", "uvicorn", "pos_app"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        return asyncio.run(handlers[args.command](args))
+    except KeyboardInterrupt:
+        print("Stopped. An unfinished payment resumes the next time the till starts.", file=sys.stderr)
+        return 130
+
+
+def _run_window(args: argparse.Namespace) -> int:
+    try:
+        from pos_app.ui.app import run_gui
+    except ImportError as error:
+        print(
+            f"The till's window is not available ({error}). Use the commands instead: mpesa-till --help",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return int(run_gui(args))
+
+
+async def _open(args: argparse.Namespace) -> Any:
+    from pos_app.config import ConfigError, load_config
+    from pos_app.engine.service import TillService
+
+    try:
+        config = load_config(force_demo=bool(getattr(args, "demo", False)))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from error
+    return await TillService.open(config)
+
+
+def _result_json(view: Any) -> dict[str, Any]:
+    return {
+        "status": view.state if view.state in ("paid", "failed", "unknown") else "unknown",
+        "reason": "" if view.state == "paid" else (view.reason or view.message_en),
+        "receipt": view.receipt,
+        "amount_kes": view.amount_kes,
+        "checkout_request_id": view.checkout_request_id,
+        "merchant_request_id": view.merchant_request_id,
+        "attempt_id": view.attempt_id,
+        "sale_id": view.sale_id,
+        "method": view.method,
+        "outcome": view.outcome.value if view.outcome else None,
+        "result_code": view.result_code,
+        "message": view.message_en,
+        "next_step": view.next_step.value,
+        "anomaly": view.anomaly,
+        "demo": view.demo,
+    }
+
+
+async def _pay(args: argparse.Namespace) -> int:
+    from daraja_core.phones import InvalidPhone, format_local_masked
+    from pos_app.daraja import InvalidPaymentRequest
+    from pos_app.engine.errors import ChargeRefused
+
+    service = await _open(args)
+    try:
+        if service.config.demo:
+            print("DEMO mode: Daraja simulator, no real money.", flush=True)
+        last_shown: dict[str, str] = {}
+
+        def show(view: Any) -> None:
+            line = f"[{view.state}] {view.message_en}"
+            if last_shown.get(view.attempt_id) != line:
+                last_shown[view.attempt_id] = line
+                print(line, flush=True)
+
+        unsubscribe = service.subscribe(show)
+        try:
+            try:
+                view = await service.charge(
+                    args.amount,
+                    args.phone,
+                    args.description,
+                    sale_id=args.sale,
+                    customer_confirms_no_sms=args.customer_confirms_no_sms,
+                )
+            except (InvalidPaymentRequest, InvalidPhone, ChargeRefused) as error:
+                message = getattr(error, "message", None) or str(error)
+                print(f"Not charged: {message}", file=sys.stderr)
+                if args.json:
+                    print(
+                        json.dumps(
+                            {
+                                "status": "failed",
+                                "reason": message,
+                                "receipt": None,
+                                "amount_kes": args.amount,
+                                "checkout_request_id": None,
+                            }
+                        )
+                    )
+                return EXIT_USAGE
+            print(
+                f"Attempt {view.attempt_id} (sale {view.sale_id}): KES {view.amount_kes} "
+                f"to {format_local_masked(view.phone)}",
+                flush=True,
+            )
+            final = await service.wait_settled(view.attempt_id, args.timeout)
+            if final.state == "paid" and final.receipt is None:
+                # Settled by STK Query: give the callback a moment to bring the receipt number.
+                with contextlib.suppress(TimeoutError):
+                    final = await service.ledger.wait_for(
+                        view.attempt_id, lambda v: v.receipt is not None, 5.0
+                    )
+        except TimeoutError:
+            final = await service.attempt(view.attempt_id)
+        finally:
+            unsubscribe()
+        if final.state == "paid":
+            print(f"PAID: receipt {final.receipt or '(by STK Query, receipt to follow)'}", flush=True)
+        else:
+            print(f"{final.state.upper()}: {final.reason or final.message_en}", flush=True)
+        if args.json:
+            print(json.dumps(_result_json(final)), flush=True)
+        return EXIT_OK if final.state == "paid" else EXIT_NOT_PAID
+    finally:
+        await service.close()
+
+
+def _history_row(view: Any) -> dict[str, Any]:
+    from daraja_core.phones import format_local_masked
+
+    return {
+        "attempt_id": view.attempt_id,
+        "sale_id": view.sale_id,
+        "created_at": view.created_at.isoformat(),
+        "amount_kes": view.amount_kes,
+        "phone": format_local_masked(view.phone),
+        "status": view.state,
+        "outcome": view.outcome.value if view.outcome else None,
+        "receipt": view.receipt,
+        "method": view.method,
+        "checkout_request_id": view.checkout_request_id,
+        "anomaly": view.anomaly,
+        "manual_verified": view.manual_verified,
+        "demo": view.demo,
+    }
+
+
+async def _history(args: argparse.Namespace) -> int:
+    from daraja_core.password import NAIROBI
+
+    service = await _open(args)
+    try:
+        views = await service.history(args.date)
+    finally:
+        await service.close()
+    if args.json:
+        print(json.dumps([_history_row(v) for v in views]))
+        return EXIT_OK
+    if not views:
+        print("No payments on that day.")
+    for view in views:
+        row = _history_row(view)
+        local = view.created_at.astimezone(NAIROBI).strftime("%H:%M:%S")
+        print(
+            f"{local}  {row['attempt_id']}  KES {row['amount_kes']:>7}  {row['phone']}  {row['status']:<11} "
+            f"{row['receipt'] or '':<10}  {row['method']}{'  DEMO' if view.demo else ''}"
+            f"{'  ANOMALY: ' + view.anomaly if view.anomaly else ''}"
+        )
+    return EXIT_OK
+
+
+async def _report(args: argparse.Namespace) -> int:
+    service = await _open(args)
+    try:
+        report = await service.day_report(args.date)
+    finally:
+        await service.close()
+    print(f"Day report {report.day.isoformat()}{' (DEMO, no real money)' if report.demo else ''}")
+    print(f"Paid total: KES {report.paid_total_kes:,}")
+    print("By outcome:")
+    for key, (count, total) in sorted(report.by_outcome.items()):
+        print(f"  {key:<20} {count:>4}  KES {total:,}")
+    print("Paid by method:")
+    for key, (count, total) in sorted(report.by_method.items()):
+        print(f"  {key:<20} {count:>4}  KES {total:,}")
+    if report.unknowns:
+        print("Unknown (check SMS / enter receipt):")
+        for view in report.unknowns:
+            print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}")
+    if report.manual_entries:
+        print("Manual receipts:")
+        for view in report.manual_entries:
+            verified = "verified" if view.manual_verified else "NOT verified"
+            print(f"  {view.attempt_id}  {view.receipt}  KES {view.amount_kes}  {verified}")
+    if args.csv is not None:
+        args.csv.write_text(report.to_csv(), encoding="utf-8")
+        print(f"CSV written to {args.csv}")
+    return EXIT_OK
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    service = await _open(args)
+    try:
+        findings = await service.diagnostics()
+        status = service.status()
+    finally:
+        await service.close()
+    print(f"Mode: {status.mode}{' (DEMO)' if status.demo else ''}")
+    for alert in status.alerts:
+        print(f"ALERT    {alert}")
+    for finding in findings:
+        line = f"{finding.severity.upper():<8} {finding.message}"
+        if finding.fix:
+            line += f"  → {finding.fix}"
+        print(line)
+    return EXIT_NOT_PAID if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _ask_pin(prompt: str) -> str:
+    from_env = os.environ.get("MPESA_TILL_PIN")
+    if from_env:
+        return from_env
+    return getpass.getpass(prompt)
+
+
+async def _receipt(args: argparse.Namespace) -> int:
+    from pos_app.engine.errors import TillError
+
+    service = await _open(args)
+    try:
+        try:
+            result = await service.enter_manual_receipt(args.attempt, args.receipt, _ask_pin("Owner PIN: "))
+        except TillError as error:
+            print(f"Refused: {error.message}", file=sys.stderr)
+            return EXIT_NOT_PAID
+    finally:
+        await service.close()
+    state = "VERIFIED" if result.verified else "NOT VERIFIED"
+    print(
+        f"Receipt {result.attempt.receipt} entered on sale {result.attempt.sale_id}: {state}. {result.reason}"
+    )
+    if args.json:
+        print(
+            json.dumps({"verified": result.verified, "reason": result.reason, **_result_json(result.attempt)})
+        )
+    return EXIT_OK
+
+
+async def _set_pin(args: argparse.Namespace) -> int:
+    from pos_app.engine.errors import WrongPin
+    from pos_app.engine.pin import SETTING_KEY
+
+    service = await _open(args)
+    try:
+        has_pin = await service._settings_store.get_setting(SETTING_KEY) is not None
+        old = getpass.getpass("Current owner PIN: ") if has_pin else None
+        new = os.environ.get("MPESA_TILL_NEW_PIN") or getpass.getpass("New owner PIN (4-8 digits): ")
+        if not os.environ.get("MPESA_TILL_NEW_PIN") and getpass.getpass("Repeat the new PIN: ") != new:
+            print("The two PINs differ; nothing changed.", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            await service.set_owner_pin(old, new)
+        except WrongPin as error:
+            print(f"Refused: {error.message}", file=sys.stderr)
+            return EXIT_NOT_PAID
+    finally:
+        await service.close()
+    print("Owner PIN saved.")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

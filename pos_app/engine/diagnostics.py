@@ -1,0 +1,302 @@
+"""Diagnostics: what is wrong with this till's set-up, one Finding per problem, each with a fix
+(issue 4 "A diagnostics check", product.md "Configuration"). Pure checks on the configuration first; the
+network checks take their clients as arguments so tests run them against the real relay and simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from pos_app.config import TillConfig
+from pos_app.daraja import AuthenticationFailed, DarajaClient, DarajaError
+from pos_app.engine.relay_client import RelayClient, RelayError, RelayRefused
+from pos_app.engine.views import Finding
+
+log = logging.getLogger(__name__)
+
+#: Words Safaricom rejects in URLs (reference/daraja.md §5, from the C2B register-URL rules).
+FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
+#: Tunnel hosts reference §5 says are "usually blocked".
+TUNNEL_HOST_SUFFIXES = (
+    "ngrok.io",
+    "ngrok-free.app",
+    "ngrok.app",
+    "ngrok.dev",
+    "mockbin.org",
+    "requestbin.com",
+)
+CLOCK_SKEW_LIMIT_S = 60.0
+
+
+def missing_variables(config: TillConfig) -> list[Finding]:
+    findings: list[Finding] = []
+    if config.mode == "demo":
+        return findings
+    required = {
+        "MPESA_CONSUMER_KEY": config.consumer_key,
+        "MPESA_CONSUMER_SECRET": config.consumer_secret,
+        "MPESA_SHORTCODE": config.shortcode,
+        "MPESA_PASSKEY": config.passkey,
+    }
+    if config.mode == "remote":
+        required["MPESA_RELAY_URL"] = config.relay_url
+        required["MPESA_RELAY_KEY"] = config.relay_key
+    if config.mode == "embedded" and not config.callback_url:
+        required["NGROK_AUTHTOKEN"] = config.ngrok_authtoken
+    if config.transaction_type == "CustomerBuyGoodsOnline":
+        required["MPESA_TILL_NUMBER"] = config.till_number
+    for name, value in required.items():
+        if not value:
+            findings.append(
+                Finding(
+                    code="missing_variable",
+                    severity="error",
+                    message=f"{name} is not set.",
+                    fix=f"Set {name} in Settings, in the .env file or in the environment.",
+                )
+            )
+    if config.mode == "query_only" and not config.callback_url:
+        findings.append(
+            Finding(
+                code="no_callback_url",
+                severity="warning",
+                message="No relay and no MPESA_CALLBACK_URL: payments are confirmed by STK Query only, "
+                "without receipt numbers.",
+                fix="Set MPESA_RELAY_URL and MPESA_RELAY_KEY, or NGROK_AUTHTOKEN for the embedded relay.",
+            )
+        )
+    return findings
+
+
+def callback_url_findings(url: str) -> list[Finding]:
+    """Daraja's rules for a CallBackURL (reference/daraja.md §2 "CallBackURL", §5 "URL rules")."""
+    findings: list[Finding] = []
+    if not url:
+        return findings
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if url != url.strip() or any(ch.isspace() for ch in url):
+        findings.append(
+            Finding("callback_url_spaces", "error", "The callback URL contains spaces.", "Remove the spaces.")
+        )
+    if parts.scheme != "https":
+        findings.append(
+            Finding(
+                "callback_not_https",
+                "error",
+                f"The callback URL is not HTTPS ({parts.scheme or 'no scheme'}); "
+                "Safaricom posts to public HTTPS only.",
+                "Use the relay's https:// address (a host with TLS) or the embedded relay with ngrok.",
+            )
+        )
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        findings.append(
+            Finding(
+                "callback_localhost",
+                "error",
+                f"The callback URL points at {host or 'no host'}: Safaricom cannot reach this machine.",
+                "Use the relay's public address.",
+            )
+        )
+    else:
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            if host.endswith((".local", ".lan", ".internal", ".home")):
+                findings.append(
+                    Finding(
+                        "callback_private_address",
+                        "error",
+                        f"The callback URL host {host} is a local network name.",
+                        "Use the relay's public address.",
+                    )
+                )
+        else:
+            if address.is_loopback:
+                findings.append(
+                    Finding(
+                        "callback_localhost",
+                        "error",
+                        f"The callback URL points at {host}, this machine.",
+                        "Use the relay's public address.",
+                    )
+                )
+            elif address.is_private or address.is_link_local or address.is_reserved or address.is_unspecified:
+                findings.append(
+                    Finding(
+                        "callback_private_address",
+                        "error",
+                        f"The callback URL points at a private address ({host}) Safaricom cannot reach.",
+                        "Use the relay's public address.",
+                    )
+                )
+    lowered = url.lower()
+    words = [word for word in FORBIDDEN_URL_WORDS if word in lowered]
+    if "exec" in words and "exe" in words:
+        words.remove("exe")
+    if "m-pesa" in words and "mpesa" in words:
+        words.remove("mpesa")
+    if words:
+        findings.append(
+            Finding(
+                "callback_forbidden_word",
+                "error",
+                f"The callback URL contains {', '.join(repr(w) for w in words)}, "
+                "which Safaricom rejects in URLs.",
+                "Use the relay's tokenised path /api/v1/callbacks/stk/<token> and a host name "
+                "without these words.",
+            )
+        )
+    if host.endswith(TUNNEL_HOST_SUFFIXES):
+        findings.append(
+            Finding(
+                "callback_tunnel_host",
+                "warning",
+                f"The callback URL is on a tunnel host ({host}); "
+                "Safaricom is reported to block some of these.",
+                "Fine for trials; use a relay on your own domain in production.",
+            )
+        )
+    return findings
+
+
+async def check_daraja(daraja: DarajaClient) -> Finding:
+    try:
+        await daraja.access_token()
+    except AuthenticationFailed:
+        return Finding(
+            "credentials_refused",
+            "error",
+            "Daraja refused the consumer key and secret.",
+            "Copy MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET again from the Daraja portal, and check "
+            "MPESA_ENVIRONMENT (sandbox keys do not work in production).",
+        )
+    except DarajaError as error:
+        return Finding(
+            "daraja_unreachable",
+            "warning",
+            f"Daraja did not answer: {error}",
+            "Check the internet connection; payments cannot start until Daraja answers.",
+        )
+    return Finding("daraja_ok", "ok", "Daraja accepted the credentials.", "")
+
+
+async def check_relay(relay: RelayClient, now: Callable[[], datetime]) -> list[Finding]:
+    findings: list[Finding] = []
+    try:
+        health = await relay.health()
+    except RelayError as error:
+        return [
+            Finding(
+                "relay_down",
+                "error",
+                f"The relay at {relay.base_url} does not answer ({error}).",
+                "Check MPESA_RELAY_URL and that the relay is running (mpesa-relay doctor on its host). "
+                "Payments still settle by STK Query meanwhile.",
+            )
+        ]
+    if not health.ok:
+        findings.append(
+            Finding(
+                "relay_unhealthy",
+                "error",
+                "The relay answers but reports a problem.",
+                "Run mpesa-relay doctor.",
+            )
+        )
+    try:
+        await relay.till_info()
+    except RelayRefused:
+        findings.append(
+            Finding(
+                "relay_key_refused",
+                "error",
+                "The relay refused this till's key.",
+                "Create a key with `mpesa-relay create-till-key NAME` and set MPESA_RELAY_KEY.",
+            )
+        )
+    except RelayError as error:
+        findings.append(
+            Finding(
+                "relay_down", "error", f"The relay's till API failed ({error}).", "Run mpesa-relay doctor."
+            )
+        )
+    else:
+        findings.append(
+            Finding("relay_ok", "ok", f"The relay at {relay.base_url} answers and knows this till.", "")
+        )
+    if health.server_date is not None:
+        skew = (now() - health.server_date).total_seconds()
+        if abs(skew) > CLOCK_SKEW_LIMIT_S:
+            findings.append(
+                Finding(
+                    "clock_skew",
+                    "warning",
+                    f"This computer's clock is {abs(skew):.0f} s "
+                    f"{'ahead of' if skew > 0 else 'behind'} the relay's.",
+                    "Turn on automatic time (NTP); Daraja's Timestamp must match Nairobi time "
+                    "(reference §2).",
+                )
+            )
+    return findings
+
+
+def selftest_body(checkout_request_id: str) -> dict[str, object]:
+    return {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": "SELFTEST",
+                "CheckoutRequestID": checkout_request_id,
+                "ResultCode": 1032,
+                "ResultDesc": "Self-test from the till: not a payment",
+            }
+        }
+    }
+
+
+async def check_callback_reaches_relay(
+    callback_url: str, relay: RelayClient, http: httpx.AsyncClient, *, wait_s: float = 5.0
+) -> Finding:
+    """POST a self-test callback to the public callback URL and ask the relay whether it arrived."""
+    checkout_id = "ws_CO_SELFTEST_" + secrets.token_hex(8)
+    try:
+        response = await http.post(callback_url, json=selftest_body(checkout_id), timeout=10.0)
+    except httpx.HTTPError as error:
+        return Finding(
+            "callback_unreachable",
+            "error",
+            f"The callback URL could not be reached ({type(error).__name__}).",
+            "Check the address and that the relay (or the tunnel) is up.",
+        )
+    if response.status_code != 200:
+        return Finding(
+            "callback_unreachable",
+            "error",
+            f"The callback URL answered HTTP {response.status_code}.",
+            "Point MPESA_CALLBACK_URL at the relay's callback path.",
+        )
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait_s
+    while loop.time() < give_up:
+        try:
+            if await relay.selftest(checkout_id) is not None:
+                return Finding(
+                    "callback_ok", "ok", "A test callback went through the callback URL to the relay.", ""
+                )
+        except RelayError as error:
+            return Finding("relay_down", "error", f"The relay did not answer the self-test ({error}).", "")
+        await asyncio.sleep(0.2)
+    return Finding(
+        "callback_not_at_relay",
+        "error",
+        "A test callback sent to the callback URL never reached this till's relay.",
+        "The callback URL points somewhere else: use the relay's tokenised callback path for this till.",
+    )

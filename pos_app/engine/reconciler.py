@@ -1,0 +1,186 @@
+"""The background reconciler: keeps looking for the result of every attempt the till gave up waiting for
+(unknown), and for the receipt of every sale settled by STK Query, for hours (issue 4, product.md step 5:
+"a result that arrives after the till gave up still settles the payment").
+
+Two sources, both idempotent through the state machine:
+- the relay's cursor feed (`GET /api/v1/results?after=N&wait=S`), the cursor kept in the settings table so a
+  till that was off catches up with nothing missed; registrations the relay never got are retried here;
+- STK Query, occasionally, on a growing per-attempt schedule (Daraja's rate limits are unpublished, §3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from pos_app.engine.payments import PaymentEngine
+from pos_app.engine.relay_client import FeedItem, RelayError, RelayRefused
+from pos_app.engine.states import State
+from pos_app.store.models import PaymentAttempt
+
+log = logging.getLogger(__name__)
+
+FEED_CURSOR_KEY = "relay_feed_after"
+
+
+class Reconciler:
+    def __init__(
+        self,
+        engine: PaymentEngine,
+        *,
+        now: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        on_callback_seen: Callable[[datetime], None] = lambda _at: None,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.timings = engine.timings
+        self._now = now
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._on_callback_seen = on_callback_seen
+        self._tick_s = tick_s
+        #: attempt id → (next query time, current gap)
+        self._query_plan: dict[str, tuple[datetime, float]] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def track(self, attempt_id: str, first_query_in_s: float) -> None:
+        """Look after this attempt: query it first after `first_query_in_s`, then less and less often."""
+        when = self._now() + timedelta(seconds=first_query_in_s)
+        current = self._query_plan.get(attempt_id)
+        if current is None or current[0] > when:
+            self._query_plan[attempt_id] = (when, max(first_query_in_s, self.timings.reconcile_query_first_s))
+        self._wake.set()
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._query_loop(), name="reconcile:query"))
+        if self.engine.relay.client is not None:
+            self._tasks.append(asyncio.create_task(self._feed_loop(), name="reconcile:feed"))
+            self._tasks.append(asyncio.create_task(self._registration_loop(), name="reconcile:register"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    def _within_horizon(self, row: PaymentAttempt) -> bool:
+        return (self._now() - row.created_at).total_seconds() < self.timings.reconcile_horizon_s
+
+    # --- STK Query, occasionally ---------------------------------------------------------------------
+
+    async def _query_loop(self) -> None:
+        while True:
+            try:
+                await self._query_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciler query pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+
+    async def _query_due(self) -> None:
+        now = self._now()
+        for attempt_id, (when, gap) in list(self._query_plan.items()):
+            if when > now:
+                continue
+            row = await self.store.get_attempt(attempt_id)
+            if row is None or not self._within_horizon(row) or not row.checkout_request_id:
+                self._query_plan.pop(attempt_id, None)
+                continue
+            if row.state == State.FAILED or (
+                row.state == State.PAID and (row.receipt or row.method == "manual")
+            ):
+                self._query_plan.pop(attempt_id, None)
+                continue
+            if attempt_id in self.engine.settling:
+                self._query_plan[attempt_id] = (now + timedelta(seconds=gap), gap)
+                continue
+            if row.state != State.PAID:  # a paid-by-query attempt only waits for the callback's receipt
+                await self.engine.query_once(attempt_id, row.checkout_request_id)
+            jitter = 1 + self._rng.uniform(-0.2, 0.2)
+            next_gap = min(gap * 2, self.timings.reconcile_query_max_s)
+            self._query_plan[attempt_id] = (self._now() + timedelta(seconds=gap * jitter), next_gap)
+
+    # --- the relay's feed ----------------------------------------------------------------------------
+
+    async def _feed_loop(self) -> None:
+        client = self.engine.relay.client
+        assert client is not None
+        delay = self.timings.relay_retry_first_s
+        after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
+        while True:
+            try:
+                items, next_after = await client.results(after=after, wait_s=self.timings.long_poll_s)
+                self.engine.relay.on_reachable(True)
+                delay = self.timings.relay_retry_first_s
+                for item in items:
+                    await self._apply_feed_item(item)
+                if next_after != after:
+                    after = next_after
+                    await self.store.set_settings({FEED_CURSOR_KEY: str(after)}, self._now(), None)
+            except asyncio.CancelledError:
+                raise
+            except RelayRefused as error:
+                self.engine.relay.on_reachable(False)
+                log.warning("relay refused the feed: %s", error)
+                await self._sleep(self.timings.relay_retry_max_s)
+            except RelayError as error:
+                self.engine.relay.on_reachable(False)
+                log.info("relay feed not answering (%s); retrying in %.1f s", error, delay)
+                await self._sleep(delay * (1 + self._rng.uniform(-0.2, 0.2)))
+                delay = min(delay * 2, self.timings.relay_retry_max_s)
+            except Exception:
+                log.exception("relay feed pass failed")
+                await self._sleep(delay)
+
+    async def _apply_feed_item(self, item: FeedItem) -> None:
+        payment = item.payment
+        if payment.settled_at is not None:
+            self._on_callback_seen(payment.settled_at)
+        row = await self.store.get_attempt(payment.order_id) if payment.order_id else None
+        if row is None and payment.checkout_request_id:
+            row = await self.store.attempt_by_checkout(payment.checkout_request_id)
+        if row is None or row.state == State.CREATED:
+            return  # another till's key would not see it; an order this store does not hold is not ours
+        await self.engine.apply_relay_payment(row.id, payment)
+
+    # --- registrations the relay never got -----------------------------------------------------------
+
+    async def _registration_loop(self) -> None:
+        while True:
+            try:
+                await self.register_missing()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciler registration pass failed")
+            await self._sleep(max(self._tick_s, self.timings.relay_retry_first_s))
+
+    async def register_missing(self) -> None:
+        """Register attempts the relay has not heard of (it was down, or the till died before), then read
+        their status once: a callback held by the relay for an unregistered id applies on registration."""
+        for row in await self.store.unsettled_attempts():
+            if row.relay_registered or not row.checkout_request_id or row.id in self.engine.settling:
+                continue
+            if row.state == State.FAILED or not self._within_horizon(row):
+                continue
+            try:
+                payment = await self.engine.register_with_relay(row)
+                status = await self.engine.relay.client.status(row.id) if self.engine.relay.client else None
+            except RelayError as error:
+                self.engine.relay.on_reachable(False)
+                log.info("relay registration of attempt %s deferred: %s", row.id, error)
+                return
+            await self.engine.apply_relay_payment(row.id, status or payment)

@@ -1,0 +1,266 @@
+"""The facade's value types (docs/architecture.md "The till's engine facade"): what the window and the
+CLI see. Frozen snapshots; the store rows never leave the engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from daraja_core.phones import format_local_masked
+from daraja_core.results import NextStep, Outcome, classify
+from pos_app.engine.states import State
+from pos_app.store.models import PaymentAttempt
+
+SENDING_EN, SENDING_SW = "Sending prompt…", "Inatuma ombi…"
+WAITING_EN, WAITING_SW = "Waiting for the customer's PIN", "Inasubiri PIN ya mteja"
+UNKNOWN_EN = "Unknown: check the customer's SMS before charging again"
+UNKNOWN_SW = "Haijulikani: angalia SMS ya mteja kabla ya kutoza tena"
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempt_id: str
+    sale_id: str
+    amount_kes: int
+    phone: str
+    description: str
+    state: str
+    outcome: Outcome | None
+    result_code: str | None
+    receipt: str | None
+    method: str
+    merchant_request_id: str | None
+    checkout_request_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+    wait_deadline_at: datetime | None
+    message_en: str
+    message_sw: str
+    next_step: NextStep
+    anomaly: str | None
+    manual_verified: bool | None
+    #: Added (compatible): simulator money, never real; the window shows a DEMO mark.
+    demo: bool = False
+    #: Added (compatible): Daraja's or the till's words behind a failure or an unknown.
+    reason: str = ""
+
+    @property
+    def settled(self) -> bool:
+        return self.state in (State.PAID, State.FAILED)
+
+    def message(self, language: str = "en") -> str:
+        return self.message_sw if language == "sw" else self.message_en
+
+
+def _messages(row: PaymentAttempt) -> tuple[str, str, NextStep]:
+    state = row.state
+    if state == State.CREATED:
+        return SENDING_EN, SENDING_SW, NextStep.NONE
+    if state == State.PROMPT_SENT:
+        return WAITING_EN, WAITING_SW, NextStep.NONE
+    if state == State.UNKNOWN:
+        return UNKNOWN_EN, UNKNOWN_SW, NextStep.CHECK_SMS
+    if state == State.PAID:
+        if row.method == "manual":
+            if row.manual_verified:
+                return (
+                    "Paid: receipt entered by the owner and verified.",
+                    "Imelipwa: risiti imewekwa na mwenye duka na kuthibitishwa.",
+                    NextStep.NONE,
+                )
+            return (
+                "Paid: receipt entered by the owner, NOT verified.",
+                "Imelipwa: risiti imewekwa na mwenye duka, HAIJATHIBITISHWA.",
+                NextStep.NONE,
+            )
+        info = classify("0")
+        return info.message_en, info.message_sw, info.next_step
+    # failed
+    if row.prompt_sent_at is None:
+        # Daraja refused the push itself (reference/daraja.md §2b): nothing reached the phone.
+        reason = row.reason or "the request was refused"
+        return (
+            f"M-Pesa refused the request: {reason}",
+            f"M-Pesa imekataa ombi: {reason}",
+            NextStep.RETRY,
+        )
+    info = classify(row.result_code or "")
+    return info.message_en, info.message_sw, info.next_step
+
+
+def view_of(row: PaymentAttempt) -> AttemptView:
+    message_en, message_sw, next_step = _messages(row)
+    return AttemptView(
+        attempt_id=row.id,
+        sale_id=row.sale_id,
+        amount_kes=row.amount_kes,
+        phone=row.phone,
+        description=row.description,
+        state=row.state,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        result_code=row.result_code,
+        receipt=row.receipt,
+        method=row.method,
+        merchant_request_id=row.merchant_request_id,
+        checkout_request_id=row.checkout_request_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        settled_at=row.settled_at,
+        wait_deadline_at=row.wait_deadline_at,
+        message_en=message_en,
+        message_sw=message_sw,
+        next_step=next_step,
+        anomaly=row.anomaly,
+        manual_verified=row.manual_verified,
+        demo=row.demo,
+        reason=row.reason,
+    )
+
+
+def outcome_key(view: AttemptView) -> str:
+    """The report's outcome bucket: the Outcome once known, else the state (pending / unknown)."""
+    if view.state == State.PAID:
+        return Outcome.PAID.value
+    if view.state == State.FAILED:
+        return (view.outcome or Outcome.REJECTED).value
+    if view.state == State.UNKNOWN:
+        return "unknown"
+    return "pending"
+
+
+@dataclass(frozen=True)
+class DayReport:
+    day: date
+    #: outcome → (count, total KES)
+    by_outcome: dict[str, tuple[int, int]]
+    #: method of the paid attempts ("stk", "stk_query", "manual") → (count, total KES)
+    by_method: dict[str, tuple[int, int]]
+    paid_total_kes: int
+    unknowns: list[AttemptView]
+    manual_entries: list[AttemptView]
+    #: Added (compatible): every attempt of the day, newest first, for the CSV and the history table.
+    attempts: list[AttemptView] = field(default_factory=list)
+    demo: bool = False
+
+    def to_csv(self) -> str:
+        """One row per attempt (phones masked), then the totals by outcome and by method."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            [
+                "created_at",
+                "attempt_id",
+                "sale_id",
+                "amount_kes",
+                "phone",
+                "state",
+                "outcome",
+                "method",
+                "receipt",
+                "result_code",
+                "anomaly",
+                "manual_verified",
+                "demo",
+            ]
+        )
+        for view in self.attempts:
+            writer.writerow(
+                [
+                    view.created_at.isoformat(timespec="seconds"),
+                    view.attempt_id,
+                    view.sale_id,
+                    view.amount_kes,
+                    format_local_masked(view.phone),
+                    view.state,
+                    outcome_key(view),
+                    view.method,
+                    view.receipt or "",
+                    view.result_code or "",
+                    view.anomaly or "",
+                    "" if view.manual_verified is None else ("yes" if view.manual_verified else "no"),
+                    "yes" if view.demo else "",
+                ]
+            )
+        writer.writerow([])
+        writer.writerow(["total_by", "key", "count", "amount_kes"])
+        for key, (count, total) in sorted(self.by_outcome.items()):
+            writer.writerow(["outcome", key, count, total])
+        for key, (count, total) in sorted(self.by_method.items()):
+            writer.writerow(["method", key, count, total])
+        writer.writerow(["paid_total", "", "", self.paid_total_kes])
+        return out.getvalue()
+
+
+def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False) -> DayReport:
+    by_outcome: dict[str, tuple[int, int]] = {}
+    by_method: dict[str, tuple[int, int]] = {}
+    for view in views:
+        key = outcome_key(view)
+        count, total = by_outcome.get(key, (0, 0))
+        by_outcome[key] = (count + 1, total + view.amount_kes)
+        if view.state == State.PAID:
+            count, total = by_method.get(view.method, (0, 0))
+            by_method[view.method] = (count + 1, total + view.amount_kes)
+    return DayReport(
+        day=day,
+        by_outcome=by_outcome,
+        by_method=by_method,
+        paid_total_kes=sum(v.amount_kes for v in views if v.state == State.PAID),
+        unknowns=[v for v in views if v.state == State.UNKNOWN],
+        manual_entries=[v for v in views if v.method == "manual"],
+        attempts=list(views),
+        demo=demo,
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str  # "error" | "warning" | "ok"
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class TillStatus:
+    mode: str
+    demo: bool
+    relay_connected: bool | None
+    last_callback_at: datetime | None
+    alerts: list[str]
+
+
+@dataclass
+class TillSettings:
+    """What the Settings screen edits. Secrets come back as SECRET_PLACEHOLDER when set (never in clear);
+    saving the placeholder keeps the stored secret, saving "" removes it."""
+
+    consumer_key: str = ""
+    consumer_secret: str = ""
+    passkey: str = ""
+    environment: str = "sandbox"
+    shortcode: str = ""
+    till_number: str = ""
+    transaction_type: str = "CustomerPayBillOnline"
+    relay_url: str = ""
+    relay_key: str = ""
+    use_embedded_relay: bool = False
+    ngrok_authtoken: str = ""
+    callback_url: str = ""
+    language: str = "en"
+    max_amount_kes: int = 250_000
+
+
+#: Stands in for a stored secret in TillSettings (the window shows dots, never the value).
+SECRET_PLACEHOLDER = "••••••••"
+SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
+
+
+@dataclass(frozen=True)
+class ManualReceiptResult:
+    attempt: AttemptView
+    verified: bool
+    reason: str

@@ -1,0 +1,195 @@
+"""The till's store: one SQLite file in MPESA_TILL_HOME, opened through SQLAlchemy's async engine on
+aiosqlite. Every method is one short transaction; attempt updates are optimistic (version column), so
+the window and a headless `mpesa-till` command sharing the file can never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, event, or_, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from pos_app.store import migrate
+from pos_app.store.models import AuditEntry, PaymentAttempt, Sale, Setting
+
+UNSETTLED_STATES = ("created", "prompt_sent", "unknown")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the window read while a payment is written; FULL syncs each commit so a power cut
+    # after "paid" was shown cannot roll it back; busy_timeout waits for another process's write.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, path: Path, engine: AsyncEngine) -> None:
+        self.path = path
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        await asyncio.to_thread(migrate.upgrade, path)
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(path, engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # --- sales and attempts -------------------------------------------------------------------------
+
+    async def insert_attempt(
+        self, attempt: PaymentAttempt, audit: AuditEntry, sale: Sale | None = None
+    ) -> None:
+        async with self._sessions() as session, session.begin():
+            if sale is not None:
+                session.add(sale)
+                await session.flush()
+            session.add(attempt)
+            session.add(audit)
+
+    async def get_sale(self, sale_id: str) -> Sale | None:
+        async with self._sessions() as session:
+            return await session.get(Sale, sale_id)
+
+    async def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
+        async with self._sessions() as session:
+            return await session.get(PaymentAttempt, attempt_id)
+
+    async def attempt_by_checkout(self, checkout_request_id: str) -> PaymentAttempt | None:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(PaymentAttempt).where(PaymentAttempt.checkout_request_id == checkout_request_id)
+            )
+            return result.first()
+
+    async def attempt_with_receipt(self, receipt: str) -> PaymentAttempt | None:
+        async with self._sessions() as session:
+            result = await session.exec(select(PaymentAttempt).where(PaymentAttempt.receipt == receipt))
+            return result.first()
+
+    async def attempts_for_sale(self, sale_id: str) -> list[PaymentAttempt]:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(PaymentAttempt)
+                .where(PaymentAttempt.sale_id == sale_id)
+                .order_by(col(PaymentAttempt.created_at), col(PaymentAttempt.id))
+            )
+            return list(result.all())
+
+    async def unsettled_attempts(self) -> list[PaymentAttempt]:
+        """Attempts the engine still works on: in flight or unknown, or paid by STK Query and still
+        waiting for the callback's receipt number (product.md step 4)."""
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(PaymentAttempt)
+                .where(
+                    or_(
+                        col(PaymentAttempt.state).in_(UNSETTLED_STATES),
+                        and_(col(PaymentAttempt.state) == "paid", col(PaymentAttempt.receipt).is_(None)),
+                        and_(
+                            col(PaymentAttempt.checkout_request_id).is_not(None),
+                            col(PaymentAttempt.relay_registered).is_(False),
+                            col(PaymentAttempt.state) != "failed",
+                        ),
+                    )
+                )
+                .order_by(col(PaymentAttempt.created_at))
+            )
+            return list(result.all())
+
+    async def attempts_created_between(self, start: datetime, end: datetime) -> list[PaymentAttempt]:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(PaymentAttempt)
+                .where(col(PaymentAttempt.created_at) >= start, col(PaymentAttempt.created_at) < end)
+                .order_by(col(PaymentAttempt.created_at).desc(), col(PaymentAttempt.id).desc())
+            )
+            return list(result.all())
+
+    async def update_attempt(
+        self, attempt_id: str, expected_version: int, changes: dict[str, Any], audit: AuditEntry | None
+    ) -> PaymentAttempt | None:
+        """Apply `changes` if the row is still at `expected_version`; None when someone else wrote first.
+
+        The audit entry is written in the same transaction: a state change without its audit row (or the
+        other way round) cannot exist.
+        """
+        values = {**changes, "version": expected_version + 1}
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(
+                update(PaymentAttempt)
+                .where(col(PaymentAttempt.id) == attempt_id, col(PaymentAttempt.version) == expected_version)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return None
+            if audit is not None:
+                session.add(audit)
+        return await self.get_attempt(attempt_id)
+
+    # --- audit trail ---------------------------------------------------------------------------------
+
+    async def append_audit(self, entries: Iterable[AuditEntry]) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add_all(list(entries))
+
+    async def audit_for(self, attempt_id: str) -> list[AuditEntry]:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(AuditEntry).where(AuditEntry.attempt_id == attempt_id).order_by(col(AuditEntry.id))
+            )
+            return list(result.all())
+
+    async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.at) >= start, col(AuditEntry.at) < end)
+                .order_by(col(AuditEntry.id))
+            )
+            return list(result.all())
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    async def settings(self) -> dict[str, str]:
+        async with self._sessions() as session:
+            result = await session.exec(select(Setting))
+            return {row.key: row.value for row in result.all()}
+
+    async def get_setting(self, key: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(Setting, key)
+            return None if row is None else row.value
+
+    async def set_settings(
+        self, values: dict[str, str | None], at: datetime, audit: AuditEntry | None
+    ) -> None:
+        """Upsert (None deletes) several settings in one transaction, with their audit row."""
+        async with self._sessions() as session, session.begin():
+            for key, value in values.items():
+                row = await session.get(Setting, key)
+                if value is None:
+                    if row is not None:
+                        await session.delete(row)
+                elif row is None:
+                    session.add(Setting(key=key, value=value, updated_at=at))
+                else:
+                    row.value = value
+                    row.updated_at = at
+                    session.add(row)
+            if audit is not None:
+                session.add(audit)

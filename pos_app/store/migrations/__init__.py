@@ -1,0 +1,2 @@
+"""Alembic migrations for the till's own store (version table `till_alembic_version`, distinct
+from the relay's)."""

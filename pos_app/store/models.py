@@ -1,0 +1,116 @@
+"""The till's tables (SQLModel). The schema itself is owned by the migrations in `migrations/versions/`;
+these classes must match the head revision (tests/engine/test_store_migrations.py compares them).
+
+Datetimes are stored as ISO-8601 text in UTC (`UtcDateTime`): SQLite has no time zone type, and text in
+one zone sorts and compares correctly (architecture.md "Money, phones, time").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive input is refused (habit 5)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the store keeps timezone-aware datetimes only")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        parsed = datetime.fromisoformat(str(value))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    return Column(UtcDateTime(), nullable=nullable, index=index)
+
+
+class Sale(SQLModel, table=True):
+    __tablename__ = "sales"
+
+    id: str = Field(primary_key=True, max_length=16)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    description: str = Field(default="")
+    demo: bool = Field(default=False)
+
+
+class PaymentAttempt(SQLModel, table=True):
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        # A receipt belongs to one sale only (manual entry refuses a code already used, issue 4).
+        Index("ix_payment_attempts_receipt", "receipt", unique=True),
+        Index("ix_payment_attempts_checkout_request_id", "checkout_request_id", unique=True),
+    )
+
+    id: str = Field(primary_key=True, max_length=16)
+    sale_id: str = Field(foreign_key="sales.id", index=True, max_length=16)
+    amount_kes: int
+    phone: str = Field(max_length=12)
+    description: str = Field(default="")
+    account_reference: str = Field(default="")
+    state: str = Field(index=True)
+    outcome: str | None = None
+    result_code: str | None = None
+    result_desc: str = Field(default="")
+    reason: str = Field(default="")
+    receipt: str | None = None
+    method: str = Field(default="stk")
+    merchant_request_id: str | None = None
+    checkout_request_id: str | None = None
+    created_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    push_started_at: datetime | None = Field(default=None, sa_column=utc_column())
+    prompt_sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    settled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    wait_deadline_at: datetime | None = Field(default=None, sa_column=utc_column())
+    anomaly: str | None = None
+    anomaly_detail: str = Field(default="")
+    customer_confirmed_no_sms: bool = Field(default=False)
+    relay_registered: bool = Field(default=False)
+    demo: bool = Field(default=False)
+    #: Optimistic concurrency: every update names the version it read (window and CLI may share a store).
+    version: int = Field(default=1)
+    # Added by revision 0002 (manual receipt entry).
+    manual_verified: bool | None = None
+    manual_reason: str = Field(default="")
+    manual_by: str = Field(default="")
+    manual_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted (who, when, what)."""
+
+    __tablename__ = "audit_trail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    actor: str
+    action: str
+    attempt_id: str | None = Field(default=None, index=True)
+    sale_id: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class Setting(SQLModel, table=True):
+    __tablename__ = "settings"
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
