@@ -1,1 +1,150 @@
-"""Fixtures that run the Daraja simulator on a loopback port (filled in with the simulator)."""
+"""Fixtures that run the Daraja simulator on a loopback port, and a sink that records its callbacks.
+
+`simulator` runs with short delays (callback 0.2 s, unreachable 0.6 s, slow push answer 3 s, spike
+arrest under 0.05 s); `simulator_factory(**overrides)` takes SimulatorSettings fields, plus `clock=`
+(aware UTC datetimes) to control token expiry and query timing. Both yield a `RunningSimulator`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar, Request, post
+
+from daraja_core.serve import serving
+from daraja_core.simulator import SimulatorSettings, create_app
+from daraja_core.simulator.engine import Clock
+
+TEST_SIMULATOR_SETTINGS = SimulatorSettings(
+    callback_delay_s=0.2,
+    unreachable_delay_s=0.6,
+    push_response_delay_s=3.0,
+    min_query_interval_s=0.05,
+    callback_timeout_s=2.0,
+)
+
+
+# Measured here: a kept-alive connection to an in-loop uvicorn answers its second request ~44 ms late;
+# a fresh connection takes ~5 ms.
+_ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
+
+
+def _loopback_client(base_url: str) -> httpx.AsyncClient:
+    # Plain HTTP: no TLS context to build (~0.1 s each), one connection per request.
+    transport = httpx.AsyncHTTPTransport(verify=False, limits=_ONE_SHOT)
+    return httpx.AsyncClient(base_url=base_url, transport=transport, trust_env=False)
+
+
+@dataclass
+class RunningSimulator:
+    base_url: str
+    settings: SimulatorSettings
+
+    async def log(self) -> dict[str, Any]:
+        async with _loopback_client(self.base_url) as client:
+            answer = await client.get("/simulator/log")
+            answer.raise_for_status()
+            return dict(answer.json())
+
+    async def reset(self) -> None:
+        async with _loopback_client(self.base_url) as client:
+            (await client.post("/simulator/reset")).raise_for_status()
+
+
+SimulatorFactory = Callable[..., Awaitable[RunningSimulator]]
+
+
+@pytest.fixture
+async def simulator_factory() -> AsyncIterator[SimulatorFactory]:
+    async with AsyncExitStack() as stack:
+
+        async def start(clock: Clock | None = None, **overrides: Any) -> RunningSimulator:
+            settings = TEST_SIMULATOR_SETTINGS.with_changes(**overrides)
+            # A held-back push answer (254711000008) must not hold up the test's teardown.
+            server = await stack.enter_async_context(
+                serving(create_app(settings, clock=clock), timeout_graceful_shutdown=1)
+            )
+            return RunningSimulator(base_url=server.base_url, settings=settings)
+
+        yield start
+
+
+@pytest.fixture
+async def simulator(simulator_factory: SimulatorFactory) -> RunningSimulator:
+    return await simulator_factory()
+
+
+@dataclass
+class ReceivedCallback:
+    path: str
+    query: str
+    headers: dict[str, str]
+    raw: bytes
+    json: Any
+
+
+@dataclass
+class CallbackSink:
+    """Records every POST it gets (any path) and answers like a good receiver: 200 Accepted."""
+
+    url: str = ""
+    received: list[ReceivedCallback] = field(default_factory=list)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def url_for(self, path: str) -> str:
+        return self.url.rsplit("/", 1)[0] + "/" + path.lstrip("/")
+
+    async def record(self, callback: ReceivedCallback) -> None:
+        async with self._arrived:
+            self.received.append(callback)
+            self._arrived.notify_all()
+
+    # `timeout` is the pinned fixture API (wait_for(n, timeout)); asyncio.timeout is used inside.
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedCallback]:  # noqa: ASYNC109
+        """Wait until at least `count` callbacks arrived; TimeoutError names how many did."""
+        try:
+            async with asyncio.timeout(timeout), self._arrived:
+                await self._arrived.wait_for(lambda: len(self.received) >= count)
+        except TimeoutError:
+            raise TimeoutError(f"{len(self.received)} callback(s) arrived, expected {count}") from None
+        return list(self.received)
+
+    def for_checkout(self, checkout_request_id: str) -> list[ReceivedCallback]:
+        return [
+            c
+            for c in self.received
+            if c.json["Body"]["stkCallback"]["CheckoutRequestID"] == checkout_request_id
+        ]
+
+
+@pytest.fixture
+async def callback_sink() -> AsyncIterator[CallbackSink]:
+    sink = CallbackSink()
+
+    @post("/{path:path}", status_code=200)
+    async def receive(request: Request[Any, Any, Any], path: str) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        await sink.record(
+            ReceivedCallback(
+                path=request.url.path,
+                query=request.url.query or "",
+                headers=dict(request.headers),
+                raw=raw,
+                json=body,
+            )
+        )
+        return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+    async with serving(Litestar([receive], openapi_config=None)) as server:
+        sink.url = f"{server.base_url}/callbacks/stk"
+        yield sink

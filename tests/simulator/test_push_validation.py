@@ -1,0 +1,199 @@
+"""STK Push checks with Daraja's own error codes and messages (reference/daraja.md §2, §2b)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from daraja_core.password import SANDBOX_PASSKEY, nairobi_timestamp, stk_password
+from tests.simulator.daraja_calls import (
+    PUSH_PATH,
+    assert_daraja_error,
+    bearer,
+    daraja_client,
+    push,
+    push_body,
+    query,
+    token,
+)
+from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
+
+INVALID = "400.002.02"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"BusinessShortCode": None}, "Bad Request - Invalid BusinessShortCode"),
+        ({"BusinessShortCode": "17437A"}, "Bad Request - Invalid BusinessShortCode"),
+        ({"Timestamp": "2026112112000"}, "Bad Request - Invalid Timestamp"),
+        ({"Timestamp": "2026-11-21 12:00"}, "Bad Request - Invalid Timestamp"),
+        ({"TransactionType": "CustomerPayBill"}, "Bad Request - Invalid TransactionType"),
+        ({"Amount": "1.5"}, "Bad Request - Invalid Amount"),
+        ({"Amount": 0}, "Bad Request - Invalid Amount"),
+        ({"Amount": "-3"}, "Bad Request - Invalid Amount"),
+        ({"Amount": "ten"}, "Bad Request - Invalid Amount"),
+        ({"Amount": None}, "Bad Request - Invalid Amount"),
+        ({"PartyA": "0708374149"}, "Bad Request - Invalid PhoneNumber"),
+        ({"PhoneNumber": "+254708374149"}, "Bad Request - Invalid PhoneNumber"),
+        ({"PhoneNumber": "25470837414"}, "Bad Request - Invalid PhoneNumber"),
+        ({"PhoneNumber": "254208374149"}, "Bad Request - Invalid PhoneNumber"),
+        ({"PartyB": None}, "Bad Request - Invalid PartyB"),
+        ({"CallBackURL": None}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "https://relay.shop.co.ke/cb "}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "https://relay.shop.co.ke/my callback"}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "ftp://relay.shop.co.ke/cb"}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "relay.shop.co.ke/cb"}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "https://example.com/callback"}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "https://www.yourdomain.com/callback"}, "Bad Request - Invalid CallBackURL"),
+        ({"CallBackURL": "https://<your-ngrok>.ngrok.io/cb"}, "Bad Request - Invalid CallBackURL"),
+        ({"AccountReference": None}, "Bad Request - Invalid AccountReference"),
+        ({"TransactionDesc": None}, "Bad Request - Invalid Remarks"),
+        ({"TransactionDesc": "  "}, "Bad Request - Invalid Remarks"),
+    ],
+)
+async def test_a_malformed_push_is_refused_with_400_002_02_naming_the_field(
+    simulator: RunningSimulator, fields: dict[str, Any], message: str
+) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        answer = await push(client, await token(client), **fields)
+    assert_daraja_error(answer, 400, INVALID, message)
+
+
+async def test_a_body_that_is_not_a_json_object_is_400_002_05(simulator: RunningSimulator) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        headers = bearer(await token(client))
+        not_json = await client.post(PUSH_PATH, content=b"{'Amount': 1,}", headers=headers)
+        a_list = await client.post(PUSH_PATH, json=[1], headers=headers)
+    for answer in (not_json, a_list):
+        assert_daraja_error(answer, 400, "400.002.05", "Invalid Request Payload")
+
+
+async def test_a_password_that_does_not_match_shortcode_passkey_and_timestamp_is_wrong_credentials(
+    simulator: RunningSimulator,
+) -> None:
+    old = "20200101000000"
+    async with daraja_client(simulator.base_url) as client:
+        access_token = await token(client)
+        wrong_passkey = await push(
+            client, access_token, Password=stk_password("174379", "0" * 64, nairobi_timestamp())
+        )
+        other_timestamp = await push(
+            client, access_token, Password=stk_password("174379", SANDBOX_PASSKEY, old)
+        )
+        missing = await push(client, access_token, Password=None)
+    for answer in (wrong_passkey, other_timestamp, missing):
+        assert_daraja_error(answer, 500, "500.001.1001", "Wrong credentials")
+
+
+async def test_an_unknown_shortcode_is_merchant_does_not_exist(simulator: RunningSimulator) -> None:
+    timestamp = nairobi_timestamp()
+    fields: dict[str, Any] = {
+        "BusinessShortCode": "600000",
+        "PartyB": "600000",
+        "Timestamp": timestamp,
+        "Password": stk_password("600000", SANDBOX_PASSKEY, timestamp),
+    }
+    async with daraja_client(simulator.base_url) as client:
+        answer = await push(client, await token(client), **fields)
+    assert_daraja_error(answer, 500, "500.001.1001", "Merchant does not exist")
+
+
+async def test_a_configured_shortcode_works_with_its_own_passkey_and_174379_still_works(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    sim = await simulator_factory(shortcodes={"600984": "shop-passkey"})
+    timestamp = nairobi_timestamp()
+    fields: dict[str, Any] = {
+        "BusinessShortCode": 600984,
+        "PartyB": 600984,
+        "Timestamp": timestamp,
+        "Password": stk_password("600984", "shop-passkey", timestamp),
+    }
+    async with daraja_client(sim.base_url) as client:
+        access_token = await token(client)
+        assert (await push(client, access_token, **fields)).status_code == 200
+        assert (await push(client, access_token)).status_code == 200
+
+
+@pytest.mark.parametrize("amount", ["1", 1, "250", 1.0, "5.00"])
+async def test_whole_amounts_as_strings_or_numbers_are_accepted(
+    simulator: RunningSimulator, amount: Any
+) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        answer = await push(client, await token(client), Amount=amount)
+    assert answer.status_code == 200, answer.text
+
+
+async def test_an_accepted_push_answers_all_strings_with_a_checkout_id_built_from_eat_time_and_phone(
+    simulator: RunningSimulator,
+) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        answer = await push(client, await token(client), phone="254110156957")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == {
+        "MerchantRequestID",
+        "CheckoutRequestID",
+        "ResponseCode",
+        "ResponseDescription",
+        "CustomerMessage",
+    }
+    assert all(isinstance(value, str) for value in body.values())
+    assert body["ResponseCode"] == "0"
+    assert (
+        body["ResponseDescription"] == body["CustomerMessage"] == "Success. Request accepted for processing"
+    )
+    assert re.fullmatch(r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\d{4}", body["MerchantRequestID"])
+    match = re.fullmatch(r"ws_CO_(\d{14})(\d{3})(\d{9})", body["CheckoutRequestID"])
+    assert match is not None
+    stamp = match.group(1)
+    assert f"{stamp[4:8]}{stamp[2:4]}{stamp[0:2]}" == nairobi_timestamp()[:8]
+    assert match.group(3) == "110156957"
+    assert answer.headers["X-Daraja-Simulator"] == "SIMULATOR - no real money"
+
+
+async def test_duplicate_pushes_are_both_accepted_with_different_ids(simulator: RunningSimulator) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        access_token = await token(client)
+        first = await push(client, access_token, AccountReference="SAME")
+        second = await push(client, access_token, AccountReference="SAME")
+    assert first.status_code == second.status_code == 200
+    assert first.json()["CheckoutRequestID"] != second.json()["CheckoutRequestID"]
+    assert first.json()["MerchantRequestID"] != second.json()["MerchantRequestID"]
+
+
+async def test_254711000007_is_refused_at_once_with_unable_to_lock_subscriber(
+    simulator: RunningSimulator,
+) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        answer = await push(client, await token(client), phone="254711000007")
+    assert_daraja_error(
+        answer,
+        500,
+        "500.001.1001",
+        "Unable to lock subscriber, a transaction is already in process for the current subscriber.",
+    )
+
+
+async def test_254711000009_is_an_internal_server_error_and_nothing_is_accepted(
+    simulator: RunningSimulator,
+) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        access_token = await token(client)
+        answer = await push(client, access_token, phone="254711000009")
+        assert_daraja_error(answer, 500, "500.003.1001", "Internal Server Error")
+        log = await simulator.log()
+        assert [entry["checkout_request_id"] for entry in log["requests"] if entry["path"] == PUSH_PATH] == [
+            None
+        ]
+
+
+async def test_push_bodies_used_by_these_tests_are_valid_as_they_stand(simulator: RunningSimulator) -> None:
+    async with daraja_client(simulator.base_url) as client:
+        access_token = await token(client)
+        accepted = await client.post(PUSH_PATH, json=push_body(), headers=bearer(access_token))
+        assert accepted.status_code == 200
+        assert (await query(client, access_token, accepted.json()["CheckoutRequestID"])).status_code == 200
