@@ -52,7 +52,7 @@ NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
 # Safety net for long-polls: re-read the database this often even without a notification.
 RECHECK_S = 2.0
 # Headers that may carry someone's secret; stored as "<redacted>".
-_REDACT = frozenset({"authorization", "cookie", "proxy-authorization"})
+_REDACT = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
 
 
 @dataclass
@@ -175,15 +175,22 @@ async def _take_callback(request: Request[Any, Any, State], token: str | None) -
     started = time.perf_counter()
     body = await request.body()
     settings = relay.settings
-    peer = request.client.host if request.client else ""
-    source = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    scope = request.scope
+    # Straight from the ASGI scope: this is the hot path, and Litestar's Headers/URL objects cost more.
+    headers = {
+        name.decode("latin-1"): ("<redacted>" if name in _REDACT else value.decode("latin-1"))
+        for name, value in scope["headers"]
+    }
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    source = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
     item = IncomingCallback(
         received_at=relay.clock(),
-        path=request.url.path,
+        path=scope["path"],
         token=token,
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
-        headers={k: ("<redacted>" if k.lower() in _REDACT else v) for k, v in request.headers.items()},
+        headers=headers,
         body=body,
     )
     try:

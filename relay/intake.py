@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from daraja_core.callback import CallbackParseError, StkCallback, parse_stk_callback
 from daraja_core.phones import mask_msisdn
 from daraja_core.results import QUERY_PENDING_CODES, Outcome, classify
-from relay.models import feed_table, payment_table, raw_table, result_table, selftest_table, till_table
+from relay.models import raw_table
+from relay.rows import Rows
 
 SELFTEST_PREFIX = "ws_CO_SELFTEST_"
 
@@ -66,6 +67,7 @@ class Unit:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.rows = Rows(connection)
         self.effects = Effects()
         self.payments: dict[str, dict[str, Any] | None] = {}  # by checkout id; None = known absent
         self.results: dict[str, dict[str, Any] | None] = {}
@@ -78,28 +80,31 @@ class Unit:
 
     # -- loading -----------------------------------------------------------------------------------
     def preload(self, checkout_ids: set[str], tokens: set[str]) -> None:
+        rows = self.rows
         missing = [cid for cid in checkout_ids if cid not in self.payments]
         if missing:
             for cid in missing:
                 self.payments[cid] = None
                 self.results[cid] = None
-            for row in self.connection.execute(
-                sa.select(payment_table).where(payment_table.c.checkout_request_id.in_(missing))
-            ).mappings():
-                self.payments[row["checkout_request_id"]] = dict(row)
-            for row in self.connection.execute(
-                sa.select(result_table).where(result_table.c.checkout_request_id.in_(missing))
-            ).mappings():
-                self.results[row["checkout_request_id"]] = dict(row)
+            for row in rows.select_in(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payment WHERE checkout_request_id",
+                missing,
+                datetimes=("registered_at", "settled_at", "updated_at"),
+            ):
+                self.payments[row["checkout_request_id"]] = row
+            for row in rows.select_in(
+                "SELECT checkout_request_id, raw_callback_id, till_id, result_code, result_desc, "
+                "amount_text, amount_kes, receipt, phone FROM stk_result WHERE checkout_request_id",
+                missing,
+            ):
+                self.results[row["checkout_request_id"]] = row
         unknown_tokens = [token for token in tokens if token not in self.tills_by_token]
         if unknown_tokens:
             for token in unknown_tokens:
                 self.tills_by_token[token] = None
-            for row in self.connection.execute(
-                sa.select(till_table.c.id, till_table.c.token).where(
-                    till_table.c.token.in_(unknown_tokens), till_table.c.revoked_at.is_(None)
-                )
-            ).mappings():
+            for row in rows.select_in(
+                "SELECT id, token FROM till WHERE revoked_at IS NULL AND token", unknown_tokens
+            ):
                 self.tills_by_token[row["token"]] = row["id"]
 
     # -- applying ----------------------------------------------------------------------------------
@@ -178,38 +183,62 @@ class Unit:
 
     # -- flushing ----------------------------------------------------------------------------------
     def flush(self) -> None:
-        connection = self.connection
-        if self.new_results:
-            connection.execute(sa.insert(result_table), list(self.new_results.values()))
-        if self.result_counts:
-            connection.execute(
-                sa.update(result_table)
-                .where(result_table.c.checkout_request_id == sa.bindparam("b_id"))
-                .values(
-                    duplicates=result_table.c.duplicates + sa.bindparam("b_dup"),
-                    contradictions=result_table.c.contradictions + sa.bindparam("b_con"),
-                ),
-                [{"b_id": cid, "b_dup": dup, "b_con": con} for cid, (dup, con) in self.result_counts.items()],
-            )
-        if self.payment_changes:
-            # One statement shape per set of changed columns (executemany needs identical keys).
-            by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for payment_id, values in self.payment_changes.items():
-                shape = tuple(sorted(values))
-                by_shape.setdefault(shape, []).append(
-                    {"b_id": payment_id, **{f"b_{k}": v for k, v in values.items()}}
+        rows = self.rows
+        rows.many(
+            "INSERT INTO stk_result (checkout_request_id, raw_callback_id, till_id, merchant_request_id, "
+            "result_code, result_desc, amount_text, amount_kes, receipt, phone, transaction_date, "
+            "received_at, duplicates, contradictions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+            [
+                (
+                    r["checkout_request_id"],
+                    r["raw_callback_id"],
+                    r["till_id"],
+                    r["merchant_request_id"],
+                    r["result_code"],
+                    r["result_desc"],
+                    r["amount_text"],
+                    r["amount_kes"],
+                    r["receipt"],
+                    r["phone"],
+                    rows.dt_in(r["transaction_date"]),
+                    rows.dt_in(r["received_at"]),
                 )
-            for shape, rows in by_shape.items():
-                connection.execute(
-                    sa.update(payment_table)
-                    .where(payment_table.c.id == sa.bindparam("b_id"))
-                    .values({name: sa.bindparam(f"b_{name}") for name in shape}),
-                    rows,
-                )
-        if self.selftests:
-            connection.execute(sa.insert(selftest_table), self.selftests)
-        if self.feed:
-            connection.execute(sa.insert(feed_table), self.feed)
+                for r in self.new_results.values()
+            ],
+        )
+        rows.many(
+            "UPDATE stk_result SET duplicates = duplicates + ?, contradictions = contradictions + ? "
+            "WHERE checkout_request_id = ?",
+            [(dup, con, cid) for cid, (dup, con) in self.result_counts.items()],
+        )
+        # One statement per set of changed columns (executemany needs one shape).
+        by_shape: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for payment_id, values in self.payment_changes.items():
+            shape = tuple(sorted(values))
+            params = tuple(rows.dt_in(values[k]) if k in _PAYMENT_DATETIMES else values[k] for k in shape)
+            by_shape.setdefault(shape, []).append((*params, payment_id))
+        for shape, params_list in by_shape.items():
+            assignments = ", ".join(f"{name} = ?" for name in shape)
+            rows.many(f"UPDATE payment SET {assignments} WHERE id = ?", params_list)
+        rows.many(
+            "INSERT INTO selftest (checkout_request_id, till_id, raw_callback_id, received_at) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (t["checkout_request_id"], t["till_id"], t["raw_callback_id"], rows.dt_in(t["received_at"]))
+                for t in self.selftests
+            ],
+        )
+        rows.many(
+            "INSERT INTO feed_entry (till_id, payment_id, kind, created_at) VALUES (?, ?, ?, ?)",
+            [(f["till_id"], f["payment_id"], f["kind"], rows.dt_in(f["created_at"])) for f in self.feed],
+        )
+
+
+_PAYMENT_COLUMNS = (
+    "id, till_id, order_id, checkout_request_id, amount_kes, phone, status, receipt, result_code, reason, "
+    "paid_amount_kes, anomaly, registered_at, settled_at, updated_at"
+)
+_PAYMENT_DATETIMES = frozenset({"registered_at", "settled_at", "updated_at"})
 
 
 def _paid_mismatch(payment: dict[str, Any], result: dict[str, Any]) -> tuple[str | None, str]:
@@ -265,8 +294,25 @@ def _raw_row(item: IncomingCallback) -> dict[str, Any]:
 
 
 def store_raw(connection: Connection, items: Sequence[IncomingCallback]) -> list[int]:
-    statement = sa.insert(raw_table).returning(raw_table.c.id, sort_by_parameter_order=True)
-    return list(connection.execute(statement, [_raw_row(item) for item in items]).scalars())
+    rows = Rows(connection)
+    ids = rows.next_ids("raw_callback", len(items))
+    rows.many(
+        "INSERT INTO raw_callback (id, received_at, path, token, till_id, source_ip, headers, body, status) "
+        "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 'received')",
+        [
+            (
+                raw_id,
+                rows.dt_in(item.received_at),
+                item.path,
+                item.token,
+                item.source_ip,
+                json.dumps(item.headers, separators=(",", ":")),
+                item.body,
+            )
+            for raw_id, item in zip(ids, items, strict=True)
+        ],
+    )
+    return ids
 
 
 def store_raw_only(connection: Connection, item: IncomingCallback, error: str) -> CallbackOutcome:
@@ -294,20 +340,12 @@ def process_callbacks(
         {item.token for item in items if item.token is not None},
     )
     outcomes: list[CallbackOutcome] = []
-    raw_updates: list[dict[str, Any]] = []
+    raw_updates: list[tuple[Any, ...]] = []
     for item, raw_id, result in zip(items, raw_ids, parsed, strict=True):
         till_id = None if item.token is None else unit.tills_by_token.get(item.token)
         outcome = _decide(unit, item, raw_id, result, till_id)
         outcomes.append(outcome)
-        raw_updates.append(
-            {
-                "b_id": raw_id,
-                "b_status": outcome.status,
-                "b_error": outcome.error,
-                "b_checkout": outcome.checkout_request_id,
-                "b_till": till_id,
-            }
-        )
+        raw_updates.append((outcome.status, outcome.error, outcome.checkout_request_id, till_id, raw_id))
         unit.effects.events.append(
             {
                 "event": "callback",
@@ -323,15 +361,8 @@ def process_callbacks(
             }
         )
     unit.flush()
-    connection.execute(
-        sa.update(raw_table)
-        .where(raw_table.c.id == sa.bindparam("b_id"))
-        .values(
-            status=sa.bindparam("b_status"),
-            error=sa.bindparam("b_error"),
-            checkout_request_id=sa.bindparam("b_checkout"),
-            till_id=sa.bindparam("b_till"),
-        ),
+    unit.rows.many(
+        "UPDATE raw_callback SET status = ?, error = ?, checkout_request_id = ?, till_id = ? WHERE id = ?",
         raw_updates,
     )
     return outcomes, unit.effects
