@@ -114,7 +114,7 @@ def compute_alerts(
                 raw_table.c.status.in_(("unknown_token", "wrong_till", "forbidden_source", "contradicting")),
             )
             .group_by(raw_table.c.status)
-        ).tuples()
+        ).all()
     }
     return {
         "checked_at": now.isoformat(),
