@@ -11,11 +11,13 @@ import ipaddress
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import uvicorn
 
+from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.app import create_app
 from daraja_core.simulator.scenarios import SCENARIOS
 from daraja_core.simulator.settings import DEMO_NOTICE, SIM_CONSUMER_KEY, SimulatorSettings
@@ -30,7 +32,7 @@ def _shortcode_pair(text: str) -> tuple[str, str]:
     return code, passkey
 
 
-def _serve_parser() -> argparse.ArgumentParser:
+def serve_parser() -> argparse.ArgumentParser:
     defaults = SimulatorSettings()
     parser = argparse.ArgumentParser(
         prog="mpesa-sim",
@@ -109,17 +111,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(argv: list[str]) -> int:
-    args = _serve_parser().parse_args(argv)
-    settings = SimulatorSettings.from_env(
+def settings_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> SimulatorSettings:
+    return SimulatorSettings.from_env(
+        environ,
         callback_delay_s=args.callback_delay,
         unreachable_delay_s=args.unreachable_delay,
         push_response_delay_s=args.push_response_delay,
         min_query_interval_s=args.min_query_interval,
         token_lifetime_s=args.token_lifetime,
         token_invalidates_previous=args.token_invalidates_previous,
-        shortcodes=dict(args.shortcode),
+        shortcodes={SANDBOX_SHORTCODE: SANDBOX_PASSKEY, **dict(args.shortcode)},
     )
+
+
+def serve(argv: list[str]) -> int:
+    args = serve_parser().parse_args(argv)
+    settings = settings_from_args(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     host_text = f"[{args.host}]" if ":" in args.host else args.host
     print(f"{DEMO_NOTICE}: Daraja simulator on http://{host_text}:{args.port}")

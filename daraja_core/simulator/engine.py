@@ -106,6 +106,10 @@ class SimulatorEngine:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def pending_callbacks(self) -> int:
+        return len(self._tasks)
+
     # Lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._http = _callback_client(self.settings.callback_timeout_s)

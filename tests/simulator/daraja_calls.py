@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,19 @@ RECEIPT = re.compile(r"[A-Z0-9]{10}")
 # Measured here: a kept-alive connection to an in-loop uvicorn answers its second request ~44 ms late;
 # a fresh connection takes ~5 ms.
 _ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
+
+
+class FakeClock:
+    """The simulator's injectable clock: aware UTC, moves only when told."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
 
 
 def daraja_client(base_url: str) -> httpx.AsyncClient:

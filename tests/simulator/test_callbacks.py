@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from daraja_core.password import nairobi_timestamp
+from daraja_core.password import nairobi_timestamp, stk_password
 from tests.simulator.daraja_calls import (
+    assert_daraja_error,
     assert_failure_callback,
     assert_paid_callback,
     daraja_client,
@@ -29,12 +30,13 @@ async def _push(sim: RunningSimulator, sink: CallbackSink, phone: str, **fields:
     return str(answer.json()["CheckoutRequestID"])
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("phone", ["254708374149", "254722000123", "254110156957"])
 async def test_the_sandbox_number_and_any_other_valid_number_pay_with_a_full_callback(
-    simulator: RunningSimulator, callback_sink: CallbackSink, phone: str
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink, phone: str
 ) -> None:
-    checkout_id = await _push(simulator, callback_sink, phone, Amount="25")
-    [callback] = await callback_sink.wait_for(1)
+    checkout_id = await _push(shared_simulator, shared_callback_sink, phone, Amount="25")
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     receipt = assert_paid_callback(callback.json, checkout_id, 25, phone)
     assert callback.headers["content-type"] == "application/json;charset=UTF-8"
     assert callback.headers["businessshortcode"] == "174379"
@@ -43,6 +45,7 @@ async def test_the_sandbox_number_and_any_other_valid_number_pay_with_a_full_cal
     assert receipt[3:6] == "SIM"
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     ("phone", "result_code", "result_desc"),
     [
@@ -54,10 +57,14 @@ async def test_the_sandbox_number_and_any_other_valid_number_pay_with_a_full_cal
     ],
 )
 async def test_failure_scenarios_send_a_numeric_result_code_and_no_callback_metadata(
-    simulator: RunningSimulator, callback_sink: CallbackSink, phone: str, result_code: int, result_desc: str
+    shared_simulator: RunningSimulator,
+    shared_callback_sink: CallbackSink,
+    phone: str,
+    result_code: int,
+    result_desc: str,
 ) -> None:
-    checkout_id = await _push(simulator, callback_sink, phone)
-    [callback] = await callback_sink.wait_for(1)
+    checkout_id = await _push(shared_simulator, shared_callback_sink, phone)
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     assert_failure_callback(callback.json, checkout_id, result_code)
     assert stk(callback.json)["ResultDesc"] == result_desc
 
@@ -126,50 +133,83 @@ async def test_254711000008_answers_success_after_push_response_delay_when_the_c
     assert answer.json()["ResponseCode"] == "0"
 
 
-async def test_254711000009_never_rings_so_no_callback_comes(
+async def test_254711000009_is_an_internal_server_error_and_nothing_rings_or_calls_back(
     simulator: RunningSimulator, callback_sink: CallbackSink
 ) -> None:
     async with daraja_client(simulator.base_url) as client:
         answer = await push(client, await token(client), phone="254711000009", callback_url=callback_sink.url)
-    assert answer.status_code == 500
+    assert_daraja_error(answer, 500, "500.003.1001", "Internal Server Error")
     await asyncio.sleep(simulator.settings.callback_delay_s * 3)
     assert callback_sink.received == []
+    [logged] = (await simulator.log())["requests"][1:]
+    assert (logged["phone"], logged["checkout_request_id"]) == ("2547*****009", None)
 
 
+async def test_a_configured_shortcode_pays_and_its_callback_names_that_shortcode(
+    simulator_factory: SimulatorFactory, callback_sink: CallbackSink
+) -> None:
+    sim = await simulator_factory(shortcodes={"600984": "shop-passkey"})
+    timestamp = nairobi_timestamp()
+    fields: dict[str, Any] = {
+        "BusinessShortCode": 600984,
+        "PartyB": 600984,
+        "Timestamp": timestamp,
+        "Password": stk_password("600984", "shop-passkey", timestamp),
+    }
+    checkout_id = await _push(sim, callback_sink, "254708374149", **fields)
+    [callback] = await callback_sink.wait_for(1)
+    assert_paid_callback(callback.json, checkout_id, 10, "254708374149")
+    assert callback.headers["businessshortcode"] == "600984"
+    async with daraja_client(sim.base_url) as client:
+        assert (await push(client, await token(client))).status_code == 200, "174379 still works"
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_buy_goods_with_the_till_as_business_shortcode_is_accepted_then_fails_sfc_ic0003(
-    simulator: RunningSimulator, callback_sink: CallbackSink
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
 ) -> None:
     checkout_id = await _push(
-        simulator, callback_sink, "254708374149", TransactionType="CustomerBuyGoodsOnline", PartyB="174379"
+        shared_simulator,
+        shared_callback_sink,
+        "254708374149",
+        TransactionType="CustomerBuyGoodsOnline",
+        PartyB="174379",
     )
-    [callback] = await callback_sink.wait_for(1)
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     assert_failure_callback(callback.json, checkout_id, "SFC_IC0003")
     assert stk(callback.json)["ResultDesc"] == "The operator does not exist."
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_buy_goods_to_a_till_number_other_than_the_shortcode_pays(
-    simulator: RunningSimulator, callback_sink: CallbackSink
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
 ) -> None:
     checkout_id = await _push(
-        simulator, callback_sink, "254708374149", TransactionType="CustomerBuyGoodsOnline", PartyB="5123456"
+        shared_simulator,
+        shared_callback_sink,
+        "254708374149",
+        TransactionType="CustomerBuyGoodsOnline",
+        PartyB="5123456",
     )
-    [callback] = await callback_sink.wait_for(1)
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     assert_paid_callback(callback.json, checkout_id, 10, "254708374149")
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_paybill_push_to_another_party_b_fails_2028(
-    simulator: RunningSimulator, callback_sink: CallbackSink
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
 ) -> None:
-    checkout_id = await _push(simulator, callback_sink, "254708374149", PartyB="600000")
-    [callback] = await callback_sink.wait_for(1)
+    checkout_id = await _push(shared_simulator, shared_callback_sink, "254708374149", PartyB="600000")
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     assert_failure_callback(callback.json, checkout_id, 2028)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_the_receipt_encodes_the_nairobi_date_of_the_payment(
-    simulator: RunningSimulator, callback_sink: CallbackSink
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
 ) -> None:
-    checkout_id = await _push(simulator, callback_sink, "254708374149")
-    [callback] = await callback_sink.wait_for(1)
+    checkout_id = await _push(shared_simulator, shared_callback_sink, "254708374149")
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     receipt = assert_paid_callback(callback.json, checkout_id, 10, "254708374149")
     date = str(stk(callback.json)["CallbackMetadata"]["Item"][3]["Value"])
     year, month, day = int(date[:4]), int(date[4:6]), int(date[6:8])
@@ -180,13 +220,17 @@ async def test_the_receipt_encodes_the_nairobi_date_of_the_payment(
     assert date[:8] == nairobi_timestamp()[:8]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_the_callback_url_path_and_query_are_delivered_intact(
-    simulator: RunningSimulator, callback_sink: CallbackSink
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
 ) -> None:
-    await _push(
-        simulator, callback_sink, "254708374149", CallBackURL=callback_sink.url_for("orders/42?till=front")
+    checkout_id = await _push(
+        shared_simulator,
+        shared_callback_sink,
+        "254708374149",
+        CallBackURL=shared_callback_sink.url_for("orders/42?till=front"),
     )
-    [callback] = await callback_sink.wait_for(1)
+    [callback] = await shared_callback_sink.wait_for_checkout(checkout_id)
     assert (callback.path, callback.query) == ("/callbacks/orders/42", "till=front")
 
 

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import base64
 import string
-from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from daraja_core.simulator import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET, SimulatorSettings
-from tests.simulator.daraja_calls import TOKEN_PATH, assert_daraja_error, basic, daraja_client, push, token
+from tests.simulator.daraja_calls import (
+    TOKEN_PATH,
+    FakeClock,
+    assert_daraja_error,
+    basic,
+    daraja_client,
+    push,
+    token,
+)
 from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.moment = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
+@pytest.mark.asyncio(loop_scope="module")
 async def test_good_credentials_get_a_28_character_token_with_expires_in_as_a_string(
-    simulator: RunningSimulator,
+    shared_simulator: RunningSimulator,
 ) -> None:
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await client.get(TOKEN_PATH, headers=basic())
     assert answer.status_code == 200
     body = answer.json()
@@ -35,8 +34,9 @@ async def test_good_credentials_get_a_28_character_token_with_expires_in_as_a_st
     assert set(body["access_token"]) <= set(string.ascii_letters + string.digits)
 
 
-async def test_wrong_secret_gets_http_400_with_an_empty_body(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+@pytest.mark.asyncio(loop_scope="module")
+async def test_wrong_secret_gets_http_400_with_an_empty_body(shared_simulator: RunningSimulator) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         wrong_secret = await client.get(TOKEN_PATH, headers=basic(SIM_CONSUMER_KEY, "nope"))
         not_base64 = await client.get(TOKEN_PATH, headers={"Authorization": "Basic %%%"})
     for answer in (wrong_secret, not_base64):
@@ -44,16 +44,20 @@ async def test_wrong_secret_gets_http_400_with_an_empty_body(simulator: RunningS
         assert answer.content == b""
 
 
-async def test_missing_or_non_basic_authorization_is_400_008_01(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+@pytest.mark.asyncio(loop_scope="module")
+async def test_missing_or_non_basic_authorization_is_400_008_01(shared_simulator: RunningSimulator) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         missing = await client.get(TOKEN_PATH)
         bearer = await client.get(TOKEN_PATH, headers={"Authorization": "Bearer abc"})
     for answer in (missing, bearer):
         assert_daraja_error(answer, 400, "400.008.01", "Invalid authentication type passed")
 
 
-async def test_wrong_or_whitespace_padded_grant_type_is_400_008_02(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+@pytest.mark.asyncio(loop_scope="module")
+async def test_wrong_or_whitespace_padded_grant_type_is_400_008_02(
+    shared_simulator: RunningSimulator,
+) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         wrong = await client.get("/oauth/v1/generate?grant_type=password", headers=basic())
         padded = await client.get("/oauth/v1/generate?grant_type=client_credentials%20", headers=basic())
         missing = await client.get("/oauth/v1/generate", headers=basic())
@@ -76,8 +80,9 @@ async def test_a_token_is_refused_with_404_001_03_once_its_lifetime_has_passed(
         assert_daraja_error(await push(client, access_token), 404, "404.001.03", "Invalid Access Token")
 
 
-async def test_missing_and_unknown_bearer_tokens_are_404_001_03(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+@pytest.mark.asyncio(loop_scope="module")
+async def test_missing_and_unknown_bearer_tokens_are_404_001_03(shared_simulator: RunningSimulator) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         unknown = await push(client, "x" * 28)
         missing = await client.post("/mpesa/stkpush/v1/processrequest", json={})
         basic_instead = await client.post("/mpesa/stkpushquery/v1/query", json={}, headers=basic())

@@ -14,13 +14,12 @@ from tests.simulator.daraja_calls import (
     bearer,
     daraja_client,
     push,
-    push_body,
-    query,
     token,
 )
-from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
+from tests.support.simulator_fixtures import RunningSimulator
 
 INVALID = "400.002.02"
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest.mark.parametrize(
@@ -55,15 +54,15 @@ INVALID = "400.002.02"
     ],
 )
 async def test_a_malformed_push_is_refused_with_400_002_02_naming_the_field(
-    simulator: RunningSimulator, fields: dict[str, Any], message: str
+    shared_simulator: RunningSimulator, fields: dict[str, Any], message: str
 ) -> None:
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await push(client, await token(client), **fields)
     assert_daraja_error(answer, 400, INVALID, message)
 
 
-async def test_a_body_that_is_not_a_json_object_is_400_002_05(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+async def test_a_body_that_is_not_a_json_object_is_400_002_05(shared_simulator: RunningSimulator) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         headers = bearer(await token(client))
         not_json = await client.post(PUSH_PATH, content=b"{'Amount': 1,}", headers=headers)
         a_list = await client.post(PUSH_PATH, json=[1], headers=headers)
@@ -72,10 +71,10 @@ async def test_a_body_that_is_not_a_json_object_is_400_002_05(simulator: Running
 
 
 async def test_a_password_that_does_not_match_shortcode_passkey_and_timestamp_is_wrong_credentials(
-    simulator: RunningSimulator,
+    shared_simulator: RunningSimulator,
 ) -> None:
     old = "20200101000000"
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         access_token = await token(client)
         wrong_passkey = await push(
             client, access_token, Password=stk_password("174379", "0" * 64, nairobi_timestamp())
@@ -88,7 +87,7 @@ async def test_a_password_that_does_not_match_shortcode_passkey_and_timestamp_is
         assert_daraja_error(answer, 500, "500.001.1001", "Wrong credentials")
 
 
-async def test_an_unknown_shortcode_is_merchant_does_not_exist(simulator: RunningSimulator) -> None:
+async def test_an_unknown_shortcode_is_merchant_does_not_exist(shared_simulator: RunningSimulator) -> None:
     timestamp = nairobi_timestamp()
     fields: dict[str, Any] = {
         "BusinessShortCode": "600000",
@@ -96,41 +95,24 @@ async def test_an_unknown_shortcode_is_merchant_does_not_exist(simulator: Runnin
         "Timestamp": timestamp,
         "Password": stk_password("600000", SANDBOX_PASSKEY, timestamp),
     }
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await push(client, await token(client), **fields)
     assert_daraja_error(answer, 500, "500.001.1001", "Merchant does not exist")
 
 
-async def test_a_configured_shortcode_works_with_its_own_passkey_and_174379_still_works(
-    simulator_factory: SimulatorFactory,
-) -> None:
-    sim = await simulator_factory(shortcodes={"600984": "shop-passkey"})
-    timestamp = nairobi_timestamp()
-    fields: dict[str, Any] = {
-        "BusinessShortCode": 600984,
-        "PartyB": 600984,
-        "Timestamp": timestamp,
-        "Password": stk_password("600984", "shop-passkey", timestamp),
-    }
-    async with daraja_client(sim.base_url) as client:
-        access_token = await token(client)
-        assert (await push(client, access_token, **fields)).status_code == 200
-        assert (await push(client, access_token)).status_code == 200
-
-
 @pytest.mark.parametrize("amount", ["1", 1, "250", 1.0, "5.00"])
 async def test_whole_amounts_as_strings_or_numbers_are_accepted(
-    simulator: RunningSimulator, amount: Any
+    shared_simulator: RunningSimulator, amount: Any
 ) -> None:
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await push(client, await token(client), Amount=amount)
     assert answer.status_code == 200, answer.text
 
 
 async def test_an_accepted_push_answers_all_strings_with_a_checkout_id_built_from_eat_time_and_phone(
-    simulator: RunningSimulator,
+    shared_simulator: RunningSimulator,
 ) -> None:
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await push(client, await token(client), phone="254110156957")
     assert answer.status_code == 200
     body = answer.json()
@@ -155,8 +137,10 @@ async def test_an_accepted_push_answers_all_strings_with_a_checkout_id_built_fro
     assert answer.headers["X-Daraja-Simulator"] == "SIMULATOR - no real money"
 
 
-async def test_duplicate_pushes_are_both_accepted_with_different_ids(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
+async def test_duplicate_pushes_are_both_accepted_with_different_ids(
+    shared_simulator: RunningSimulator,
+) -> None:
+    async with daraja_client(shared_simulator.base_url) as client:
         access_token = await token(client)
         first = await push(client, access_token, AccountReference="SAME")
         second = await push(client, access_token, AccountReference="SAME")
@@ -166,9 +150,9 @@ async def test_duplicate_pushes_are_both_accepted_with_different_ids(simulator: 
 
 
 async def test_254711000007_is_refused_at_once_with_unable_to_lock_subscriber(
-    simulator: RunningSimulator,
+    shared_simulator: RunningSimulator,
 ) -> None:
-    async with daraja_client(simulator.base_url) as client:
+    async with daraja_client(shared_simulator.base_url) as client:
         answer = await push(client, await token(client), phone="254711000007")
     assert_daraja_error(
         answer,
@@ -176,24 +160,3 @@ async def test_254711000007_is_refused_at_once_with_unable_to_lock_subscriber(
         "500.001.1001",
         "Unable to lock subscriber, a transaction is already in process for the current subscriber.",
     )
-
-
-async def test_254711000009_is_an_internal_server_error_and_nothing_is_accepted(
-    simulator: RunningSimulator,
-) -> None:
-    async with daraja_client(simulator.base_url) as client:
-        access_token = await token(client)
-        answer = await push(client, access_token, phone="254711000009")
-        assert_daraja_error(answer, 500, "500.003.1001", "Internal Server Error")
-        log = await simulator.log()
-        assert [entry["checkout_request_id"] for entry in log["requests"] if entry["path"] == PUSH_PATH] == [
-            None
-        ]
-
-
-async def test_push_bodies_used_by_these_tests_are_valid_as_they_stand(simulator: RunningSimulator) -> None:
-    async with daraja_client(simulator.base_url) as client:
-        access_token = await token(client)
-        accepted = await client.post(PUSH_PATH, json=push_body(), headers=bearer(access_token))
-        assert accepted.status_code == 200
-        assert (await query(client, access_token, accepted.json()["CheckoutRequestID"])).status_code == 200

@@ -8,6 +8,7 @@ arrest under 0.05 s); `simulator_factory(**overrides)` takes SimulatorSettings f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -116,15 +117,34 @@ class CallbackSink:
         return list(self.received)
 
     def for_checkout(self, checkout_request_id: str) -> list[ReceivedCallback]:
-        return [
-            c
-            for c in self.received
-            if c.json["Body"]["stkCallback"]["CheckoutRequestID"] == checkout_request_id
-        ]
+        return [callback for callback in self.received if _checkout_id(callback) == checkout_request_id]
+
+    async def wait_for_checkout(
+        self,
+        checkout_request_id: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 (same API as wait_for)
+    ) -> list[ReceivedCallback]:
+        """Wait for `count` callbacks about one CheckoutRequestID (for a sink shared by several pushes)."""
+        try:
+            async with asyncio.timeout(timeout), self._arrived:
+                await self._arrived.wait_for(lambda: len(self.for_checkout(checkout_request_id)) >= count)
+        except TimeoutError:
+            arrived = len(self.for_checkout(checkout_request_id))
+            raise TimeoutError(f"{arrived} callback(s) for {checkout_request_id}, expected {count}") from None
+        return self.for_checkout(checkout_request_id)
 
 
-@pytest.fixture
-async def callback_sink() -> AsyncIterator[CallbackSink]:
+def _checkout_id(callback: ReceivedCallback) -> str | None:
+    try:
+        return str(callback.json["Body"]["stkCallback"]["CheckoutRequestID"])
+    except (KeyError, TypeError):
+        return None
+
+
+@contextlib.asynccontextmanager
+async def running_callback_sink() -> AsyncIterator[CallbackSink]:
+    """A receiver on loopback that records every POST (any path) and answers 200 Accepted."""
     sink = CallbackSink()
 
     @post("/{path:path}", status_code=200)
@@ -147,4 +167,10 @@ async def callback_sink() -> AsyncIterator[CallbackSink]:
 
     async with serving(Litestar([receive], openapi_config=None)) as server:
         sink.url = f"{server.base_url}/callbacks/stk"
+        yield sink
+
+
+@pytest.fixture
+async def callback_sink() -> AsyncIterator[CallbackSink]:
+    async with running_callback_sink() as sink:
         yield sink
