@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,8 @@ from daraja_core.simulator.validation import BUY_GOODS, PAYBILL, PushRequest
 logger = logging.getLogger("daraja_core.simulator")
 
 Clock = Callable[[], datetime]
+
+LOG_LIMIT = 2000
 
 QUERY_ACCEPTED = "The service request has been accepted successfully"
 #: §3: what Daraja answers (HTTP 200) while the customer has not answered the prompt yet.
@@ -98,8 +101,9 @@ class SimulatorEngine:
         self._clock = clock or system_clock
         self._tokens: dict[str, datetime] = {}
         self._transactions: dict[str, Transaction] = {}
-        self._requests: list[dict[str, Any]] = []
-        self._callbacks: list[dict[str, Any]] = []
+        # Bounded: demo mode may run for days; the newest entries are the ones anyone reads.
+        self._requests: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self._callbacks: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
 

@@ -164,7 +164,7 @@ def check_push(body: dict[str, Any], passkeys: dict[str, str]) -> PushRequest:
         raise RequestRefused(errors.bad_request("PartyB"))  # [U] wording
     phone = _msisdn(body.get("PhoneNumber"))
     callback_url = body.get("CallBackURL")
-    if callback_url_problem(callback_url) is not None:
+    if not isinstance(callback_url, str) or callback_url_problem(callback_url) is not None:
         raise RequestRefused(errors.bad_request("CallBackURL"))
     account_reference = _scalar_text(body.get("AccountReference"))
     if not account_reference:
@@ -174,7 +174,6 @@ def check_push(body: dict[str, Any], passkeys: dict[str, str]) -> PushRequest:
     if not isinstance(description, str) or not description.strip():
         # Live: omitting TransactionDesc → "Invalid Remarks", although the doc calls it optional (§2, §10).
         raise RequestRefused(errors.bad_request("Remarks"))
-    assert isinstance(callback_url, str)
     return PushRequest(
         shortcode=shortcode,
         transaction_type=transaction_type,

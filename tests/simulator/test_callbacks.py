@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from daraja_core.callback import parse_stk_callback
 from daraja_core.password import nairobi_timestamp, stk_password
+from daraja_core.results import Outcome, classify
 from tests.simulator.daraja_calls import (
     assert_daraja_error,
     assert_failure_callback,
@@ -248,3 +250,32 @@ async def test_a_callback_that_cannot_be_delivered_is_logged_once_and_not_retrie
     assert entry["status"] is None
     assert "ConnectError" in entry["error"]
     assert entry["checkout_request_id"] == answer.json()["CheckoutRequestID"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_scenario_callback_parses_with_the_shared_parser_to_the_intended_outcome(
+    shared_simulator: RunningSimulator, shared_callback_sink: CallbackSink
+) -> None:
+    expected = {
+        "254708374149": Outcome.PAID,
+        "254711000001": Outcome.CANCELLED,
+        "254711000002": Outcome.INSUFFICIENT_FUNDS,
+        "254711000003": Outcome.WRONG_PIN,
+        "254711000004": Outcome.UNREACHABLE,
+        "254711000006": Outcome.PAID,
+        "254711000010": Outcome.EXPIRED,
+        "254711000011": Outcome.LIMIT,
+    }
+    pushed = {
+        phone: await _push(shared_simulator, shared_callback_sink, phone, Amount=7) for phone in expected
+    }
+    for phone, checkout_id in pushed.items():
+        [callback, *_] = await shared_callback_sink.wait_for_checkout(checkout_id)
+        parsed = parse_stk_callback(callback.raw)
+        assert parsed.checkout_request_id == checkout_id
+        assert classify(parsed.result_code).outcome is expected[phone]
+        if expected[phone] is Outcome.PAID:
+            assert (parsed.amount_kes, parsed.phone) == (7, phone)
+            assert parsed.receipt is not None and parsed.transaction_date is not None
+        else:
+            assert (parsed.amount_kes, parsed.receipt, parsed.phone) == (None, None, None)
