@@ -91,6 +91,8 @@ class Timings:
     relay_retry_max_s: float = 15.0
     #: HTTP timeouts towards the relay (connect/read beyond the long-poll).
     relay_timeout_s: float = 10.0
+    #: Read timeout for Daraja calls; a push unanswered this long is unknown, never sent again.
+    daraja_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)

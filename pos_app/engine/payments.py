@@ -468,9 +468,8 @@ class PaymentEngine:
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
 
 
 def attempt_view(row: PaymentAttempt) -> AttemptView:

@@ -11,7 +11,6 @@ Two sources, both idempotent through the state machine:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -48,7 +47,6 @@ class Reconciler:
         self._tick_s = tick_s
         #: attempt id → (next query time, current gap)
         self._query_plan: dict[str, tuple[datetime, float]] = {}
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def track(self, attempt_id: str, first_query_in_s: float) -> None:
@@ -57,7 +55,6 @@ class Reconciler:
         current = self._query_plan.get(attempt_id)
         if current is None or current[0] > when:
             self._query_plan[attempt_id] = (when, max(first_query_in_s, self.timings.reconcile_query_first_s))
-        self._wake.set()
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._query_loop(), name="reconcile:query"))
@@ -68,9 +65,8 @@ class Reconciler:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
         self._tasks.clear()
 
     def _within_horizon(self, row: PaymentAttempt) -> bool:
@@ -86,9 +82,9 @@ class Reconciler:
                 raise
             except Exception:
                 log.exception("reconciler query pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+            # A plain sleep, not wait_for on an event: Python 3.11's wait_for can swallow a cancellation
+            # that lands as the event fires, and close() would then wait forever.
+            await self._sleep(self._tick_s)
 
     async def _query_due(self) -> None:
         now = self._now()

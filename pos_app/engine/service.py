@@ -22,7 +22,7 @@ from daraja_core.password import NAIROBI
 from pos_app.config import LANGUAGES, PLAIN_VARIABLES, SECRET_VARIABLES, TillConfig, load_config
 from pos_app.daraja import DarajaClient, DarajaConfig
 from pos_app.engine import diagnostics as diag
-from pos_app.engine.errors import AttemptNotFound, ReceiptRefused, WrongPin
+from pos_app.engine.errors import AttemptNotFound, ChargeRefused, ReceiptRefused, WrongPin
 from pos_app.engine.ledger import Ledger, audit_entry
 from pos_app.engine.payments import RECEIPT_PATTERN, PaymentEngine, RelayLink
 from pos_app.engine.pin import SETTING_KEY as PIN_KEY
@@ -103,7 +103,9 @@ class TillService:
         self.daraja: DarajaClient
         self.relay: RelayClient | None = None
         self.callback_url = ""
-        self._daraja_http = loopback_friendly_client(timeout=httpx.Timeout(30.0, connect=10.0))
+        self._daraja_http = loopback_friendly_client(
+            timeout=httpx.Timeout(config.timings.daraja_timeout_s, connect=10.0)
+        )
         self._relay_http = loopback_friendly_client()
         self._simulator: Any = None
         self._embedded: Any = None
@@ -387,6 +389,11 @@ class TillService:
         is stored, ChargeRefused when this sale already has a payment in flight or an unconfirmed unknown."""
         if not self.callback_url:
             await self._resolve_callback_url()
+        if not self.callback_url:
+            raise ChargeRefused(
+                "The till has never reached its relay, so it does not know where M-Pesa should send the "
+                "result. Check the relay (mpesa-till doctor) or set MPESA_CALLBACK_URL."
+            )
         return await self.engine.charge(
             amount_kes, phone, description, sale_id=sale_id, customer_confirms_no_sms=customer_confirms_no_sms
         )
