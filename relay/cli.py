@@ -22,6 +22,7 @@ from relay.migrate import current_revision, head_revision, upgrade
 from relay.notify import CHANNEL, encode_payload
 from relay.settings import RelaySettings, SettingsError
 from relay.simulate import stk_callback_bytes
+from relay.sources import is_allowed
 from relay.tills import NoSuchTill, TillExists, active_tills, create_till_key, revoke_till_key
 
 DEFAULT_URL = "http://127.0.0.1:8000/api/v1/payments/mpesa/callback"
@@ -141,8 +142,11 @@ async def _revoke(settings: RelaySettings, args: argparse.Namespace, out: TextIO
     return 0
 
 
-def _replay_and_notify(connection: Connection, raw_id: int) -> CallbackOutcome:
-    outcome, effects = replay_raw(connection, raw_id)
+def _replay_and_notify(connection: Connection, raw_id: int, settings: RelaySettings) -> CallbackOutcome:
+    def allowed(address: str) -> bool:
+        return not settings.ip_allowlist_enabled or is_allowed(address, settings.allowed_callback_ips)
+
+    outcome, effects = replay_raw(connection, raw_id, allowed)
     if connection.dialect.name == "postgresql" and effects.till_ids:
         connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
     return outcome
@@ -151,7 +155,7 @@ def _replay_and_notify(connection: Connection, raw_id: int) -> CallbackOutcome:
 async def _replay(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
     db = await _with_db(settings)
     try:
-        outcome = await db.write(lambda c: _replay_and_notify(c, args.raw_id))
+        outcome = await db.write(lambda c: _replay_and_notify(c, args.raw_id, settings))
     finally:
         await db.dispose()
     detail = f" ({outcome.error})" if outcome.error else ""

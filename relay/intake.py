@@ -10,7 +10,7 @@ with the error (`store_raw_only`), so nothing acknowledged is ever lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,8 @@ from relay.models import raw_table
 from relay.rows import Rows
 
 SELFTEST_PREFIX = "ws_CO_SELFTEST_"
+# Raw statuses whose result is stored (or deliberately not stored): replay has nothing to add.
+SETTLED_STATUSES = frozenset({"applied", "orphan", "duplicate", "contradicting", "selftest"})
 
 
 @dataclass(frozen=True)
@@ -420,17 +422,30 @@ def _decide(
     return CallbackOutcome(raw_id, "applied", cid)
 
 
-def replay_raw(connection: Connection, raw_id: int) -> tuple[CallbackOutcome, Effects]:
-    """Process a stored request again, as if it had just arrived (same path, token and source)."""
+def replay_raw(
+    connection: Connection, raw_id: int, source_allowed: Callable[[str], bool] | None = None
+) -> tuple[CallbackOutcome, Effects]:
+    """Process a stored request again, as if it had just arrived (same path, token, source and time).
+
+    `source_allowed` judges the stored source address under today's settings (for example after an
+    allow-list that refused Safaricom's real address was fixed); without it the first verdict stands.
+    """
     row = connection.execute(sa.select(raw_table).where(raw_table.c.id == raw_id)).mappings().first()
     if row is None:
         raise LookupError(f"no stored callback with id {raw_id}")
+    if row["status"] in SETTLED_STATUSES:
+        # Its result is stored already; processing it again could only count it as its own duplicate.
+        raise ValueError(f"callback {raw_id} was processed already ({row['status']}); nothing to replay")
     item = IncomingCallback(
         received_at=row["received_at"],
         path=row["path"],
         token=row["token"],
         source_ip=row["source_ip"],
-        source_allowed=row["status"] != "forbidden_source",
+        source_allowed=(
+            source_allowed(row["source_ip"])
+            if source_allowed is not None
+            else row["status"] != "forbidden_source"
+        ),
         headers=json.loads(row["headers"]),
         body=row["body"],
     )
