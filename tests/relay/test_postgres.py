@@ -1,0 +1,148 @@
+"""The relay on PostgreSQL (127.0.0.1:5432, user postgres): several instances sharing one database.
+
+Each test creates its own database with a random name and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from relay.db import Database
+from relay.migrate import current_revision, head_revision, upgrade
+from relay.models import raw_table
+from relay.simulate import stk_callback_bytes
+from tests.relay.conftest import ACK, auth, registration
+from tests.support.relay_fixtures import RelayFactory
+
+pytestmark = pytest.mark.postgres
+
+SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(SERVER_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error})")
+    name = f"relay_test_{secrets.token_hex(6)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_several_instances_migrating_at_once_end_at_the_newest_schema(pg_url: str) -> None:
+    await asyncio.gather(*(upgrade(pg_url) for _ in range(4)))
+    assert await current_revision(pg_url) == head_revision()
+
+
+async def test_a_payment_settles_on_postgresql_and_a_duplicate_changes_nothing(
+    pg_url: str, relay_factory: RelayFactory
+) -> None:
+    relay = await relay_factory(database_url=pg_url)
+    key, path = await relay.create_till("front")
+    body = stk_callback_bytes("ws_CO_PG1", amount=10, receipt="TKL5550001")
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        await client.post("/api/v1/payments", json=registration("o", "ws_CO_PG1", 10), headers=auth(key))
+        for _ in range(2):
+            answer = await client.post(path, content=body)
+            assert (answer.status_code, answer.json()) == (200, ACK)
+        assert (await client.post(path, content=b"{nope")).status_code == 200
+        status = (await client.get("/api/v1/payments/o/status", headers=auth(key))).json()
+        feed = (await client.get("/api/v1/results", headers=auth(key))).json()
+        receipt = await client.get("/api/v1/receipts/TKL5550001", headers=auth(key))
+    assert (status["status"], status["transactionId"]) == ("completed", "TKL5550001")
+    assert [item["order_id"] for item in feed["items"]] == ["o"]
+    assert receipt.json()["amount_kes"] == 10
+    db = Database(pg_url)
+    try:
+        statuses = await db.read(
+            lambda c: list(c.execute(sa.select(raw_table.c.status).order_by(raw_table.c.id)).scalars())
+        )
+    finally:
+        await db.dispose()
+    assert statuses == ["applied", "duplicate", "malformed"]
+
+
+async def test_a_callback_on_one_instance_wakes_a_long_poll_on_another_at_once(
+    pg_url: str, relay_factory: RelayFactory
+) -> None:
+    instance_a = await relay_factory(database_url=pg_url)
+    instance_b = await relay_factory(database_url=pg_url)
+    key, path = await instance_a.create_till("front")
+    async with (
+        httpx.AsyncClient(base_url=instance_a.base_url, timeout=15) as safaricom,
+        httpx.AsyncClient(base_url=instance_b.base_url, timeout=15) as till,
+    ):
+        await till.post("/api/v1/payments", json=registration("o", "ws_CO_TWO", 10), headers=auth(key))
+        status_poll = asyncio.create_task(till.get("/api/v1/payments/o/status?wait=10", headers=auth(key)))
+        feed_poll = asyncio.create_task(till.get("/api/v1/results?after=0&wait=10", headers=auth(key)))
+        await asyncio.sleep(0.5)
+        assert not status_poll.done()
+        sent = time.perf_counter()
+        answer = await safaricom.post(path, content=stk_callback_bytes("ws_CO_TWO", amount=10))
+        assert answer.status_code == 200
+        status = (await status_poll).json()
+        status_woke = time.perf_counter() - sent
+        feed = (await feed_poll).json()
+        feed_woke = time.perf_counter() - sent
+    assert status["status"] == "completed"
+    assert [item["order_id"] for item in feed["items"]] == ["o"]
+    # Well under the 2 s re-read safety net: the wake came from LISTEN/NOTIFY.
+    assert status_woke < 0.5
+    assert feed_woke < 0.5
+
+
+async def test_the_same_callback_racing_into_two_instances_is_applied_once(
+    pg_url: str, relay_factory: RelayFactory
+) -> None:
+    instance_a = await relay_factory(database_url=pg_url)
+    instance_b = await relay_factory(database_url=pg_url)
+    key, path = await instance_a.create_till("front")
+    async with (
+        httpx.AsyncClient(base_url=instance_a.base_url, timeout=15) as a,
+        httpx.AsyncClient(base_url=instance_b.base_url, timeout=15) as b,
+    ):
+        for index in range(20):
+            await a.post(
+                "/api/v1/payments", json=registration(f"o{index}", f"ws_CO_R{index}", 10), headers=auth(key)
+            )
+        bodies = [stk_callback_bytes(f"ws_CO_R{index}", amount=10) for index in range(20)]
+        answers = await asyncio.gather(
+            *(client.post(path, content=body) for body in bodies for client in (a, b))
+        )
+        assert {answer.status_code for answer in answers} == {200}
+        feed = (await b.get("/api/v1/results?limit=100", headers=auth(key))).json()
+    assert sorted(item["order_id"] for item in feed["items"]) == sorted(f"o{index}" for index in range(20))
+    seqs = [item["seq"] for item in feed["items"]]
+    assert seqs == sorted(seqs)
+    db = Database(pg_url)
+    try:
+        statuses = await db.read(lambda c: list(c.execute(sa.select(raw_table.c.status)).scalars()))
+    finally:
+        await db.dispose()
+    assert sorted(statuses) == ["applied"] * 20 + ["duplicate"] * 20
+
+
+async def test_a_result_survives_restarting_both_instances(pg_url: str, relay_factory: RelayFactory) -> None:
+    relay = await relay_factory(database_url=pg_url)
+    key, path = await relay.create_till("front")
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        await client.post("/api/v1/payments", json=registration("o", "ws_CO_RS", 10), headers=auth(key))
+        await client.post(path, content=stk_callback_bytes("ws_CO_RS", result_code=1))
+    await relay.restart()
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        status = (await client.get("/api/v1/payments/o/status", headers=auth(key))).json()
+    assert (status["status"], status["result_code"]) == ("failed", "1")
