@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar, Request, post
+from litestar.params import FromPath
 
 from daraja_core.serve import serving
 from daraja_core.simulator import SimulatorSettings, create_app
@@ -148,7 +149,7 @@ async def running_callback_sink() -> AsyncIterator[CallbackSink]:
     sink = CallbackSink()
 
     @post("/{path:path}", status_code=200)
-    async def receive(request: Request[Any, Any, Any], path: str) -> dict[str, Any]:
+    async def receive(request: Request[Any, Any, Any], path: FromPath[str]) -> dict[str, Any]:
         raw = await request.body()
         try:
             body = await request.json()
