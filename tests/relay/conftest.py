@@ -66,7 +66,7 @@ class Clock:
 
 @dataclass
 class InProcessRelay:
-    client: AsyncTestClient  # type: ignore[type-arg]
+    client: AsyncTestClient
     settings: RelaySettings
     clock: Clock
 
@@ -112,7 +112,7 @@ AppFactory = Callable[..., Any]
 @pytest.fixture
 async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
     """`await app_factory(**settings)` → an InProcessRelay served through Litestar's AsyncTestClient."""
-    opened: list[AsyncTestClient] = []  # type: ignore[type-arg]
+    opened: list[AsyncTestClient] = []
 
     async def make(clock: Clock | None = None, **overrides: Any) -> InProcessRelay:
         settings = replace(
