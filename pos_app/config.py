@@ -56,6 +56,8 @@ TIMING_VARIABLES: dict[str, str] = {
     "MPESA_TILL_RELAY_SILENCE_S": "relay_silence_s",
     "MPESA_TILL_WAIT_DEADLINE_S": "wait_deadline_s",
     "MPESA_TILL_RECONCILE_HORIZON_S": "reconcile_horizon_s",
+    "MPESA_TILL_DARAJA_TIMEOUT_S": "daraja_timeout_s",
+    "MPESA_TILL_LONG_POLL_S": "long_poll_s",
 }
 
 DEMO_DB_NAME = "demo-till.sqlite3"

@@ -39,6 +39,12 @@ class EmbeddedRelayHost:
         await self._relay.start()
 
     async def stop(self) -> None:
+        # The till's own long-polls (up to 25 s) would hold uvicorn's graceful shutdown, and the window
+        # would take that long to close; the till is going away, so its open requests may be dropped.
+        background = getattr(self._relay, "_server", None)
+        uvicorn_server = getattr(background, "_server", None)
+        if uvicorn_server is not None and hasattr(uvicorn_server, "force_exit"):
+            uvicorn_server.force_exit = True
         await self._relay.stop()
 
     @property

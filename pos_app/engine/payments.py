@@ -45,6 +45,7 @@ from pos_app.engine.relay_client import (
 from pos_app.engine.states import (
     FINAL_STATES,
     DeadlinePassed,
+    IllegalTransition,
     Method,
     PushAccepted,
     PushRefused,
@@ -255,16 +256,34 @@ class PaymentEngine:
             self._on_unknown(attempt.id, 0.0)
             return view
         now = self._now()
-        view = await self.ledger.apply(
-            attempt.id,
-            PushAccepted(
-                at=now,
-                merchant_request_id=accepted.merchant_request_id,
-                checkout_request_id=accepted.checkout_request_id,
-                wait_deadline_at=now + timedelta(seconds=self.timings.wait_deadline_s),
-            ),
-            actor="daraja",
-        )
+        try:
+            view = await self.ledger.apply(
+                attempt.id,
+                PushAccepted(
+                    at=now,
+                    merchant_request_id=accepted.merchant_request_id,
+                    checkout_request_id=accepted.checkout_request_id,
+                    wait_deadline_at=now + timedelta(seconds=self.timings.wait_deadline_s),
+                ),
+                actor="daraja",
+            )
+        except IllegalTransition:
+            # Another process on this store already gave up on the attempt (it looked abandoned). Keep the
+            # ids so the reconciler can still find its result; the state stays what that process decided.
+            log.warning("attempt %s changed while its push was out; keeping the push's ids", attempt.id)
+            await self.ledger.note(
+                attempt.id,
+                {
+                    "merchant_request_id": accepted.merchant_request_id,
+                    "checkout_request_id": accepted.checkout_request_id,
+                    "prompt_sent_at": now,
+                },
+                actor="daraja",
+                action="late_push_answer",
+                announce=True,
+            )
+            self._on_unknown(attempt.id, 0.0)
+            return attempt_view(await self.store.get_attempt(attempt.id) or attempt)
         self.start_settling(attempt.id)
         return view
 

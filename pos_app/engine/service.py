@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 #: notes `https://example.invalid/...` is accepted; the result then comes from STK Query alone.
 QUERY_ONLY_CALLBACK_URL = "https://example.invalid/api/v1/callbacks/stk/query-only"
 PENDING_ALERT_S = 5 * 60  # the seed's alert: a payment pending longer than 5 minutes
-STALE_CREATED_S = 60.0  # an attempt in "created" this old is not being pushed by anyone any more
 
 #: TillSettings field → the variable name used in the environment, .env and the settings table.
 SETTINGS_VARIABLES: dict[str, str] = {
@@ -190,7 +189,7 @@ class TillService:
         from daraja_core.serve import BackgroundServer
         from daraja_core.simulator import SimulatorSettings, create_app
 
-        server = BackgroundServer(create_app(SimulatorSettings()))
+        server = BackgroundServer(create_app(SimulatorSettings()), timeout_graceful_shutdown=1)
         await server.start()
         self._simulator = server
         log.info("demo: Daraja simulator on %s", server.base_url)
@@ -250,8 +249,16 @@ class TillService:
         for row in await self.store.unsettled_attempts():
             await self._resume_one(row, on_start=True)
 
+    def _stale_created_before(self) -> datetime:
+        # An attempt in "created" older than two Daraja timeouts (token + push) is being pushed by no one:
+        # its process died. A younger one may belong to another process on the same store (the window
+        # while `mpesa-till history` runs), so it is left alone until it is that old.
+        return self._now() - timedelta(seconds=2 * self.config.timings.daraja_timeout_s + 1.0)
+
     async def _resume_one(self, row: PaymentAttempt, *, on_start: bool) -> None:
         if row.state == State.CREATED:
+            if row.created_at > self._stale_created_before():
+                return  # the housekeeping sweep looks again once it is stale
             # The push may have left before the process died: unknown, never pushed again.
             view = await self.ledger.apply(row.id, FoundUnfinished(at=self._now()), actor="system")
             log.warning("attempt %s found unfinished in 'created': now %s", row.id, view.state)
@@ -275,11 +282,11 @@ class TillService:
             await asyncio.sleep(min(5.0, max(0.2, self.config.timings.relay_retry_first_s * 2)))
 
     async def _sweep_stale_created(self) -> None:
-        stale_before = self._now() - timedelta(seconds=STALE_CREATED_S)
+        stale_before = self._stale_created_before()
         for row in await self.store.unsettled_attempts():
             if (
                 row.state == State.CREATED
-                and row.created_at < stale_before
+                and row.created_at <= stale_before
                 and row.id not in self.engine.pushing
             ):
                 await self._resume_one(row, on_start=False)

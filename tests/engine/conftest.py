@@ -20,7 +20,7 @@ import pytest
 
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
-from pos_app.config import Timings, TillConfig
+from pos_app.config import TillConfig, Timings
 from pos_app.engine.service import TillService
 from pos_app.engine.views import AttemptView
 from tests.support.relay_fixtures import RunningRelay

@@ -1,0 +1,162 @@
+"""Killing the till at any point of a payment loses nothing and never sends a second prompt (issue 4).
+
+The till runs as a real process (`python -m pos_app pay`) against the real relay and simulator; the test
+SIGKILLs it at a chosen moment, then starts the engine again on the same data folder and checks the
+attempt resumes (or is honestly unknown) and that the simulator saw exactly ONE STK Push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
+from pos_app.engine.states import State
+from pos_app.store.db import Store
+from tests.engine.conftest import FAST, Rig, RigFactory, settle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def till_env(rig: Rig, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPESA_", "NGROK_"))}
+    env.update(
+        {
+            "MPESA_TILL_HOME": str(rig.home),
+            "MPESA_CONSUMER_KEY": SIM_CONSUMER_KEY,
+            "MPESA_CONSUMER_SECRET": SIM_CONSUMER_SECRET,
+            "MPESA_SHORTCODE": SANDBOX_SHORTCODE,
+            "MPESA_PASSKEY": SANDBOX_PASSKEY,
+            "MPESA_RELAY_URL": rig.relay.base_url,
+            "MPESA_RELAY_KEY": rig.relay_key,
+            "MPESA_API_BASE_URL": rig.simulator.base_url,
+            "MPESA_TILL_RELAY_SILENCE_S": "30",
+            "MPESA_TILL_WAIT_DEADLINE_S": "60",
+            "MPESA_TILL_LONG_POLL_S": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            **extra,
+        }
+    )
+    return env
+
+
+async def run_until_line_then_kill(env: dict[str, str], phone: str, marker: str, delay_s: float = 0.0) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pos_app",
+        "pay",
+        "--amount",
+        "10",
+        "--phone",
+        phone,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    seen = ""
+    try:
+        async with asyncio.timeout(20):
+            while marker not in seen:
+                line = await process.stdout.readline()
+                if not line:
+                    break
+                seen += line.decode()
+        assert marker in seen, seen
+        await asyncio.sleep(delay_s)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    return seen
+
+
+def receipt_from_simulator_log(log: dict[str, object]) -> str:
+    """The receipt on the customer's SMS: the one in the paid callback the simulator sent."""
+    for callback in log["callbacks"]:  # type: ignore[attr-defined]
+        items = callback["body"]["Body"]["stkCallback"].get("CallbackMetadata", {}).get("Item", [])
+        for item in items:
+            if item["Name"] == "MpesaReceiptNumber":
+                return str(item["Value"])
+    raise AssertionError("no paid callback in the simulator log")
+
+
+async def only_attempt(rig: Rig) -> str:
+    store = await Store.open(rig.home / "till.sqlite3")
+    try:
+        rows = await store.unsettled_attempts()
+    finally:
+        await store.close()
+    assert len(rows) == 1
+    return rows[0].id
+
+
+async def test_killed_while_waiting_for_the_customer_resumes_on_start_and_never_pushes_again(
+    rig_factory: RigFactory,
+) -> None:
+    rig = await rig_factory(callback_delay_s=2.0)
+    await run_until_line_then_kill(till_env(rig), "0708374149", "[prompt_sent]")
+    attempt_id = await only_attempt(rig)
+    till = await rig.open()
+    final = await settle(till, attempt_id)
+    assert final.state == State.PAID and final.receipt
+    assert (await rig.daraja_calls())["pushes"] == 1
+    actions = [entry["action"] for entry in await till.audit_trail(attempt_id)]
+    assert actions[:2] == ["created", "prompt_sent"] and "paid" in actions
+
+
+async def test_killed_right_after_the_prompt_before_the_relay_heard_of_it_still_settles(
+    rig_factory: RigFactory,
+) -> None:
+    # The callback reaches the relay while the till is dead and before it registered: the relay keeps it
+    # and applies it when the restarted till registers the payment.
+    rig = await rig_factory(callback_delay_s=0.05)
+    await run_until_line_then_kill(till_env(rig), "0708374149", "[prompt_sent]")
+    attempt_id = await only_attempt(rig)
+    await asyncio.sleep(0.5)
+    till = await rig.open()
+    assert (await settle(till, attempt_id)).state == State.PAID
+    # Settled by the relay, or first by STK Query (its silence window is long past); the receipt follows.
+    final = await till.ledger.wait_for(attempt_id, lambda v: v.receipt is not None, 10.0)
+    assert final.state == State.PAID
+    assert (await rig.daraja_calls())["pushes"] == 1
+
+
+async def test_killed_while_the_push_is_out_becomes_unknown_never_pushed_again_and_the_sms_settles_it(
+    rig_factory: RigFactory,
+) -> None:
+    rig = await rig_factory(push_response_delay_s=2.5)
+    env = till_env(rig, MPESA_TILL_DARAJA_TIMEOUT_S="10")
+    await run_until_line_then_kill(env, "0711000008", "[created]", delay_s=0.5)
+    attempt_id = await only_attempt(rig)
+    timings = replace(FAST, daraja_timeout_s=0.5)  # an attempt in "created" is abandoned after 2 s
+    till = await rig.open(timings=timings)
+    unknown = await till.ledger.wait_for(attempt_id, lambda v: v.state == State.UNKNOWN, 10.0)
+    assert unknown.checkout_request_id is None  # the push's answer never reached the dead process
+    await asyncio.sleep(1.5)  # the prompt was on the phone; the customer paid; the callback went to the relay
+    assert (await till.attempt(attempt_id)).state == State.UNKNOWN
+    assert (await rig.daraja_calls())["pushes"] == 1
+    # The owner checks the SMS and enters its receipt: the relay knows it came on this till's callback path.
+    receipt = receipt_from_simulator_log(await rig.simulator.log())
+    await till.set_owner_pin(None, "2468")
+    result = await till.enter_manual_receipt(attempt_id, receipt, "2468")
+    assert result.verified, result.reason
+    assert result.attempt.state == State.PAID and result.attempt.method == "manual"
+
+
+async def test_closing_and_reopening_mid_payment_resumes_the_wait(rig_factory: RigFactory) -> None:
+    rig = await rig_factory(callback_delay_s=1.5)
+    till = await rig.open()
+    view = await till.charge(10, "0708374149")
+    await till.close()
+    rig.services.remove(till)
+    again = await rig.open()
+    final = await settle(again, view.attempt_id)
+    assert final.state == State.PAID and final.receipt
+    assert (await rig.daraja_calls())["pushes"] == 1
