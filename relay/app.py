@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Litestar, Request, Response, get, post
+from litestar import Controller, Litestar, Request, Response, asgi, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, QueryParameter
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.engine import Connection
 
@@ -49,6 +50,7 @@ log = logging.getLogger("relay")
 
 ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
+TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
 # Safety net for long-polls: re-read the database this often even without a notification.
 RECHECK_S = 2.0
 # Headers that may carry someone's secret; stored as "<redacted>".
@@ -170,13 +172,51 @@ def _wait_param(wait: float) -> float:
 # -- callbacks -----------------------------------------------------------------------------------------
 
 
-async def _take_callback(request: Request[Any, Any, State], token: str | None) -> Response[bytes]:
-    relay = relay_of(request)
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it grows past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
+
+
+async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
+    """Safaricom's side: store, then answer 200 Accepted (413 over the size limit, 503 if not stored).
+
+    A raw ASGI handler: this is the hot path, and Litestar's request/response machinery cost as much as
+    everything else a callback needs (benchmarks/relay_bench.py).
+    """
+    if scope.get("method") != "POST":
+        await _answer(send, 405, b'{"detail":"POST a callback"}')
+        return
+    relay: Relay = Litestar.from_scope(scope).state.relay
     started = time.perf_counter()
-    body = await request.body()
     settings = relay.settings
-    scope = request.scope
-    # Straight from the ASGI scope: this is the hot path, and Litestar's Headers/URL objects cost more.
+    body = await _read_body(receive, settings.max_body_bytes)
+    if body is None:
+        await _answer(send, 413, TOO_LARGE)
+        return
     headers = {
         name.decode("latin-1"): ("<redacted>" if name in _REDACT else value.decode("latin-1"))
         for name, value in scope["headers"]
@@ -186,7 +226,9 @@ async def _take_callback(request: Request[Any, Any, State], token: str | None) -
     source = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
     item = IncomingCallback(
         received_at=relay.clock(),
-        path=scope["path"],
+        path=scope["raw_path"].decode("latin-1")
+        if scope.get("raw_path")
+        else scope["path"],  # before mounting
         token=token,
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
@@ -198,21 +240,25 @@ async def _take_callback(request: Request[Any, Any, State], token: str | None) -
     except Exception:
         # Not on disk, so not acknowledged: the one case the relay does not answer 200.
         log.exception("callback could not be stored")
-        return Response(NOT_STORED, status_code=503, media_type="application/json")
+        await _answer(send, 503, NOT_STORED)
+        return
+    await _answer(send, 200, ACCEPTED)
     relay.metrics.intake_latency.observe(time.perf_counter() - started)
-    return Response(ACCEPTED, status_code=200, media_type="application/json")
 
 
-class CallbackController(Controller):
-    """Safaricom's side. Always 200 Accepted once stored; only an oversize body gets 413."""
+@asgi("/api/v1/callbacks/stk", is_mount=True, copy_scope=True)
+async def tokenised_callback(scope: Scope, receive: Receive, send: Send) -> None:
+    # Mounted: `path` is what follows the mount point, "/<token>".
+    token = scope["path"].strip("/")
+    if not token or "/" in token:
+        await _answer(send, 404, b'{"detail":"Not Found"}')
+        return
+    await _take_callback(scope, receive, send, token)
 
-    @post("/api/v1/callbacks/stk/{token:str}", status_code=200)
-    async def tokenised(self, request: Request[Any, Any, State], token: FromPath[str]) -> Response[bytes]:
-        return await _take_callback(request, token)
 
-    @post("/api/v1/payments/mpesa/callback", status_code=200)
-    async def seed_path(self, request: Request[Any, Any, State]) -> Response[bytes]:
-        return await _take_callback(request, None)
+@asgi("/api/v1/payments/mpesa/callback", copy_scope=False)
+async def seed_path_callback(scope: Scope, receive: Receive, send: Send) -> None:
+    await _take_callback(scope, receive, send, None)
 
 
 # -- till API ------------------------------------------------------------------------------------------
@@ -367,7 +413,7 @@ def create_app(settings: RelaySettings | None = None, *, clock: Callable[[], dat
             await relay.stop()
 
     return Litestar(
-        route_handlers=[CallbackController, TillController, OpsController],
+        route_handlers=[tokenised_callback, seed_path_callback, TillController, OpsController],
         lifespan=[lifespan],
         state=State({"relay": relay}),
         request_max_body_size=relay.settings.max_body_bytes,

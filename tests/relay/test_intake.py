@@ -340,3 +340,15 @@ async def test_a_query_only_pending_code_in_a_callback_is_not_a_result(relay: In
 
 def test_the_fixture_folder_is_where_the_tests_expect_it() -> None:
     assert Path(FIXTURES, "callback_seed_curl.json").exists()
+
+
+async def test_the_tokenised_path_is_stored_whole_and_only_post_is_taken(relay: InProcessRelay) -> None:
+    _, path = await relay.create_till("front")
+    await relay.callback(path, SEED_CURL)
+    [raw] = await raw_rows(relay)
+    assert raw["path"] == path
+    assert raw["token"] == path.rsplit("/", 1)[1]
+    assert (await relay.client.get(path)).status_code == 405
+    assert (await relay.client.get(SEED_PATH)).status_code == 405
+    assert (await relay.client.post("/api/v1/callbacks/stk/", content=SEED_CURL)).status_code == 404
+    assert (await relay.client.post(path + "/extra", content=SEED_CURL)).status_code == 404
