@@ -1,0 +1,109 @@
+"""`mpesa-till` on the command line: the same engine and store as the window."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
+from tests.cli.conftest import run_cli
+from tests.engine.conftest import Rig
+
+
+def remote_env(clean_env: dict[str, str], rig: Rig) -> dict[str, str]:
+    return {
+        **clean_env,
+        "MPESA_CONSUMER_KEY": SIM_CONSUMER_KEY,
+        "MPESA_CONSUMER_SECRET": SIM_CONSUMER_SECRET,
+        "MPESA_SHORTCODE": SANDBOX_SHORTCODE,
+        "MPESA_PASSKEY": SANDBOX_PASSKEY,
+        "MPESA_RELAY_URL": rig.relay.base_url,
+        "MPESA_RELAY_KEY": rig.relay_key,
+        "MPESA_API_BASE_URL": rig.simulator.base_url,
+        "MPESA_TILL_RELAY_SILENCE_S": "1",
+        "MPESA_TILL_WAIT_DEADLINE_S": "5",
+        "MPESA_TILL_LONG_POLL_S": "1",
+    }
+
+
+async def test_pay_in_demo_mode_prints_paid_with_a_receipt_as_the_last_json_line(
+    clean_env: dict[str, str],
+) -> None:
+    result = await run_cli(
+        "pay", "--demo", "--amount", "10", "--phone", "0708374149", "--json", env=clean_env
+    )
+    assert result.code == 0, result.stderr
+    answer = json.loads(result.last_line)
+    assert answer["status"] == "paid"
+    assert answer["receipt"] and len(answer["receipt"]) == 10
+    assert answer["amount_kes"] == 10 and answer["checkout_request_id"].startswith("ws_CO_")
+    assert answer["reason"] == "" and answer["demo"] is True
+    assert "DEMO" in result.stdout and "Waiting for the customer's PIN" in result.stdout
+    assert "0708374149" not in result.stdout + result.stderr  # phones are masked
+
+
+async def test_a_failed_payment_exits_non_zero_with_the_reason(clean_env: dict[str, str], rig: Rig) -> None:
+    result = await run_cli(
+        "pay", "--amount", "15", "--phone", "0711000002", "--json", env=remote_env(clean_env, rig)
+    )
+    assert result.code == 1
+    answer = json.loads(result.last_line)
+    assert answer["status"] == "failed" and answer["receipt"] is None
+    assert "enough money" in answer["reason"] and answer["outcome"] == "insufficient_funds"
+
+
+async def test_an_invalid_phone_is_refused_before_anything_is_sent(
+    clean_env: dict[str, str], rig: Rig
+) -> None:
+    result = await run_cli("pay", "--amount", "15", "--phone", "0808", env=remote_env(clean_env, rig))
+    assert result.code == 2 and "Not charged" in result.stderr
+    assert (await rig.daraja_calls())["pushes"] == 0
+
+
+async def test_history_report_and_manual_receipt_share_the_tills_store(
+    clean_env: dict[str, str], rig: Rig, tmp_path: Path
+) -> None:
+    env = remote_env(clean_env, rig)
+    paid = await run_cli("pay", "--amount", "20", "--phone", "0708374149", "--json", env=env)
+    assert json.loads(paid.last_line)["status"] == "paid"
+    unknown = await run_cli("pay", "--amount", "30", "--phone", "0711000009", "--json", env=env)
+    assert unknown.code == 1
+    unknown_answer = json.loads(unknown.last_line)
+    assert unknown_answer["status"] == "unknown"
+
+    history = await run_cli("history", "--json", env=env)
+    rows = json.loads(history.last_line)
+    assert [row["status"] for row in rows] == ["unknown", "paid"]  # newest first
+    assert rows[1]["phone"] == "0708 *** 149"
+
+    set_pin = await run_cli("set-pin", env={**env, "MPESA_TILL_NEW_PIN": "2468"})
+    assert set_pin.code == 0, set_pin.stderr
+    wrong = await run_cli(
+        "receipt", unknown_answer["sale_id"], "TK3AB12CDE", env={**env, "MPESA_TILL_PIN": "1111"}
+    )
+    assert wrong.code == 1 and "Wrong owner PIN" in wrong.stderr
+    entered = await run_cli(
+        "receipt", unknown_answer["sale_id"], "tk3ab12cde", "--json", env={**env, "MPESA_TILL_PIN": "2468"}
+    )
+    assert entered.code == 0, entered.stderr
+    answer = json.loads(entered.last_line)
+    assert answer["status"] == "paid" and answer["verified"] is False and answer["receipt"] == "TK3AB12CDE"
+
+    csv_file = tmp_path / "day.csv"
+    report = await run_cli("report", "--csv", str(csv_file), env=env)
+    assert report.code == 0 and "Paid total: KES 50" in report.stdout and "NOT verified" in report.stdout
+    lines = list(csv.reader(io.StringIO(csv_file.read_text())))
+    assert lines[0][:4] == ["created_at", "attempt_id", "sale_id", "amount_kes"]
+    assert ["method", "manual", "1", "30"] in lines and ["paid_total", "", "", "50"] in lines
+
+
+async def test_doctor_prints_one_line_per_finding(clean_env: dict[str, str], rig: Rig) -> None:
+    result = await run_cli("doctor", env=remote_env(clean_env, rig))
+    assert "Mode: remote" in result.stdout
+    assert "OK       Daraja accepted the credentials." in result.stdout
+    assert "ERROR    The callback URL is not HTTPS" in result.stdout  # loopback http in the test
+    assert result.code == 1
+    assert SIM_CONSUMER_SECRET not in result.stdout + result.stderr and rig.relay_key not in result.stdout

@@ -1,0 +1,139 @@
+"""Every change goes through one function that persists, then announces, and does nothing when nothing
+changes (style.md habit 4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pos_app.engine.ledger import Ledger
+from pos_app.engine.states import DeadlinePassed, IllegalTransition, Method, PushAccepted, ResultReported
+from pos_app.engine.views import AttemptView
+from pos_app.store.db import Store
+from pos_app.store.models import PaymentAttempt, Sale
+
+AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = await Store.open(tmp_path / "till.sqlite3")
+    yield Ledger(store, lambda: AT)
+    await store.close()
+
+
+async def new_attempt(ledger: Ledger) -> str:
+    attempt = PaymentAttempt(
+        id="A1",
+        sale_id="S1",
+        amount_kes=10,
+        phone="254708374149",
+        state="created",
+        created_at=AT,
+        updated_at=AT,
+    )
+    await ledger.create(Sale(id="S1", created_at=AT), attempt, actor="cashier", detail={})
+    await ledger.apply(
+        "A1",
+        PushAccepted(
+            at=AT,
+            merchant_request_id="m",
+            checkout_request_id="ws_CO_1",
+            wait_deadline_at=AT + timedelta(seconds=90),
+        ),
+        actor="daraja",
+    )
+    return "A1"
+
+
+async def test_listeners_hear_a_change_only_after_it_is_stored(ledger: Ledger) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def listener(view: AttemptView) -> None:
+        # Runs after the commit: the store already holds what is announced.
+        seen.append((view.state, view.receipt))
+
+    ledger.subscribe(listener)
+    attempt_id = await new_attempt(ledger)
+    stored_states: list[str] = []
+    ledger.subscribe(lambda view: stored_states.append(view.state))
+    view = await ledger.apply(
+        attempt_id,
+        ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
+        actor="relay",
+    )
+    row = await ledger.store.get_attempt(attempt_id)
+    assert row is not None and row.state == "paid" and view.state == "paid"
+    assert seen == [("created", None), ("prompt_sent", None), ("paid", "NLJ7RT61SV")]
+
+
+async def test_an_unchanged_result_is_neither_stored_nor_announced(ledger: Ledger) -> None:
+    attempt_id = await new_attempt(ledger)
+    paid = ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV")
+    await ledger.apply(attempt_id, paid, actor="relay")
+    heard: list[AttemptView] = []
+    ledger.subscribe(heard.append)
+    before = await ledger.store.audit_for(attempt_id)
+    await ledger.apply(attempt_id, paid, actor="relay")
+    await ledger.apply(attempt_id, DeadlinePassed(at=AT), actor="system")
+    assert heard == []
+    assert len(await ledger.store.audit_for(attempt_id)) == len(before)
+
+
+async def test_an_illegal_move_raises_and_changes_nothing(ledger: Ledger) -> None:
+    attempt_id = await new_attempt(ledger)
+    with pytest.raises(IllegalTransition):
+        await ledger.apply(
+            attempt_id,
+            PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
+            actor="daraja",
+        )
+    row = await ledger.store.get_attempt(attempt_id)
+    assert row is not None and row.checkout_request_id == "ws_CO_1"
+
+
+async def test_a_receipt_already_on_another_attempt_is_kept_as_an_anomaly(ledger: Ledger) -> None:
+    await new_attempt(ledger)
+    await ledger.apply(
+        "A1",
+        ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
+        actor="relay",
+    )
+    other = PaymentAttempt(
+        id="A2",
+        sale_id="S1",
+        amount_kes=10,
+        phone="254708374149",
+        state="created",
+        created_at=AT,
+        updated_at=AT,
+    )
+    await ledger.create(None, other, actor="cashier", detail={})
+    await ledger.apply(
+        "A2",
+        PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
+        actor="daraja",
+    )
+    view = await ledger.apply(
+        "A2",
+        ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
+        actor="relay",
+    )
+    assert view.state == "paid" and view.receipt is None
+    assert view.anomaly == "duplicate_receipt"
+
+
+async def test_a_broken_listener_does_not_stop_the_others(ledger: Ledger) -> None:
+    heard: list[str] = []
+
+    def broken(view: AttemptView) -> None:
+        raise RuntimeError("boom")
+
+    ledger.subscribe(broken)
+    unsubscribe = ledger.subscribe(lambda view: heard.append(view.state))
+    await new_attempt(ledger)
+    unsubscribe()
+    await ledger.apply("A1", DeadlinePassed(at=AT), actor="system")
+    assert heard == ["created", "prompt_sent"]
