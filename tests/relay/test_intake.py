@@ -3,6 +3,7 @@ checked against the registration, and always answered 200 Accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from daraja_core.callback import parse_stk_callback
+from relay import intake as intake_module
 from relay.db import Database
 from relay.models import raw_table, result_table, selftest_table
 from relay.simulate import RESULT_DESCS, stk_callback_bytes
@@ -352,3 +354,39 @@ async def test_the_tokenised_path_is_stored_whole_and_only_post_is_taken(relay: 
     assert (await relay.client.get(SEED_PATH)).status_code == 405
     assert (await relay.client.post("/api/v1/callbacks/stk/", content=SEED_CURL)).status_code == 404
     assert (await relay.client.post(path + "/extra", content=SEED_CURL)).status_code == 404
+
+
+async def test_a_callback_whose_processing_fails_is_still_stored_raw_with_the_error_and_acknowledged(
+    relay: InProcessRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, path = await relay.create_till("front")
+    await relay.register(key, "o", "ws_CO_OK", 10)
+    real_decide = intake_module._decide
+
+    def failing_decide(unit: Any, item: Any, raw_id: int, parsed: Any, till_id: Any) -> Any:
+        if getattr(parsed, "checkout_request_id", "") == "ws_CO_BUG":
+            raise RuntimeError("a bug in the relay")
+        return real_decide(unit, item, raw_id, parsed, till_id)
+
+    monkeypatch.setattr(intake_module, "_decide", failing_decide)
+    await asyncio.gather(
+        relay.callback(path, stk_callback_bytes("ws_CO_BUG", amount=10)),
+        relay.callback(path, stk_callback_bytes("ws_CO_OK", amount=10)),
+    )
+    rows = {r["status"]: r for r in await raw_rows(relay)}
+    assert set(rows) == {"failed", "applied"}
+    assert "a bug in the relay" in rows["failed"]["error"]
+    assert b"ws_CO_BUG" in rows["failed"]["body"]
+    assert (await relay.status(key, "o"))["status"] == "completed"
+
+
+async def test_a_callback_that_cannot_be_stored_is_not_acknowledged(
+    relay: InProcessRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_down(self: Database, fn: Any) -> Any:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(Database, "write", database_down)
+    answer = await relay.client.post(SEED_PATH, content=SEED_CURL)
+    assert answer.status_code == 503
+    assert answer.json()["ResultCode"] != 0
