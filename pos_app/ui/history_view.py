@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -131,12 +132,20 @@ class HistoryFilter(QSortFilterProxyModel):
         self._status = ""
 
     def set_search(self, search: str) -> None:
-        self._search = search.strip()
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_search", search.strip()))
 
     def set_status(self, status: str) -> None:
-        self._status = status
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_status", status))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        # Qt 6.10 replaced invalidateRowsFilter() with begin/endFilterChange(); support both (>= 6.7).
+        if hasattr(self, "beginFilterChange") and hasattr(QSortFilterProxyModel, "Direction"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            change()
+            self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         model = self.sourceModel()

@@ -452,6 +452,10 @@ class MainWindow(QMainWindow):
         if dialog in self._open_dialogs:
             self._open_dialogs.remove(dialog)
         dialog.deleteLater()
+        # Give the keyboard back to the window (not every platform re-activates the parent by itself).
+        self.activateWindow()
+        if self.stack.currentWidget() is self.sale:
+            self.show_sale()
 
     def open_dialogs(self) -> list[QWidget]:
         return list(self._open_dialogs)

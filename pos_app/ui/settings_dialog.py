@@ -7,7 +7,7 @@ field on Save keeps the stored value.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -170,7 +170,7 @@ class SettingsDialog(QDialog):
     def edited(self) -> TillSettings:
         """The loaded settings with the form's changes; an empty secret field keeps the stored secret."""
         assert self.loaded is not None
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for name, widget in self.fields.items():
             if name in SECRET_FIELDS:
                 assert isinstance(widget, QLineEdit)
@@ -188,6 +188,7 @@ class SettingsDialog(QDialog):
 
     async def load(self) -> None:
         self.show_settings(await self.service.load_settings())
+        self.fields["consumer_key"].setFocus()
 
     @asyncSlot()
     async def on_save_clicked(self) -> None:

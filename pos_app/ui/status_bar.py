@@ -81,7 +81,8 @@ class Banner(QLabel):
         lines = []
         if status.demo:
             lines.append(text("demo_banner", lang))
-        lines.extend(status.alerts)
+        # The engine also lists demo mode among its alerts; the banner already says it, once.
+        lines.extend(a for a in status.alerts if not (status.demo and a.upper().startswith("DEMO")))
         self.setText("\n".join(lines))
-        _restyle(self, "kind", "alert" if status.alerts else "demo")
+        _restyle(self, "kind", "alert" if len(lines) > int(status.demo) else "demo")
         self.setVisible(bool(lines))

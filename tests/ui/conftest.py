@@ -10,31 +10,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from pos_app.ui.main_window import MainWindow
 from pos_app.ui.resources import stylesheet
+from tests.ui.harness import TEST_TIMINGS, Till, start_till, stop_till, wait_task
 
 
-@pytest.fixture
-def qloop(qtbot, qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+@pytest.fixture(scope="session")
+def session_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """One qasync loop for the whole run. A new loop per test left qasync's executor threads and socket
+    notifiers of closed loops behind, and Qt crashed now and then a few tests later; one loop, drained
+    after every test, has not."""
     qapp.setStyleSheet(stylesheet())
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
-    try:
-        yield loop
-    finally:
-        drain(loop, qapp)
-        # Leave the loop the way qasync expects a stopped one: running flag and marker cleared, then close.
-        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-        asyncio.events._set_running_loop(None)
-        with contextlib.suppress(RuntimeError, TypeError):
-            qapp.aboutToQuit.disconnect(loop._after_run_forever)
-        loop.close()
-        asyncio.set_event_loop(None)
+    yield loop
+    drain(loop, qapp)
+    # Leave the loop the way qasync expects a stopped one: running flag and marker cleared, then close.
+    # Never loop.stop(): it quits the QApplication (stack-notes.md).
+    loop._QEventLoop__is_running = False
+    asyncio.events._set_running_loop(None)
+    with contextlib.suppress(RuntimeError, TypeError):
+        qapp.aboutToQuit.disconnect(loop._after_run_forever)
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def qloop(qtbot, qapp: QApplication, session_loop: qasync.QEventLoop) -> Iterator[qasync.QEventLoop]:
+    """The running qasync loop for one test; what the test left unfinished is cancelled and run to its
+    end before pytest-qt closes the test's widgets."""
+    asyncio.set_event_loop(session_loop)
+    asyncio.events._set_running_loop(session_loop)
+    yield session_loop
+    drain(session_loop, qapp)
 
 
 def drain(loop: asyncio.AbstractEventLoop, qapp: QApplication, rounds: int = 200) -> None:
@@ -48,3 +64,41 @@ def drain(loop: asyncio.AbstractEventLoop, qapp: QApplication, rounds: int = 200
         qapp.processEvents()  # qasync runs the loop's callbacks from Qt's dispatcher
         time.sleep(0.005)
     qapp.processEvents()
+
+
+@pytest.fixture
+def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
+    """Start a till (simulator + relay + TillService + window) with optional simulator/timing overrides."""
+    started: list[Till] = []
+
+    def make(simulator: dict[str, Any] | None = None, **timings: float) -> Till:
+        home = tmp_path / f"till{len(started)}"
+        home.mkdir()
+        simulator_server, relay, key, callback_path, service = wait_task(
+            qloop, qtbot, start_till(home, simulator or {}, {**TEST_TIMINGS, **timings})
+        )
+        # Not qtbot.addWidget: pytest-qt closes registered widgets *before* fixture teardown, and the
+        # engine must stop (and the window stop listening) before the window goes.
+        window = MainWindow()
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        window.attach(service)
+        till = Till(qtbot, qloop, home, simulator_server, relay, key, callback_path, service, window)
+        started.append(till)
+        return till
+
+    yield make
+    for till in started:
+        # Engine and servers stop first (each ends its own tasks cleanly), then whatever is left is drained
+        # before qtbot closes the widgets.
+        till.window.detach()
+        wait_task(qloop, qtbot, stop_till(till))
+        till.window.close_without_asking()
+        till.window.deleteLater()
+    drain(qloop, QApplication.instance())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def till(till_factory: Callable[..., Till]) -> Till:
+    return till_factory()

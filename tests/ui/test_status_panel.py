@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.gui
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # 12:30 in Nairobi
 
 
-def attempt(**changes: object) -> AttemptView:
+def attempt(**changes: Any) -> AttemptView:
     base = AttemptView(
         attempt_id="a1",
         sale_id="s1",
@@ -67,9 +68,10 @@ def panel(qtbot) -> StatusPanel:
 
 def visible_actions(panel: StatusPanel) -> list[Action]:
     layout = panel._buttons_row
-    shown = [layout.itemAt(i).widget() for i in range(layout.count()) if layout.itemAt(i).widget()]
-    by_button = {button: action for action, button in panel.buttons.items()}
-    return [by_button[button] for button in shown if button.isVisibleTo(panel)]
+    items = [layout.itemAt(i) for i in range(layout.count())]
+    shown = [item.widget() for item in items if item is not None and item.widget() is not None]
+    by_button: dict[object, Action] = {button: action for action, button in panel.buttons.items()}
+    return [by_button[w] for w in shown if w is not None and w.isVisibleTo(panel)]
 
 
 def test_paid_shows_receipt_amount_masked_phone_and_time(panel):
