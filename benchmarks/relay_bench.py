@@ -62,10 +62,10 @@ def bare_app() -> Any:
 def plain_app(database_path: str) -> Any:
     """The plain way: a blocking session committing each callback inside the async handler."""
     import sqlalchemy as sa
-    from sqlmodel import Session, SQLModel
+    from sqlmodel import Session
 
     from daraja_core.callback import CallbackParseError, parse_stk_callback
-    from relay.models import RawCallback, StkResult, utcnow
+    from relay.models import RawCallback, RelayModel, StkResult, utcnow
 
     engine = sa.create_engine(f"sqlite:///{database_path}", connect_args={"check_same_thread": False})
 
@@ -73,7 +73,7 @@ def plain_app(database_path: str) -> Any:
     def _wal(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
-    SQLModel.metadata.create_all(engine)
+    RelayModel.metadata.create_all(engine)
 
     @post(CALLBACK_PATH, status_code=200)
     async def callback(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -68,6 +68,8 @@ class Relay:
     hub: Hub = field(default_factory=Hub)
     metrics: RelayMetrics = field(default_factory=RelayMetrics)
     listener: PgListener | None = None
+    # Set when the host is about to stop the server: open long-polls answer with what they have.
+    closing: bool = False
 
     @property
     def database(self) -> Database:
@@ -89,7 +91,14 @@ class Relay:
             fields = dict(event)
             log.info(fields.pop("event"), extra={"fields": fields})
 
+    def release_waiters(self) -> None:
+        """Answer every open long-poll now (with its current status), so stopping the server does not
+        wait up to 30 s for them. Call before stopping uvicorn."""
+        self.closing = True
+        self.hub.wake_all()
+
     async def start(self) -> None:
+        self.closing = False
         if self.settings.migrate_on_start:
             await upgrade(self.settings.database_url)
         self.db = Database(self.settings.database_url)
@@ -157,7 +166,7 @@ async def long_poll(
         with relay.hub.subscription(till.id) as changed:
             _, answer = await authed_read(request, fn)
             remaining = deadline - loop.time()
-            if done(answer) or remaining <= 0:
+            if done(answer) or remaining <= 0 or relay.closing:
                 return answer
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=min(remaining, RECHECK_S))
@@ -398,6 +407,12 @@ class OpsController(Controller):
         return await relay.database.read(
             lambda c: compute_alerts(c, now, settings.hours, settings.pending_alert_after_s)
         )
+
+
+def release_waiters(app: Litestar) -> None:
+    """Let a relay app's open long-polls answer at once; call before stopping its server."""
+    relay: Relay = app.state.relay
+    relay.release_waiters()
 
 
 def create_app(settings: RelaySettings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Litestar:

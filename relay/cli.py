@@ -102,8 +102,15 @@ def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int
 
     configure_logging(log_level.upper())
     # proxy_headers off: X-Forwarded-For is honoured by the relay itself, from RELAY_TRUSTED_PROXIES only.
+    # A short graceful shutdown: open long-polls (up to 30 s) are dropped and the tills simply poll again.
     uvicorn.run(
-        create_app(settings), host=host, port=port, proxy_headers=False, access_log=False, log_config=None
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=False,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -11,8 +11,10 @@ import contextlib
 import os
 from pathlib import Path
 
+from litestar import Litestar
+
 from daraja_core.serve import BackgroundServer
-from relay.app import create_app
+from relay.app import create_app, release_waiters
 from relay.db import Database
 from relay.migrate import upgrade
 from relay.settings import RelaySettings
@@ -37,6 +39,7 @@ class EmbeddedRelay:
         self.till_key = ""
         self.callback_path = ""
         self._server: BackgroundServer | None = None
+        self._app: Litestar | None = None
 
     async def start(self) -> None:
         await upgrade(self.database_url)
@@ -45,13 +48,17 @@ class EmbeddedRelay:
         self.callback_path = till.callback_path
         settings = RelaySettings(database_url=self.database_url, migrate_on_start=False)
         # proxy_headers off: the relay decides itself whom to believe about X-Forwarded-For.
-        server = BackgroundServer(create_app(settings), self.host, self.port, proxy_headers=False)
+        self._app = create_app(settings)
+        server = BackgroundServer(self._app, self.host, self.port, proxy_headers=False)
         await server.start()
         self._server = server
         self.port = server.port
         self.base_url = server.base_url
 
     async def stop(self) -> None:
+        """Stops at once: open long-polls (the till's own) are answered with their current status."""
+        if self._app is not None:
+            release_waiters(self._app)
         if self._server is not None:
             await self._server.stop()
             self._server = None

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 
@@ -39,6 +40,11 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class RelayModel(SQLModel, registry=registry()):
+    """The relay's own registry and MetaData: the till's store also uses SQLModel, and when both live in
+    one process (embedded relay, tests) the shared default MetaData would mix the two schemas."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -47,7 +53,7 @@ def _dt(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
 
-class Till(SQLModel, table=True):
+class Till(RelayModel, table=True):
     __tablename__ = "till"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -60,7 +66,7 @@ class Till(SQLModel, table=True):
     revoked_at: datetime | None = _dt(default=None, nullable=True)
 
 
-class RawCallback(SQLModel, table=True):
+class RawCallback(RelayModel, table=True):
     __tablename__ = "raw_callback"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -78,7 +84,7 @@ class RawCallback(SQLModel, table=True):
     checkout_request_id: str | None = Field(default=None, max_length=120, nullable=True, index=True)
 
 
-class StkResult(SQLModel, table=True):
+class StkResult(RelayModel, table=True):
     __tablename__ = "stk_result"
 
     checkout_request_id: str = Field(primary_key=True, max_length=120)
@@ -97,7 +103,7 @@ class StkResult(SQLModel, table=True):
     contradictions: int = 0
 
 
-class Payment(SQLModel, table=True):
+class Payment(RelayModel, table=True):
     __tablename__ = "payment"
     __table_args__ = (sa.Index("ix_payment_till_order", "till_id", "order_id"),)
 
@@ -118,7 +124,7 @@ class Payment(SQLModel, table=True):
     updated_at: datetime = _dt()
 
 
-class FeedEntry(SQLModel, table=True):
+class FeedEntry(RelayModel, table=True):
     __tablename__ = "feed_entry"
     __table_args__ = (sa.Index("ix_feed_entry_till_seq", "till_id", "seq"),)
 
@@ -129,7 +135,7 @@ class FeedEntry(SQLModel, table=True):
     created_at: datetime = _dt()
 
 
-class SelfTest(SQLModel, table=True):
+class SelfTest(RelayModel, table=True):
     __tablename__ = "selftest"
     __table_args__ = (sa.Index("ix_selftest_till_checkout", "till_id", "checkout_request_id"),)
 
@@ -140,7 +146,7 @@ class SelfTest(SQLModel, table=True):
     received_at: datetime = _dt()
 
 
-def table(model: type[SQLModel]) -> sa.Table:
+def table(model: type[RelayModel]) -> sa.Table:
     """The Core table behind a model, for the batched statements the writer runs."""
     result: sa.Table = model.__table__  # type: ignore[attr-defined]
     return result

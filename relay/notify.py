@@ -42,6 +42,11 @@ class Hub:
             for event in self._waiters.get(till_id, ()):
                 event.set()
 
+    def wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
 

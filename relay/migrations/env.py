@@ -15,10 +15,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from relay.db import normalise_url
-from relay.models import SQLModel
+from relay.models import RelayModel
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = RelayModel.metadata
 
 
 def _configure_and_run(connection: Connection) -> None:

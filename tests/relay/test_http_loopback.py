@@ -209,3 +209,16 @@ async def test_the_embedded_relay_issues_a_new_key_when_the_key_file_is_lost(tmp
             assert (await client.get("/api/v1/till", headers=auth(second.till_key))).status_code == 200
     finally:
         await second.stop()
+
+
+async def test_stopping_the_relay_answers_open_long_polls_at_once(relay_server: RunningRelay) -> None:
+    key, _ = await relay_server.create_till("front")
+    async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=15) as client:
+        await client.post("/api/v1/payments", json=registration("o", "ws_CO_STOP", 10), headers=auth(key))
+        poll = asyncio.create_task(client.get("/api/v1/payments/o/status?wait=25", headers=auth(key)))
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        await relay_server.stop()
+        answer = await poll
+    assert time.perf_counter() - started < 3
+    assert (answer.status_code, answer.json()["status"]) == (200, "pending")

@@ -11,7 +11,7 @@ from alembic import command
 
 from relay.db import Database
 from relay.migrate import alembic_config, current_revision, head_revision, upgrade
-from relay.models import SQLModel
+from relay.models import RelayModel
 from tests.relay.conftest import auth, registration
 from tests.support.relay_fixtures import RelayFactory
 
@@ -28,7 +28,7 @@ async def test_an_empty_sqlite_database_is_migrated_to_the_newest_schema(tmp_pat
     url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'relay.db'}"
     await upgrade(url)
     assert await current_revision(url) == head_revision()
-    assert await tables(url) == set(SQLModel.metadata.tables) | {"alembic_version"}
+    assert await tables(url) == set(RelayModel.metadata.tables) | {"alembic_version"}
 
 
 async def test_migrating_an_existing_database_again_keeps_its_data(relay_factory: RelayFactory) -> None:
@@ -52,7 +52,7 @@ async def test_the_migration_matches_the_models(tmp_path: Path) -> None:
     await upgrade(url)
     db = Database(url)
     try:
-        diff = await db.read(lambda c: compare_metadata(MigrationContext.configure(c), SQLModel.metadata))
+        diff = await db.read(lambda c: compare_metadata(MigrationContext.configure(c), RelayModel.metadata))
     finally:
         await db.dispose()
     assert diff == []

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
+from litestar import Litestar
 
 from daraja_core.serve import BackgroundServer
-from relay.app import create_app
+from relay.app import create_app, release_waiters
 from relay.db import Database
 from relay.migrate import upgrade
 from relay.models import utcnow
@@ -32,6 +33,7 @@ class RunningRelay:
         self.settings = settings
         self.clock = clock
         self._server: BackgroundServer | None = None
+        self._app: Litestar | None = None
         self._port = 0
 
     @property
@@ -45,14 +47,16 @@ class RunningRelay:
 
     async def start(self) -> None:
         # proxy_headers off, as in `mpesa-relay serve`: the relay itself decides whom to believe.
-        server = BackgroundServer(
-            create_app(self.settings, clock=self.clock), "127.0.0.1", self._port, proxy_headers=False
-        )
+        self._app = create_app(self.settings, clock=self.clock)
+        server = BackgroundServer(self._app, "127.0.0.1", self._port, proxy_headers=False)
         await server.start()
         self._server = server
         self._port = server.port
 
     async def stop(self) -> None:
+        """Stops at once: open long-polls are answered with their current status first."""
+        if self._app is not None:
+            release_waiters(self._app)
         if self._server is not None:
             await self._server.stop()
             self._server = None
