@@ -78,16 +78,16 @@ def sending(amount_kes: int, msisdn: str, lang: str) -> Presentation:
     return Presentation(
         tone=Tone.PENDING,
         headline=text("sending_title", lang),
-        key_line=text("sending_detail", lang),
+        key_line="",
         detail=f"KES {kes(amount_kes)} · {masked_phone(msisdn)}",
-        extra="",
+        extra=text("sending_detail", lang),
         actions=(),
         wait_deadline_at=None,
     )
 
 
 def idle(lang: str) -> Presentation:
-    return Presentation(Tone.IDLE, text("ready_title", lang), text("ready_detail", lang), "", "", (), None)
+    return Presentation(Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (), None)
 
 
 def present(view: AttemptView, lang: str) -> Presentation:
@@ -107,9 +107,10 @@ def present(view: AttemptView, lang: str) -> Presentation:
         return Presentation(
             tone=Tone.PENDING,
             headline=text("sending_title" if view.state == "created" else "waiting_title", lang),
-            key_line=text("waiting_hint", lang),
+            key_line="",
             detail=detail,
-            extra=extra,
+            # A hint, not news: small, under the countdown.
+            extra="\n".join([*extras, text("waiting_hint", lang)]),
             actions=(),
             wait_deadline_at=view.wait_deadline_at,
         )

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QPushButton,
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.presentation import method_word
-from pos_app.ui.strings import text
+from pos_app.ui.strings import keys, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import DayReport
@@ -35,8 +36,16 @@ OUTCOME_COLOURS = {
 FAILED_COLOUR = "#b3261e"
 
 
-def outcome_label(outcome: str) -> str:
-    return outcome.replace("_", " ").capitalize()
+def outcome_label(outcome: str, lang: str = "en") -> str:
+    """The report's outcome keys (daraja_core Outcome values, plus "pending") in words."""
+    key = f"outcome_{outcome}"
+    return text(key, lang) if key in keys() else outcome.replace("_", " ").capitalize()
+
+
+def outcome_order(item: tuple[str, tuple[int, int]]) -> tuple[int, int]:
+    """Paid first, then the most frequent."""
+    outcome, (count, _amount) = item
+    return (0 if outcome == "paid" else 1, -count)
 
 
 class BarChart(QWidget):
@@ -52,6 +61,7 @@ class BarChart(QWidget):
 
     def set_bars(self, bars: list[tuple[str, int, int, str]]) -> None:
         self._bars = bars
+        self.setMinimumHeight(self.sizeHint().height())  # every bar shows, none is cut off
         self.updateGeometry()
         self.update()
 
@@ -120,7 +130,7 @@ class ReportView(QWidget):
         for table in (self.outcome_table, self.method_table):
             table.verticalHeader().hide()
             table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            table.horizontalHeader().setStretchLastSection(True)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
             table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.review_title = QLabel()
         self.review_title.setProperty("role", "sectionTitle")
@@ -157,6 +167,10 @@ class ReportView(QWidget):
         grid.addWidget(self.method_table, 3, 1)
         grid.addWidget(self.review_title, 4, 0, 1, 2)
         grid.addWidget(self.review_list, 5, 0, 1, 2)
+        grid.setRowStretch(3, 2)
+        grid.setRowStretch(5, 1)
+        for table in (self.outcome_table, self.method_table):
+            table.setMinimumHeight(150)  # five outcome rows without a scroll bar at the usual size
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(top)
@@ -186,13 +200,14 @@ class ReportView(QWidget):
         lang = self.lang
         self.title.setText(text("report_title", lang, day=report.day.isoformat()))
         self.paid_total.setText(text("report_paid_total", lang, total=kes(report.paid_total_kes)))
-        self._fill(self.outcome_table, [(outcome_label(k), c, a) for k, (c, a) in report.by_outcome.items()])
+        outcomes = sorted(report.by_outcome.items(), key=outcome_order)
+        self._fill(self.outcome_table, [(outcome_label(k, lang), c, a) for k, (c, a) in outcomes])
         self._fill(
             self.method_table, [(method_word(k, lang), c, a) for k, (c, a) in report.by_method.items()]
         )
         bars = [
-            (outcome_label(outcome), count, amount, OUTCOME_COLOURS.get(outcome, FAILED_COLOUR))
-            for outcome, (count, amount) in sorted(report.by_outcome.items(), key=lambda item: -item[1][0])
+            (outcome_label(outcome, lang), count, amount, OUTCOME_COLOURS.get(outcome, FAILED_COLOUR))
+            for outcome, (count, amount) in outcomes
             if count
         ]
         self.chart.set_bars(bars)
@@ -230,7 +245,6 @@ class ReportView(QWidget):
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, column, item)
-        table.resizeColumnsToContents()
 
     def export_csv(self, path: Path) -> Path:
         """Write DayReport.to_csv() to `path` (the engine decides the columns)."""

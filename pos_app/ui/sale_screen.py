@@ -140,7 +140,7 @@ class SaleScreen(QWidget):
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
         msisdn = self.phone_input.msisdn()
-        self.phone_hint.setText(message if message else ("✓" if msisdn else ""))
+        self.phone_hint.setText(message if message else (text("phone_valid", self.lang) if msisdn else ""))
         self.phone_hint.setProperty("error", is_error)
         self.phone_hint.style().unpolish(self.phone_hint)
         self.phone_hint.style().polish(self.phone_hint)

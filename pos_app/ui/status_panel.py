@@ -109,7 +109,8 @@ class StatusPanel(QFrame):
         for child in (self.status_label, self.detail_label):
             child.style().unpolish(child)
             child.style().polish(child)
-        self.status_label.setText(f"{presentation.headline}\n{presentation.key_line}")
+        lines = [presentation.headline, presentation.key_line]
+        self.status_label.setText("\n".join(line for line in lines if line))
         self.detail_label.setText(presentation.detail)
         self.detail_label.setVisible(bool(presentation.detail))
         self.extra_label.setText(presentation.extra)
@@ -119,8 +120,13 @@ class StatusPanel(QFrame):
             self._buttons_row.removeWidget(button)
             button.hide()
         for index, action in enumerate(presentation.actions):
-            self._buttons_row.insertWidget(index, self.buttons[action])
-            self.buttons[action].show()
+            button = self.buttons[action]
+            self._buttons_row.insertWidget(index, button)
+            # The recommended step stands out; New sale is the Enter key's own button.
+            button.setProperty("primary", index == 0 and action is not Action.NEW_SALE)
+            button.style().unpolish(button)
+            button.style().polish(button)
+            button.show()
         waiting = presentation.tone is Tone.PENDING
         self.progress.setVisible(waiting)
         self.countdown_label.setVisible(waiting)

@@ -39,7 +39,17 @@ _TABLE: dict[str, tuple[str, str]] = {
         "M-Pesa takes at most KES {max} at once.",
         "M-Pesa inapokea hadi KES {max} kwa mara moja.",
     ),
-    "phone_ok": ("{local}", "{local}"),
+    "phone_valid": ("✓ A Kenyan mobile number", "✓ Namba ya simu ya Kenya"),
+    "outcome_paid": ("Paid", "Imelipwa"),
+    "outcome_cancelled": ("Cancelled", "Imeghairiwa"),
+    "outcome_insufficient_funds": ("Not enough money", "Pesa haitoshi"),
+    "outcome_wrong_pin": ("Wrong PIN", "PIN si sahihi"),
+    "outcome_unreachable": ("Phone unreachable", "Simu haipatikani"),
+    "outcome_expired": ("Prompt expired", "Ombi limeisha muda"),
+    "outcome_limit": ("M-Pesa limit", "Kikomo cha M-Pesa"),
+    "outcome_rejected": ("Refused by M-Pesa", "Imekataliwa na M-Pesa"),
+    "outcome_unknown": ("Unknown", "Haijulikani"),
+    "outcome_pending": ("Still waiting", "Bado inasubiri"),
     # Status panel
     "ready_title": ("Ready", "Tayari"),
     "ready_detail": (

@@ -1,0 +1,128 @@
+"""Take the README's screenshots of the till in demo mode: sale screen, a paid result, a failure, the
+day report and the history. Real window, real engine, the Daraja simulator; nothing is faked.
+
+    xvfb-run -a .venv/bin/python scripts/screenshots.py        # writes docs/screenshots/*.png
+
+Runs under any Qt platform (QT_QPA_PLATFORM=offscreen works too); Xvfb gives the fonts and rendering a
+desktop has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# A developer tool that drives the window, so it stands with the UI code on the Qt side of the line.
+from PySide6.QtWidgets import QApplication  # noqa: E402, TID251
+from qasync import QEventLoop  # noqa: E402, TID251
+
+from pos_app.config import load_config  # noqa: E402
+from pos_app.engine.service import TillService  # noqa: E402
+from pos_app.ui.main_window import MainWindow  # noqa: E402
+from pos_app.ui.resources import app_icon, stylesheet  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+OWNER_PIN = "2468"
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("the window did not get there in time")
+        await asyncio.sleep(0.05)
+
+
+async def shoot(window: MainWindow, name: str) -> None:
+    # Let Qt lay out and paint through the loop (never processEvents() inside a coroutine: qasync
+    # would try to run other tasks inside this one).
+    await asyncio.sleep(0.2)
+    path = OUT / f"{name}.png"
+    window.grab().save(str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+async def sale(window: MainWindow, amount: str, phone: str) -> None:
+    window.new_sale()
+    window.sale.amount_input.setText(amount)
+    window.sale.phone_input.setText(phone)
+    window.sale.phone_input.textEdited.emit(phone)  # as if typed: the field formats itself
+    await asyncio.sleep(0.1)
+
+
+async def charge_and_wait(window: MainWindow, amount: str, phone: str, words: str) -> None:
+    await sale(window, amount, phone)
+    window.sale.charge_button.click()
+    await until(lambda: window.sale.status_panel.status_label.text().startswith(words))
+
+
+async def take(window: MainWindow) -> None:
+    service = await TillService.open(load_config(force_demo=True))
+    try:
+        await service.set_owner_pin(None, OWNER_PIN)
+        window.attach(service)
+        await asyncio.sleep(0.5)
+
+        await sale(window, "1250", "0708374149")
+        await shoot(window, "sale")
+
+        window.sale.charge_button.click()
+        await until(lambda: window.sale.status_panel.status_label.text().startswith("Waiting"))
+        await asyncio.sleep(1.2)
+        await shoot(window, "waiting")
+        await until(lambda: window.current is not None and window.current.receipt is not None)
+        await asyncio.sleep(0.2)
+        await shoot(window, "paid")
+
+        await charge_and_wait(window, "480", "0711000002", "Not paid")
+        await shoot(window, "failure")
+
+        await charge_and_wait(window, "300", "0711000001", "Not paid")
+        assert window.current is not None
+        await service.enter_manual_receipt(window.current.attempt_id, "QK81XYZ7PA", OWNER_PIN)
+        await charge_and_wait(window, "95", "0708374149", "Paid")
+        await charge_and_wait(window, "2000", "0711000003", "Not paid")
+        window.new_sale()
+
+        window.on_report_clicked()
+        await until(lambda: window.report.report is not None and window.report.report.paid_total_kes > 0)
+        await asyncio.sleep(0.3)
+        await shoot(window, "report")
+
+        window.on_history_clicked()
+        await asyncio.sleep(0.8)
+        await shoot(window, "history")
+    finally:
+        window.detach()
+        await service.close()
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    home = tempfile.mkdtemp(prefix="mpesa-till-shots-")
+    os.environ["MPESA_TILL_HOME"] = home  # a fresh demo till, not the developer's own sales
+    os.chdir(home)  # and no .env from the working folder
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    app.setStyleSheet(stylesheet())
+    loop = QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow()
+    window.resize(1100, 720)
+    window.show()
+    with loop:
+        loop.run_until_complete(take(window))
+    window.close_without_asking()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
