@@ -133,7 +133,8 @@ def serve(mode: str, port: int, database: str) -> None:
         from relay.app import create_app
         from relay.settings import RelaySettings
 
-        app = create_app(RelaySettings(database_url=database, migrate_on_start=False))
+        # As `mpesa-relay serve` runs it.
+        app = create_app(RelaySettings(database_url=database, migrate_on_start=False), freeze_gc=True)
     uvicorn.run(
         app,
         host="127.0.0.1",

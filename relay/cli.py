@@ -104,7 +104,7 @@ def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int
     # proxy_headers off: X-Forwarded-For is honoured by the relay itself, from RELAY_TRUSTED_PROXIES only.
     # A short graceful shutdown: open long-polls (up to 30 s) are dropped and the tills simply poll again.
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=host,
         port=port,
         proxy_headers=False,

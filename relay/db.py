@@ -66,6 +66,9 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if writer:
+            # Checkpoints run from Database.checkpoint() off the commit path, not inside a commit.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -128,6 +131,22 @@ class Database:
         assert self._async is not None
         async with self._async.begin() as async_connection:
             return await async_connection.run_sync(fn)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL back into the database file without blocking the writer (SQLite only)."""
+        if self._sync_reader is None:
+            return
+        engine = self._sync_reader
+
+        def run() -> None:
+            # Outside any transaction: a checkpoint cannot run inside one.
+            connection = engine.raw_connection()
+            try:
+                connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                connection.close()
+
+        await asyncio.to_thread(run)
 
     async def ping(self) -> None:
         await self.read(lambda connection: connection.execute(sa.text("SELECT 1")).scalar_one())
