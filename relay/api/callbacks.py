@@ -1,0 +1,110 @@
+"""Safaricom's side: the two callback paths, as raw ASGI handlers.
+
+Store, then answer 200 Accepted; 413 over the size limit, 503 only when the request could not be stored
+(not on disk, so not acknowledged). Raw ASGI because this is the hot path: Litestar's request and response
+machinery cost as much as everything else a callback needs (benchmarks/relay_bench.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from litestar import Litestar, asgi
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+
+from relay.intake import IncomingCallback
+from relay.service import Relay
+from relay.sources import client_address, is_allowed
+
+log = logging.getLogger("relay")
+
+ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
+NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
+TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
+# Headers that may carry someone's secret; stored as "<redacted>".
+_REDACT = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it grows past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)
+
+
+async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
+    if scope.get("method") != "POST":
+        await _answer(send, 405, b'{"detail":"POST a callback"}')
+        return
+    relay: Relay = Litestar.from_scope(scope).state.relay
+    started = time.perf_counter()
+    settings = relay.settings
+    body = await _read_body(receive, settings.max_body_bytes)
+    if body is None:
+        await _answer(send, 413, TOO_LARGE)
+        return
+    headers = {
+        name.decode("latin-1"): ("<redacted>" if name in _REDACT else value.decode("latin-1"))
+        for name, value in scope["headers"]
+    }
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    source = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
+    item = IncomingCallback(
+        received_at=relay.clock(),
+        path=scope["raw_path"].decode("latin-1")
+        if scope.get("raw_path")
+        else scope["path"],  # before mounting
+        token=token,
+        source_ip=source,
+        source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
+        headers=headers,
+        body=body,
+    )
+    try:
+        await relay.write.submit_callback(item)
+    except Exception:
+        # Not on disk, so not acknowledged: the one case the relay does not answer 200.
+        log.exception("callback could not be stored")
+        await _answer(send, 503, NOT_STORED)
+        return
+    await _answer(send, 200, ACCEPTED)
+    relay.metrics.intake_latency.observe(time.perf_counter() - started)
+
+
+@asgi("/api/v1/callbacks/stk", is_mount=True, copy_scope=True)
+async def tokenised_callback(scope: Scope, receive: Receive, send: Send) -> None:
+    # Mounted: `path` is what follows the mount point, "/<token>".
+    token = scope["path"].strip("/")
+    if not token or "/" in token:
+        await _answer(send, 404, b'{"detail":"Not Found"}')
+        return
+    await _take_callback(scope, receive, send, token)
+
+
+@asgi("/api/v1/payments/mpesa/callback", copy_scope=False)
+async def seed_path_callback(scope: Scope, receive: Receive, send: Send) -> None:
+    await _take_callback(scope, receive, send, None)

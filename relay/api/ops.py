@@ -1,0 +1,54 @@
+"""Operations: health, readiness, Prometheus metrics and the operator's alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from relay.alerts import compute_alerts, pending_count
+from relay.api.till import relay_of
+
+
+def _require_admin(request: Request[Any, Any, State]) -> None:
+    token = relay_of(request).settings.admin_token
+    if token is None:
+        return
+    if not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+        raise NotAuthorizedException("send the admin token as 'Authorization: Bearer <token>'")
+
+
+class OpsController(Controller):
+    @get("/healthz")
+    async def healthz(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz")
+    async def readyz(self, request: Request[Any, Any, State]) -> Response[dict[str, str]]:
+        try:
+            await asyncio.wait_for(relay_of(request).database.ping(), timeout=5)
+        except Exception as error:
+            return Response({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        return Response({"status": "ready", "database": "ok"}, status_code=200)
+
+    @get("/metrics")
+    async def metrics(self, request: Request[Any, Any, State]) -> Response[bytes]:
+        _require_admin(request)
+        relay = relay_of(request)
+        relay.metrics.pending.set(await relay.database.read(pending_count))
+        return Response(generate_latest(relay.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @get("/api/v1/alerts")
+    async def alerts(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+        _require_admin(request)
+        relay = relay_of(request)
+        now = relay.clock()
+        settings = relay.settings
+        return await relay.database.read(
+            lambda c: compute_alerts(c, now, settings.hours, settings.pending_alert_after_s)
+        )

@@ -1,0 +1,190 @@
+"""The till's side of the HTTP contract (docs/architecture.md): Bearer till key, a till sees only its
+own payments; status and feed long-polls read the database, woken by the till's commits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy.engine import Connection
+
+from daraja_core.phones import InvalidPhone, normalise_msisdn
+from relay.payments import (
+    PaymentCreate,
+    RegistrationConflict,
+    feed_page,
+    is_settled_or_flagged,
+    payment_status,
+    receipt_lookup,
+    register_payment,
+    selftest_lookup,
+)
+from relay.service import Relay
+from relay.tills import TillRef, till_for_key
+
+T = TypeVar("T")
+
+# Safety net for long-polls: re-read the database this often even without a notification.
+RECHECK_S = 2.0
+
+
+def relay_of(request: Request[Any, Any, State]) -> Relay:
+    relay: Relay = request.app.state.relay
+    return relay
+
+
+def _bearer(request: Request[Any, Any, State]) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise NotAuthorizedException("send the till key as 'Authorization: Bearer <key>'")
+    return key.strip()
+
+
+async def authed_read(
+    request: Request[Any, Any, State], fn: Callable[[Connection, TillRef], T]
+) -> tuple[TillRef, T]:
+    """Authenticate the till and run `fn` for it in the same database round trip."""
+    key = _bearer(request)
+
+    def run(connection: Connection) -> tuple[TillRef | None, T | None]:
+        till = till_for_key(connection, key)
+        return (None, None) if till is None else (till, fn(connection, till))
+
+    till, answer = await relay_of(request).database.read(run)
+    if till is None:
+        raise NotAuthorizedException("unknown or revoked till key")
+    return till, answer  # type: ignore[return-value]
+
+
+async def long_poll(
+    request: Request[Any, Any, State],
+    fn: Callable[[Connection, TillRef], T],
+    done: Callable[[T], bool],
+    wait_s: float,
+) -> T:
+    """Read; if not `done`, wait for this till's next commit (or the deadline) and read again.
+
+    Subscribes before each read, so a commit landing between the read and the wait still wakes us.
+    """
+    relay = relay_of(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(max(wait_s, 0.0), relay.settings.long_poll_max_s)
+    till, answer = await authed_read(request, fn)
+    if done(answer) or deadline <= loop.time():
+        return answer
+    while True:
+        with relay.hub.subscription(till.id) as changed:
+            _, answer = await authed_read(request, fn)
+            remaining = deadline - loop.time()
+            if done(answer) or remaining <= 0 or relay.closing:
+                return answer
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=min(remaining, RECHECK_S))
+
+
+def _wait_param(wait: float) -> float:
+    if not 0 <= wait <= 30:
+        raise HTTPException(status_code=400, detail="wait is in seconds, 0 to 30")
+    return wait
+
+
+class PaymentCreateBody(msgspec.Struct, forbid_unknown_fields=False):
+    order_id: str
+    checkout_request_id: str
+    amount_kes: int
+    phone: str
+
+
+class TillController(Controller):
+    path = "/api/v1"
+
+    @get("/till")
+    async def till(self, request: Request[Any, Any, State]) -> dict[str, str]:
+        till, _ = await authed_read(request, lambda _c, _t: None)
+        return {"name": till.name, "callback_path": till.callback_path}
+
+    @post("/payments", status_code=200)
+    async def register(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+        relay = relay_of(request)
+        till, _ = await authed_read(request, lambda _c, _t: None)
+        try:
+            data = msgspec.json.decode(await request.body(), type=PaymentCreateBody)
+        except msgspec.ValidationError as error:
+            raise HTTPException(status_code=400, detail=f"invalid payment: {error}") from error
+        except msgspec.DecodeError as error:
+            raise HTTPException(status_code=400, detail="the body is not JSON") from error
+        if not data.order_id.strip() or not data.checkout_request_id.strip():
+            raise HTTPException(status_code=400, detail="order_id and checkout_request_id are required")
+        if data.amount_kes < 1:
+            raise HTTPException(
+                status_code=400, detail="amount_kes is a whole number of shillings, at least 1"
+            )
+        try:
+            phone = normalise_msisdn(data.phone)
+        except InvalidPhone as error:
+            raise HTTPException(status_code=400, detail=str(error)) from error
+        create = PaymentCreate(
+            data.order_id.strip(), data.checkout_request_id.strip(), data.amount_kes, phone
+        )
+        now = relay.clock()
+        try:
+            await relay.write.submit(lambda connection: register_payment(connection, till, create, now))
+        except RegistrationConflict as error:
+            raise HTTPException(status_code=409, detail=str(error)) from error
+        _, answer = await authed_read(request, lambda c, t: payment_status(c, t.id, create.order_id))
+        assert answer is not None
+        return answer
+
+    @get("/payments/{order_id:str}/status")
+    async def status(
+        self,
+        request: Request[Any, Any, State],
+        order_id: FromPath[str],
+        wait: Annotated[float, QueryParameter()] = 0.0,
+    ) -> dict[str, Any]:
+        answer = await long_poll(
+            request,
+            lambda c, t: payment_status(c, t.id, order_id),
+            lambda p: p is None or is_settled_or_flagged(p),
+            _wait_param(wait),
+        )
+        if answer is None:
+            raise NotFoundException("this till has no such order")
+        return answer
+
+    @get("/results")
+    async def results(
+        self,
+        request: Request[Any, Any, State],
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        wait: Annotated[float, QueryParameter()] = 0.0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        items = await long_poll(
+            request, lambda c, t: feed_page(c, t.id, after, limit), lambda page: bool(page), _wait_param(wait)
+        )
+        return {"items": items, "next_after": items[-1]["seq"] if items else after}
+
+    @get("/receipts/{receipt:str}")
+    async def receipt(self, request: Request[Any, Any, State], receipt: FromPath[str]) -> dict[str, Any]:
+        _, answer = await authed_read(request, lambda c, t: receipt_lookup(c, t.id, receipt))
+        if answer is None:
+            raise NotFoundException("no result with this receipt for this till")
+        return answer
+
+    @get("/selftest/{checkout_request_id:str}")
+    async def selftest(
+        self, request: Request[Any, Any, State], checkout_request_id: FromPath[str]
+    ) -> dict[str, Any]:
+        _, answer = await authed_read(request, lambda c, t: selftest_lookup(c, t.id, checkout_request_id))
+        if answer is None:
+            raise NotFoundException("no self-test callback with this id reached this till's callback path")
+        return answer

@@ -1,0 +1,111 @@
+"""The running relay: its database, single writer, notifications and metrics, started and stopped
+with the app (`relay.app.create_app`) and kept in `app.state.relay` for the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from relay.db import Database, asyncpg_dsn
+from relay.intake import Effects
+from relay.metrics import RelayMetrics
+from relay.migrate import upgrade
+from relay.notify import Hub, PgListener
+from relay.settings import RelaySettings
+from relay.writer import Writer
+
+log = logging.getLogger("relay")
+
+CHECKPOINT_EVERY_S = 1.0
+
+
+@dataclass
+class Relay:
+    """Everything a request handler needs, kept in `app.state.relay`."""
+
+    settings: RelaySettings
+    clock: Callable[[], datetime]
+    db: Database | None = None
+    writer: Writer | None = None
+    hub: Hub = field(default_factory=Hub)
+    metrics: RelayMetrics = field(default_factory=RelayMetrics)
+    listener: PgListener | None = None
+    # Set when the host is about to stop the server: open long-polls answer with what they have.
+    closing: bool = False
+    checkpointer: asyncio.Task[None] | None = None
+    freeze_gc: bool = False
+
+    @property
+    def database(self) -> Database:
+        if self.db is None:
+            raise RuntimeError("the relay is not started")
+        return self.db
+
+    @property
+    def write(self) -> Writer:
+        if self.writer is None:
+            raise RuntimeError("the relay is not started")
+        return self.writer
+
+    def committed(self, effects: Effects) -> None:
+        """After each commit: wake long-polls, count, and log each change once."""
+        self.hub.notify(effects.till_ids)
+        self.metrics.observe(effects)
+        for event in effects.events:
+            fields = dict(event)
+            log.info(fields.pop("event"), extra={"fields": fields})
+
+    def release_waiters(self) -> None:
+        """Answer every open long-poll now (with its current status), so stopping the server does not
+        wait up to 30 s for them. Call before stopping uvicorn."""
+        self.closing = True
+        self.hub.wake_all()
+
+    async def start(self) -> None:
+        self.closing = False
+        if self.settings.migrate_on_start:
+            await upgrade(self.settings.database_url)
+        self.db = Database(self.settings.database_url)
+        if not self.db.is_sqlite:
+            self.listener = PgListener(asyncpg_dsn(self.db.url), self.hub)
+            await self.listener.start()
+        self.writer = Writer(self.db, self.committed, max_batch=self.settings.max_batch)
+        self.writer.start()
+        if self.db.is_sqlite:
+            self.checkpointer = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY_S))
+        if self.freeze_gc:
+            # Everything loaded so far lives as long as the process: keep it out of the cyclic
+            # collector's full passes, which otherwise stall the loop for tens of ms under load.
+            # Only for a process of its own (`mpesa-relay serve`), never inside the till.
+            gc.freeze()
+
+    async def _checkpoint_every(self, interval_s: float) -> None:
+        """SQLite's WAL is copied back into the database file here, off the writer's commit path (an
+        automatic checkpoint would run inside some unlucky callback's commit and set the tail latency)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.database.checkpoint()
+            except Exception:
+                log.warning("WAL checkpoint failed; retrying", exc_info=True)
+
+    async def stop(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.checkpointer
+            self.checkpointer = None
+        if self.writer is not None:
+            await self.writer.stop()
+        if self.db is not None:
+            with contextlib.suppress(Exception):
+                await self.db.checkpoint()
+        if self.listener is not None:
+            await self.listener.stop()
+        if self.db is not None:
+            await self.db.dispose()
