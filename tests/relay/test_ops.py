@@ -122,3 +122,16 @@ async def test_callback_logs_are_json_lines_with_masked_phones_and_no_keys_or_to
     assert "2547*****149" in text
     assert key not in text
     assert path.rsplit("/", 1)[1] not in text
+
+
+async def test_readyz_says_503_when_the_database_does_not_answer(
+    relay: InProcessRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relay.db import Database
+
+    async def unreachable(self: Database) -> None:
+        raise ConnectionRefusedError("no database")
+
+    monkeypatch.setattr(Database, "ping", unreachable)
+    answer = await relay.client.get("/readyz")
+    assert (answer.status_code, answer.json()["status"]) == (503, "unavailable")
