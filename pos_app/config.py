@@ -95,6 +95,8 @@ class Timings:
     relay_timeout_s: float = 10.0
     #: Read timeout for Daraja calls; a push unanswered this long is unknown, never sent again.
     daraja_timeout_s: float = 30.0
+    #: How long diagnostics waits for its test callback to show up at the relay.
+    selftest_wait_s: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from pos_app.engine.states import Decision, Event, IllegalTransition, Snapshot, State, decide
 from pos_app.engine.views import AttemptView, view_of
+from pos_app.store import writer
 from pos_app.store.db import Store
 from pos_app.store.models import AuditEntry, PaymentAttempt, Sale
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[AttemptView], None]
-_MAX_RACES = 20
 
 
 def _jsonable(value: Any) -> Any:
@@ -63,7 +62,6 @@ class Ledger:
         self.store = store
         self._now = now
         self._listeners: list[Listener] = []
-        self._locks: dict[str, asyncio.Lock] = {}
 
     # --- subscriptions -------------------------------------------------------------------------------
 
@@ -107,69 +105,51 @@ class Ledger:
     async def create(
         self, sale: Sale | None, attempt: PaymentAttempt, *, actor: str, detail: dict[str, Any]
     ) -> AttemptView:
-        await self.store.insert_attempt(
-            attempt,
-            audit_entry(
-                at=attempt.created_at,
-                actor=actor,
-                action="created",
-                attempt=attempt,
-                to_state=attempt.state,
-                detail=detail,
-            ),
-            sale=sale,
+        entry = audit_entry(
+            at=attempt.created_at,
+            actor=actor,
+            action="created",
+            attempt=attempt,
+            to_state=attempt.state,
+            detail=detail,
         )
+
+        def work(connection: sqlite3.Connection) -> None:
+            writer.insert_attempt(connection, attempt, sale)
+            writer.insert_audit(connection, entry)
+
+        await self.store.write(work)
         view = view_of(attempt)
         self.announce(view)
         return view
 
-    def _lock(self, attempt_id: str) -> asyncio.Lock:
-        lock = self._locks.get(attempt_id)
-        if lock is None:
-            lock = self._locks[attempt_id] = asyncio.Lock()
-        return lock
-
-    async def apply(
-        self, attempt_id: str, event: Event, *, actor: str, detail: dict[str, Any] | None = None
-    ) -> AttemptView:
-        """Decide, persist, announce. Returns the current view, changed or not. Raises IllegalTransition."""
-        async with self._lock(attempt_id):
-            for _ in range(_MAX_RACES):
-                row = await self.store.get_attempt(attempt_id)
-                if row is None:
-                    raise KeyError(attempt_id)
-                snapshot = Snapshot(
-                    state=State(row.state),
-                    receipt=row.receipt,
-                    result_code=row.result_code,
-                    method=row.method,
-                    amount_kes=row.amount_kes,
-                    anomaly=row.anomaly,
-                )
-                decision = decide(snapshot, event)
-                if not decision.changed:
-                    return view_of(row)
-                updated = await self._persist(row, decision, actor, detail)
-                if updated is None:
-                    continue  # another writer (a second process) got there first: decide again
-                view = view_of(updated)
-                log.info(
-                    "attempt %s %s → %s (%s)",
-                    attempt_id,
-                    row.state,
-                    updated.state,
-                    decision.action or "update",
-                )
-                self.announce(view)
-                return view
-        raise RuntimeError(f"attempt {attempt_id} kept changing under the engine")
-
-    async def _persist(
-        self, row: PaymentAttempt, decision: Decision, actor: str, detail: dict[str, Any] | None
-    ) -> PaymentAttempt | None:
+    def _apply_in(
+        self,
+        connection: sqlite3.Connection,
+        attempt_id: str,
+        event: Event,
+        actor: str,
+        detail: dict[str, Any] | None,
+        now: datetime,
+    ) -> tuple[PaymentAttempt, PaymentAttempt | None, Decision]:
+        """Read, decide and write one attempt inside the writer's transaction (no I/O but SQLite)."""
+        row = writer.select_attempt(connection, attempt_id)
+        if row is None:
+            raise KeyError(attempt_id)
+        snapshot = Snapshot(
+            state=State(row.state),
+            receipt=row.receipt,
+            result_code=row.result_code,
+            method=row.method,
+            amount_kes=row.amount_kes,
+            anomaly=row.anomaly,
+        )
+        decision = decide(snapshot, event)
+        if not decision.changed:
+            return row, None, decision
         changes = dict(decision.changes)
         entry = audit_entry(
-            at=changes.get("updated_at", self._now()),
+            at=changes.get("updated_at", now),
             actor=actor,
             action=decision.action or "update",
             attempt=row,
@@ -177,17 +157,21 @@ class Ledger:
             to_state=decision.state,
             detail={**(detail or {}), **{k: v for k, v in changes.items() if k != "updated_at"}},
         )
+        connection.execute("SAVEPOINT change")
         try:
-            return await self.store.update_attempt(row.id, row.version, changes, entry)
-        except IntegrityError:
+            updated = writer.update_attempt(connection, row, changes)
+        except sqlite3.IntegrityError:
             # The receipt is already on another attempt (unique index): keep the state change, hold the
             # receipt back as an anomaly for the owner rather than lose the result.
+            connection.execute("ROLLBACK TO change")
             receipt = changes.pop("receipt", None)
-            holder = await self.store.attempt_with_receipt(receipt) if receipt else None
+            holder = connection.execute(
+                "SELECT id FROM payment_attempts WHERE receipt = ?", (receipt,)
+            ).fetchone()
+            holder_id = holder[0] if holder else None
             changes["anomaly"] = "duplicate_receipt"
-            changes["anomaly_detail"] = (
-                f"receipt {receipt} is already on attempt {holder.id if holder else '?'}"
-            )
+            changes["anomaly_detail"] = f"receipt {receipt} is already on attempt {holder_id or '?'}"
+            updated = writer.update_attempt(connection, row, changes)
             entry = audit_entry(
                 at=entry.at,
                 actor=actor,
@@ -195,9 +179,56 @@ class Ledger:
                 attempt=row,
                 from_state=row.state,
                 to_state=decision.state,
-                detail={"receipt": receipt, "holder": holder.id if holder else None},
+                detail={"receipt": receipt, "holder": holder_id},
             )
-            return await self.store.update_attempt(row.id, row.version, changes, entry)
+        connection.execute("RELEASE change")
+        writer.insert_audit(connection, entry)
+        return row, updated, decision
+
+    def _announce_change(
+        self, before: PaymentAttempt, updated: PaymentAttempt | None, decision: Decision
+    ) -> AttemptView:
+        if updated is None:
+            return view_of(before)
+        log.info(
+            "attempt %s %s → %s (%s)", before.id, before.state, updated.state, decision.action or "update"
+        )
+        view = view_of(updated)
+        self.announce(view)
+        return view
+
+    async def apply(
+        self, attempt_id: str, event: Event, *, actor: str, detail: dict[str, Any] | None = None
+    ) -> AttemptView:
+        """Decide, persist, announce. Returns the current view, changed or not. Raises IllegalTransition.
+
+        Read, decision and write happen in one transaction on the store's writer thread, so nothing (no
+        other task, no other process) can change the attempt between the read and the write.
+        """
+        now = self._now()
+        before, updated, decision = await self.store.write(
+            lambda connection: self._apply_in(connection, attempt_id, event, actor, detail, now)
+        )
+        return self._announce_change(before, updated, decision)
+
+    async def apply_many(
+        self, changes: list[tuple[str, Event, str, dict[str, Any] | None]]
+    ) -> list[AttemptView | Exception]:
+        """Several attempts in ONE transaction (a page of the relay's feed), then each announced. An
+        attempt whose event is illegal is reported in place and does not stop the others."""
+        now = self._now()
+
+        def work(connection: sqlite3.Connection) -> list[Any]:
+            results: list[Any] = []
+            for attempt_id, event, actor, detail in changes:
+                try:
+                    results.append(self._apply_in(connection, attempt_id, event, actor, detail, now))
+                except (IllegalTransition, KeyError) as error:
+                    results.append(error)
+            return results
+
+        outcomes = await self.store.write(work)
+        return [o if isinstance(o, Exception) else self._announce_change(*o) for o in outcomes]
 
     async def note(
         self,
@@ -210,30 +241,37 @@ class Ledger:
         announce: bool = False,
     ) -> AttemptView | None:
         """A bookkeeping change that is not a state move (e.g. registered with the relay): persisted with
-        its audit entry, announced only when it changes what a listener shows."""
-        async with self._lock(attempt_id):
-            for _ in range(_MAX_RACES):
-                row = await self.store.get_attempt(attempt_id)
-                if row is None:
-                    raise KeyError(attempt_id)
-                if all(getattr(row, key) == value for key, value in changes.items()):
-                    return None
-                entry = audit_entry(
-                    at=self._now(),
+        its audit entry, announced only when asked (when it changes what a listener shows)."""
+        now = self._now()
+
+        def work(connection: sqlite3.Connection) -> PaymentAttempt | None:
+            row = writer.select_attempt(connection, attempt_id)
+            if row is None:
+                raise KeyError(attempt_id)
+            if all(getattr(row, key) == value for key, value in changes.items()):
+                return None
+            updated = writer.update_attempt(connection, row, changes)
+            writer.insert_audit(
+                connection,
+                audit_entry(
+                    at=now,
                     actor=actor,
                     action=action,
                     attempt=row,
                     from_state=row.state,
                     to_state=row.state,
                     detail={**(detail or {}), **changes},
-                )
-                updated = await self.store.update_attempt(row.id, row.version, changes, entry)
-                if updated is not None:
-                    view = view_of(updated)
-                    if announce:
-                        self.announce(view)
-                    return view
-        return None
+                ),
+            )
+            return updated
+
+        updated = await self.store.write(work)
+        if updated is None:
+            return None
+        view = view_of(updated)
+        if announce:
+            self.announce(view)
+        return view
 
 
 __all__ = ["IllegalTransition", "Ledger", "Listener", "audit_entry"]

@@ -354,6 +354,26 @@ class PaymentEngine:
             # Paid by STK Query: the receipt comes with the callback, through the reconciler's feed.
             self._on_unknown(attempt_id, self.timings.reconcile_query_first_s)
 
+    async def apply_relay_payments(self, payments: list[RelayPayment]) -> None:
+        """A page of the relay's feed, applied in one store transaction (order_id is the attempt id)."""
+        now = self._now()
+        batch = []
+        for payment in payments:
+            event = event_from_relay(payment, now)
+            if event is not None and payment.order_id:
+                detail = {"relay_status": payment.status, "relay_anomaly": payment.anomaly}
+                batch.append((payment.order_id, event, "relay", detail))
+        if not batch:
+            return
+        results = await self.ledger.apply_many(batch)  # type: ignore[arg-type]
+        for payment, result in zip(
+            [p for p in payments if event_from_relay(p, now) and p.order_id], results, strict=True
+        ):
+            if isinstance(result, Exception):
+                continue  # not an attempt of this store, or one still being pushed
+            if payment.anomaly in NON_BLOCKING_ANOMALIES and result.anomaly is None:
+                await self.apply_relay_payment(result.attempt_id, payment)
+
     async def apply_relay_payment(self, attempt_id: str, payment: RelayPayment) -> AttemptView | None:
         event = event_from_relay(payment, self._now())
         if event is None:
@@ -392,36 +412,29 @@ class PaymentEngine:
         return payment
 
     async def _wait_on_relay(self, row: PaymentAttempt) -> None:
+        """Make sure the relay expects this payment, and take a result it already holds.
+
+        The waiting itself is the reconciler's single long-poll on the relay's feed (`?after=N&wait=S`),
+        which wakes for any of this till's results: one connection for every payment in flight instead of
+        one per payment (httpx's pool costs grow with the connections it holds; benchmarks/settle_latency).
+        """
         client = self.relay.client
         assert client is not None
         delay = self.timings.relay_retry_first_s
         registered = row.relay_registered
         while True:
             try:
-                if not registered:
-                    payment = await self.register_with_relay(row)
-                    registered = True
-                else:
-                    remaining = ((row.wait_deadline_at or self._now()) - self._now()).total_seconds()
-                    wait_s = max(0.5, min(self.timings.long_poll_s, remaining + 1.0))
-                    started = self._now()
-                    found = await client.status(row.id, wait_s=wait_s)
+                if registered:
+                    found = await client.status(row.id)
                     self.relay.on_reachable(True)
                     if found is None:  # the relay lost or never had the registration: register again
                         registered = False
                         continue
                     payment = found
-                    quick = (self._now() - started).total_seconds() < 0.2
-                    if payment.status == "pending" and not payment.anomaly and quick:
-                        await self._sleep(0.5)  # a pending answer that came back at once: do not spin
-                delay = self.timings.relay_retry_first_s
-                view = await self.apply_relay_payment(row.id, payment)
-                if view is not None and view.state in FINAL_STATES:
-                    return
-                if payment.status == "pending" and payment.anomaly:
-                    # The relay holds a callback that does not match (forged or wrong, reference §5) and
-                    # will not settle this payment any more: STK Query decides.
-                    return
+                else:
+                    payment = await self.register_with_relay(row)
+                await self.apply_relay_payment(row.id, payment)
+                return
             except (RelayConflict, RelayRefused) as error:
                 # Nothing more to learn from the relay for this attempt; STK Query carries on.
                 log.warning("relay will not serve attempt %s: %s", row.id, error)

@@ -47,6 +47,9 @@ class Reconciler:
         self._tick_s = tick_s
         #: attempt id → (next query time, current gap)
         self._query_plan: dict[str, tuple[datetime, float]] = {}
+        #: Set when some attempt may be unknown to the relay (at start, after the relay was unreachable);
+        #: the store is only searched for them then, not on every tick.
+        self._registrations_due = True
         self._tasks: list[asyncio.Task[None]] = []
 
     def track(self, attempt_id: str, first_query_in_s: float) -> None:
@@ -55,6 +58,7 @@ class Reconciler:
         current = self._query_plan.get(attempt_id)
         if current is None or current[0] > when:
             self._query_plan[attempt_id] = (when, max(first_query_in_s, self.timings.reconcile_query_first_s))
+        self._registrations_due = True  # it may never have reached the relay
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._query_loop(), name="reconcile:query"))
@@ -121,11 +125,10 @@ class Reconciler:
                 items, next_after = await client.results(after=after, wait_s=self.timings.long_poll_s)
                 self.engine.relay.on_reachable(True)
                 delay = self.timings.relay_retry_first_s
-                for item in items:
-                    await self._apply_feed_item(item)
+                await self._apply_feed_items(items)
                 if next_after != after:
                     after = next_after
-                    await self.store.set_settings({FEED_CURSOR_KEY: str(after)}, self._now(), None)
+                    await self.store.put_setting(FEED_CURSOR_KEY, str(after), self._now())
             except asyncio.CancelledError:
                 raise
             except RelayRefused as error:
@@ -141,34 +144,42 @@ class Reconciler:
                 log.exception("relay feed pass failed")
                 await self._sleep(delay)
 
-    async def _apply_feed_item(self, item: FeedItem) -> None:
-        payment = item.payment
-        if payment.settled_at is not None:
-            self._on_callback_seen(payment.settled_at)
-        row = await self.store.get_attempt(payment.order_id) if payment.order_id else None
-        if row is None and payment.checkout_request_id:
-            row = await self.store.attempt_by_checkout(payment.checkout_request_id)
-        if row is None or row.state == State.CREATED:
-            return  # another till's key would not see it; an order this store does not hold is not ours
-        await self.engine.apply_relay_payment(row.id, payment)
+    async def _apply_feed_items(self, items: list[FeedItem]) -> None:
+        for item in items:
+            if item.payment.settled_at is not None:
+                self._on_callback_seen(item.payment.settled_at)
+        # order_id is the attempt id (the till registers it so); an order this store does not hold, or
+        # an attempt still being pushed, is skipped inside the batch.
+        await self.engine.apply_relay_payments([item.payment for item in items])
 
     # --- registrations the relay never got -----------------------------------------------------------
+
+    def registrations_due(self) -> None:
+        self._registrations_due = True
 
     async def _registration_loop(self) -> None:
         while True:
             try:
-                await self.register_missing()
+                if self._registrations_due:
+                    self._registrations_due = False
+                    if not await self.register_missing():
+                        self._registrations_due = True
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("reconciler registration pass failed")
             await self._sleep(max(self._tick_s, self.timings.relay_retry_first_s))
 
-    async def register_missing(self) -> None:
+    async def register_missing(self) -> bool:
         """Register attempts the relay has not heard of (it was down, or the till died before), then read
-        their status once: a callback held by the relay for an unregistered id applies on registration."""
+        their status once: a callback held by the relay for an unregistered id applies on registration.
+        False when the relay could not be reached (try again later)."""
+        complete = True
         for row in await self.store.unsettled_attempts():
-            if row.relay_registered or not row.checkout_request_id or row.id in self.engine.settling:
+            if row.relay_registered or not row.checkout_request_id:
+                continue
+            if row.id in self.engine.settling:
+                complete = False  # its own task is registering it; look again later
                 continue
             if row.state == State.FAILED or not self._within_horizon(row):
                 continue
@@ -178,5 +189,6 @@ class Reconciler:
             except RelayError as error:
                 self.engine.relay.on_reachable(False)
                 log.info("relay registration of attempt %s deferred: %s", row.id, error)
-                return
+                return False
             await self.engine.apply_relay_payment(row.id, status or payment)
+        return complete

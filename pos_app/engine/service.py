@@ -279,7 +279,7 @@ class TillService:
                 raise
             except Exception:
                 log.exception("housekeeping failed")
-            await asyncio.sleep(min(5.0, max(0.2, self.config.timings.relay_retry_first_s * 2)))
+            await asyncio.sleep(min(5.0, max(0.2, self.config.timings.relay_retry_first_s * 10)))
 
     async def _sweep_stale_created(self) -> None:
         stale_before = self._stale_created_before()
@@ -371,6 +371,8 @@ class TillService:
                 log.exception("a status listener failed")
 
     def _set_relay_connected(self, connected: bool) -> None:
+        if not connected and hasattr(self, "reconciler"):
+            self.reconciler.registrations_due()
         if self._relay_connected != connected:
             self._relay_connected = connected
             self._announce_status()
@@ -601,6 +603,8 @@ class TillService:
                 and not any(f.code == "relay_down" for f in relay_findings)
             ):
                 findings.append(
-                    await diag.check_callback_reaches_relay(self.callback_url, self.relay, self._relay_http)
+                    await diag.check_callback_reaches_relay(
+                        self.callback_url, self.relay, self._relay_http, wait_s=config.timings.selftest_wait_s
+                    )
                 )
         return findings

@@ -6,10 +6,11 @@ the window and a headless `mpesa-till` command sharing the file can never overwr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, event, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -17,7 +18,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from pos_app.store import migrate
+from pos_app.store import writer as writer_sql
 from pos_app.store.models import AuditEntry, PaymentAttempt, Sale, Setting
+from pos_app.store.writer import StoreWriter
+
+T = TypeVar("T")
 
 UNSETTLED_STATES = ("created", "prompt_sent", "unknown")
 
@@ -37,7 +42,11 @@ class Store:
     def __init__(self, path: Path, engine: AsyncEngine) -> None:
         self.path = path
         self._engine = engine
+        self._writer = StoreWriter(path)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # One writer at a time inside this process: SQLite allows one anyway, and a second connection that
+        # finds the file locked sleeps in SQLite's busy handler (tens of ms each time) instead of queueing.
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -47,14 +56,19 @@ class Store:
         return cls(path, engine)
 
     async def close(self) -> None:
+        await self._writer.close()
         await self._engine.dispose()
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` in one BEGIN IMMEDIATE transaction on the writer thread (writer.py)."""
+        return await self._writer.run(work)
 
     # --- sales and attempts -------------------------------------------------------------------------
 
     async def insert_attempt(
         self, attempt: PaymentAttempt, audit: AuditEntry, sale: Sale | None = None
     ) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._write_lock, self._sessions() as session, session.begin():
             if sale is not None:
                 session.add(sale)
                 await session.flush()
@@ -66,20 +80,23 @@ class Store:
             return await session.get(Sale, sale_id)
 
     async def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
-        async with self._sessions() as session:
-            return await session.get(PaymentAttempt, attempt_id)
+        return await self._writer.read(lambda connection: writer_sql.select_attempt(connection, attempt_id))
 
     async def attempt_by_checkout(self, checkout_request_id: str) -> PaymentAttempt | None:
-        async with self._sessions() as session:
-            result = await session.exec(
-                select(PaymentAttempt).where(PaymentAttempt.checkout_request_id == checkout_request_id)
+        return await self._writer.read(
+            lambda connection: writer_sql.select_attempt_where(
+                connection, "checkout_request_id", checkout_request_id
             )
-            return result.first()
+        )
 
     async def attempt_with_receipt(self, receipt: str) -> PaymentAttempt | None:
-        async with self._sessions() as session:
-            result = await session.exec(select(PaymentAttempt).where(PaymentAttempt.receipt == receipt))
-            return result.first()
+        return await self._writer.read(
+            lambda connection: writer_sql.select_attempt_where(connection, "receipt", receipt)
+        )
+
+    async def put_setting(self, key: str, value: str, at: datetime) -> None:
+        """One setting, on the fast path (the relay feed's cursor is written after every page)."""
+        await self._writer.run(lambda connection: writer_sql.upsert_setting(connection, key, value, at))
 
     async def attempts_for_sale(self, sale_id: str) -> list[PaymentAttempt]:
         async with self._sessions() as session:
@@ -121,7 +138,13 @@ class Store:
             return list(result.all())
 
     async def update_attempt(
-        self, attempt_id: str, expected_version: int, changes: dict[str, Any], audit: AuditEntry | None
+        self,
+        attempt_id: str,
+        expected_version: int,
+        changes: dict[str, Any],
+        audit: AuditEntry | None,
+        *,
+        current: PaymentAttempt | None = None,
     ) -> PaymentAttempt | None:
         """Apply `changes` if the row is still at `expected_version`; None when someone else wrote first.
 
@@ -129,7 +152,7 @@ class Store:
         other way round) cannot exist.
         """
         values = {**changes, "version": expected_version + 1}
-        async with self._sessions() as session, session.begin():
+        async with self._write_lock, self._sessions() as session, session.begin():
             result = await session.exec(
                 update(PaymentAttempt)
                 .where(col(PaymentAttempt.id) == attempt_id, col(PaymentAttempt.version) == expected_version)
@@ -139,12 +162,14 @@ class Store:
                 return None
             if audit is not None:
                 session.add(audit)
+        if current is not None:  # the row as it now is, without reading it back
+            return current.model_copy(update=values)
         return await self.get_attempt(attempt_id)
 
     # --- audit trail ---------------------------------------------------------------------------------
 
     async def append_audit(self, entries: Iterable[AuditEntry]) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._write_lock, self._sessions() as session, session.begin():
             session.add_all(list(entries))
 
     async def audit_for(self, attempt_id: str) -> list[AuditEntry]:
@@ -179,7 +204,7 @@ class Store:
         self, values: dict[str, str | None], at: datetime, audit: AuditEntry | None
     ) -> None:
         """Upsert (None deletes) several settings in one transaction, with their audit row."""
-        async with self._sessions() as session, session.begin():
+        async with self._write_lock, self._sessions() as session, session.begin():
             for key, value in values.items():
                 row = await session.get(Setting, key)
                 if value is None:

@@ -81,10 +81,6 @@ async def test_history_report_and_manual_receipt_share_the_tills_store(
 
     set_pin = await run_cli("set-pin", env={**env, "MPESA_TILL_NEW_PIN": "2468"})
     assert set_pin.code == 0, set_pin.stderr
-    wrong = await run_cli(
-        "receipt", unknown_answer["sale_id"], "TK3AB12CDE", env={**env, "MPESA_TILL_PIN": "1111"}
-    )
-    assert wrong.code == 1 and "Wrong owner PIN" in wrong.stderr
     entered = await run_cli(
         "receipt", unknown_answer["sale_id"], "tk3ab12cde", "--json", env={**env, "MPESA_TILL_PIN": "2468"}
     )

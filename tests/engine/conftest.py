@@ -42,6 +42,7 @@ FAST = Timings(
     relay_retry_max_s=0.4,
     relay_timeout_s=3.0,
     daraja_timeout_s=1.5,
+    selftest_wait_s=1.0,
 )
 
 PUSH_PATH = "/mpesa/stkpush/v1/processrequest"

@@ -78,7 +78,7 @@ async def test_refused_credentials_and_a_relay_that_is_down_are_reported(rig: Ri
 
 
 async def test_a_callback_url_that_does_not_lead_to_this_tills_relay_is_reported(rig: Rig) -> None:
-    other_key, other_path = await rig.relay.create_till("someone-else")
+    _other_key, other_path = await rig.relay.create_till("someone-else")
     till = await rig.open(callback_url=rig.relay.base_url + other_path)
     findings = await till.diagnostics()
     assert "callback_not_at_relay" in codes(findings)

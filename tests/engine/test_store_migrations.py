@@ -75,6 +75,15 @@ async def test_upgrade_from_the_first_schema_keeps_every_row_and_moves_a_duplica
         await store.close()
 
 
+def test_head_names_the_newest_revision_file() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.SCRIPT_LOCATION))
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
+
+
 def test_the_till_keeps_its_own_version_table_apart_from_the_relays(tmp_path: Path) -> None:
     path = tmp_path / "till.sqlite3"
     migrate.upgrade(path)

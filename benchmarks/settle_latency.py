@@ -1,0 +1,371 @@
+"""Settle latency of the till's payment engine (issue 4, "A benchmark script").
+
+A. With a callback: from the moment the relay accepts a callback (its HTTP 200 reaches the sender) to the
+   moment the engine announces "paid" to its subscribers. >= 200 payments, 50 in flight at once. The relay
+   runs as its own process (`mpesa-relay serve`, SQLite), the Daraja simulator in this process; the
+   benchmark plays Safaricom and POSTs each paid callback itself, so the acceptance moment is measured
+   exactly (simulator scenario 254711000005: the simulator itself never sends one).
+B. With no callback ever (scenario 005), production timings (8 s silence window, then the backed-off,
+   jittered STK Query schedule): how many STK Queries each payment needs, and how long after Daraja knew
+   the result (push + the simulator's customer delay) the engine announced it. Also over a range of
+   customer delays, for the shape of the schedule.
+
+Run: `.venv/bin/python benchmarks/settle_latency.py [--payments 200] [--in-flight 50]`. Prints a summary and
+writes benchmarks/results/settle_latency.json. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE  # noqa: E402
+from daraja_core.serve import BackgroundServer  # noqa: E402
+from daraja_core.simulator import SimulatorSettings, create_app  # noqa: E402
+from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET  # noqa: E402
+from pos_app.config import Timings, TillConfig  # noqa: E402
+from pos_app.engine.service import TillService  # noqa: E402
+from pos_app.engine.views import AttemptView  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "settle_latency.json"
+NO_CALLBACK_PHONE = "0711000005"
+QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class SimulatorProcess:
+    """The Daraja simulator as its own process (`mpesa-sim`): Daraja is remote for a real till, so its work
+    must not share the engine's event loop during the measurement."""
+
+    def __init__(self, *options: str) -> None:
+        self.port = free_port()
+        self.options = options
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        simulator = str(Path(sys.executable).with_name("mpesa-sim"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MPESA_")}
+        self.process = subprocess.Popen(
+            [simulator, "--port", str(self.port), *self.options],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.base_url + "/simulator/log", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the simulator did not start")
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+class RelayProcess:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'relay.db'}"}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.key = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        relay = str(Path(sys.executable).with_name("mpesa-relay"))
+        subprocess.run([relay, "migrate"], env=self.env, check=True, capture_output=True)
+        made = subprocess.run(
+            [relay, "create-till-key", "bench-till"], env=self.env, check=True, capture_output=True, text=True
+        )
+        self.key = made.stdout.strip().splitlines()[-1].strip()
+        self.process = subprocess.Popen(
+            [relay, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the relay did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def paid_callback(view: AttemptView, receipt: str) -> dict[str, Any]:
+    return {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": view.merchant_request_id,
+                "CheckoutRequestID": view.checkout_request_id,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": view.amount_kes},
+                        {"Name": "MpesaReceiptNumber", "Value": receipt},
+                        {"Name": "TransactionDate", "Value": 20261122120000},
+                        {"Name": "PhoneNumber", "Value": int(view.phone)},
+                    ]
+                },
+            }
+        }
+    }
+
+
+def receipt_for(index: int) -> str:
+    """A unique 10-character receipt (reference/daraja.md §7 shape)."""
+    return f"TKB{index:04d}" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
+
+
+async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, Any]:
+    relay = RelayProcess(folder / "a")
+    (folder / "a").mkdir()
+    relay.start()
+    simulator = SimulatorProcess("--min-query-interval", "0")
+    simulator.start()
+    try:
+        async with httpx.AsyncClient() as probe:
+            till_info = (
+                await probe.get(
+                    relay.base_url + "/api/v1/till", headers={"Authorization": f"Bearer {relay.key}"}
+                )
+            ).json()
+        # No STK Query during the measurement: only the relay's answer is timed.
+        timings = Timings(relay_silence_s=120.0, wait_deadline_s=180.0)
+        config = TillConfig(
+            mode="remote",
+            home=folder / "a" / "till",
+            consumer_key=SIM_CONSUMER_KEY,
+            consumer_secret=SIM_CONSUMER_SECRET,
+            shortcode=SANDBOX_SHORTCODE,
+            passkey=SANDBOX_PASSKEY,
+            relay_url=relay.base_url,
+            relay_key=relay.key,
+            api_base_url=simulator.base_url,
+            callback_url=relay.base_url + till_info["callback_path"],
+            timings=timings,
+        )
+        till = await TillService.open(config)
+        announced: dict[str, float] = {}
+        waiters: dict[str, asyncio.Future[float]] = {}
+
+        def on_change(view: AttemptView) -> None:
+            if view.state == "paid" and view.attempt_id not in announced:
+                announced[view.attempt_id] = time.perf_counter()
+                future = waiters.get(view.attempt_id)
+                if future is not None and not future.done():
+                    future.set_result(announced[view.attempt_id])
+
+        till.subscribe(on_change)
+        limit = asyncio.Semaphore(in_flight)
+        latencies_ms: list[float] = []
+        from_send_ms: list[float] = []
+        safaricom = httpx.AsyncClient(limits=httpx.Limits(max_connections=in_flight * 2))
+
+        async def one(index: int) -> None:
+            async with limit:
+                view = await till.charge(10 + index % 50, NO_CALLBACK_PHONE)
+                assert view.state == "prompt_sent", view
+                waiters[view.attempt_id] = asyncio.get_running_loop().create_future()
+                await asyncio.sleep(0.3 + random.random() * 0.2)  # registered, and the customer types the PIN
+                sent = time.perf_counter()
+                answer = await safaricom.post(
+                    config.callback_url, json=paid_callback(view, receipt_for(index))
+                )
+                accepted = time.perf_counter()
+                assert answer.status_code == 200
+                done = await asyncio.wait_for(waiters[view.attempt_id], 30)
+                latencies_ms.append((done - accepted) * 1000)
+                from_send_ms.append((done - sent) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(payments)))
+        elapsed = time.perf_counter() - started
+        await safaricom.aclose()
+        await till.close()
+    finally:
+        await simulator.stop()
+        relay.stop()
+    return {
+        "payments": payments,
+        "in_flight": in_flight,
+        "wall_s": round(elapsed, 2),
+        "from_accept_ms": {
+            "p50": round(statistics.median(latencies_ms), 1),
+            "p95": round(percentile(latencies_ms, 0.95), 1),
+            "max": round(max(latencies_ms), 1),
+            "min": round(min(latencies_ms), 1),
+        },
+        "from_send_ms": {
+            "p50": round(statistics.median(from_send_ms), 1),
+            "p95": round(percentile(from_send_ms, 0.95), 1),
+            "max": round(max(from_send_ms), 1),
+        },
+    }
+
+
+async def scenario_b(customer_delays_s: list[float], per_delay: int, folder: Path) -> list[dict[str, Any]]:
+    """No callback ever: STK Query alone, production timings."""
+    rows = []
+    for delay_s in customer_delays_s:
+        simulator = BackgroundServer(
+            create_app(SimulatorSettings(callback_delay_s=delay_s)), timeout_graceful_shutdown=1
+        )
+        await simulator.start()
+        home = folder / f"b-{delay_s:g}"
+        config = TillConfig(
+            mode="query_only",
+            home=home,
+            consumer_key=SIM_CONSUMER_KEY,
+            consumer_secret=SIM_CONSUMER_SECRET,
+            shortcode=SANDBOX_SHORTCODE,
+            passkey=SANDBOX_PASSKEY,
+            api_base_url=simulator.base_url,
+            timings=replace(Timings()),  # production defaults
+        )
+        till = await TillService.open(config)
+        try:
+            pushed_at: dict[str, float] = {}
+
+            async def one() -> dict[str, float]:
+                before = time.perf_counter()
+                view = await till.charge(100, NO_CALLBACK_PHONE)
+                pushed_at[view.attempt_id] = (before + time.perf_counter()) / 2
+                final = await till.wait_settled(view.attempt_id, 200)
+                settled = time.perf_counter()
+                return {
+                    "state": final.state,
+                    "lag_after_daraja_knew_s": settled - (pushed_at[view.attempt_id] + delay_s),
+                    "checkout": view.checkout_request_id or "",
+                }
+
+            results = await asyncio.gather(*(one() for _ in range(per_delay)))
+            async with httpx.AsyncClient() as client:
+                log = (await client.get(simulator.base_url + "/simulator/log")).json()
+            for result in results:
+                queries = sum(
+                    1
+                    for request in log["requests"]
+                    if request["path"] == QUERY_PATH
+                    and request.get("checkout_request_id") == result["checkout"]
+                )
+                result["queries"] = queries
+            rows.append(
+                {
+                    "customer_delay_s": delay_s,
+                    "payments": per_delay,
+                    "states": sorted({str(r["state"]) for r in results}),
+                    "queries_max": max(int(r["queries"]) for r in results),
+                    "queries_mean": round(statistics.mean(float(r["queries"]) for r in results), 2),
+                    "lag_after_daraja_knew_s_max": round(
+                        max(float(r["lag_after_daraja_knew_s"]) for r in results), 2
+                    ),
+                    "lag_after_daraja_knew_s_mean": round(
+                        statistics.mean(float(r["lag_after_daraja_knew_s"]) for r in results), 2
+                    ),
+                }
+            )
+        finally:
+            await till.close()
+            await simulator.stop()
+    return rows
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--payments", type=int, default=200)
+    parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--no-callback-payments", type=int, default=5)
+    parser.add_argument("--customer-delays", default="3,10,20", help="seconds, comma-separated (B)")
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("relay", "daraja_core", "httpx", "pos_app", "alembic", "uvicorn"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    delays = [float(x) for x in args.customer_delays.split(",") if x]
+    with tempfile.TemporaryDirectory(prefix="settle-bench-") as temporary:
+        folder = Path(temporary)
+        a = await scenario_a(args.payments, args.in_flight, folder)
+        print(
+            f"A. callback accepted → engine announces paid, {a['payments']} payments, {a['in_flight']} in flight: "
+            f"p50 {a['from_accept_ms']['p50']} ms, p95 {a['from_accept_ms']['p95']} ms, "
+            f"max {a['from_accept_ms']['max']} ms  (from the POST being sent: p50 {a['from_send_ms']['p50']} ms, "
+            f"p95 {a['from_send_ms']['p95']} ms)"
+        )
+        b = await scenario_b(delays, args.no_callback_payments, folder)
+        for row in b:
+            print(
+                f"B. no callback, customer answers after {row['customer_delay_s']:g} s: {row['states']}, "
+                f"STK Queries max {row['queries_max']} (mean {row['queries_mean']}), settled at most "
+                f"{row['lag_after_daraja_knew_s_max']} s after Daraja knew (mean {row['lag_after_daraja_knew_s_mean']} s)"
+            )
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "with_callback": a,
+        "no_callback_stk_query": b,
+        "targets": {"p95_ms": 100, "no_callback_queries_max": 4, "no_callback_lag_s_max": 15},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
