@@ -41,7 +41,7 @@ from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE  # noqa: E40
 from daraja_core.serve import BackgroundServer  # noqa: E402
 from daraja_core.simulator import SimulatorSettings, create_app  # noqa: E402
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET  # noqa: E402
-from pos_app.config import Timings, TillConfig  # noqa: E402
+from pos_app.config import TillConfig, Timings  # noqa: E402
 from pos_app.engine.service import TillService  # noqa: E402
 from pos_app.engine.views import AttemptView  # noqa: E402
 
@@ -166,8 +166,8 @@ def receipt_for(index: int) -> str:
 
 
 async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, Any]:
-    relay = RelayProcess(folder / "a")
-    (folder / "a").mkdir()
+    await asyncio.to_thread(folder.mkdir, parents=True)
+    relay = RelayProcess(folder)
     relay.start()
     simulator = SimulatorProcess("--min-query-interval", "0")
     simulator.start()
@@ -182,7 +182,7 @@ async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, A
         timings = Timings(relay_silence_s=120.0, wait_deadline_s=180.0)
         config = TillConfig(
             mode="remote",
-            home=folder / "a" / "till",
+            home=folder / "till",
             consumer_key=SIM_CONSUMER_KEY,
             consumer_secret=SIM_CONSUMER_SECRET,
             shortcode=SANDBOX_SHORTCODE,
@@ -273,17 +273,16 @@ async def scenario_b(customer_delays_s: list[float], per_delay: int, folder: Pat
         )
         till = await TillService.open(config)
         try:
-            pushed_at: dict[str, float] = {}
 
-            async def one() -> dict[str, float]:
+            async def one(till: TillService = till, delay_s: float = delay_s) -> dict[str, float]:
                 before = time.perf_counter()
                 view = await till.charge(100, NO_CALLBACK_PHONE)
-                pushed_at[view.attempt_id] = (before + time.perf_counter()) / 2
+                pushed_at = (before + time.perf_counter()) / 2
                 final = await till.wait_settled(view.attempt_id, 200)
                 settled = time.perf_counter()
                 return {
                     "state": final.state,
-                    "lag_after_daraja_knew_s": settled - (pushed_at[view.attempt_id] + delay_s),
+                    "lag_after_daraja_knew_s": settled - (pushed_at + delay_s),
                     "checkout": view.checkout_request_id or "",
                 }
 
@@ -327,6 +326,11 @@ async def main() -> int:
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--no-callback-payments", type=int, default=5)
     parser.add_argument("--customer-delays", default="3,10,20", help="seconds, comma-separated (B)")
+    parser.add_argument(
+        "--also",
+        default="1:40,10:100",
+        help="more A runs as IN_FLIGHT:PAYMENTS, comma-separated (one cashier = 1)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     import logging
@@ -337,19 +341,26 @@ async def main() -> int:
     delays = [float(x) for x in args.customer_delays.split(",") if x]
     with tempfile.TemporaryDirectory(prefix="settle-bench-") as temporary:
         folder = Path(temporary)
-        a = await scenario_a(args.payments, args.in_flight, folder)
-        print(
-            f"A. callback accepted → engine announces paid, {a['payments']} payments, {a['in_flight']} in flight: "
-            f"p50 {a['from_accept_ms']['p50']} ms, p95 {a['from_accept_ms']['p95']} ms, "
-            f"max {a['from_accept_ms']['max']} ms  (from the POST being sent: p50 {a['from_send_ms']['p50']} ms, "
-            f"p95 {a['from_send_ms']['p95']} ms)"
-        )
+        a = await scenario_a(args.payments, args.in_flight, folder / "main")
+        runs = [a]
+        for spec in [x for x in args.also.split(",") if x]:
+            in_flight, payments = (int(n) for n in spec.split(":"))
+            runs.append(await scenario_a(payments, in_flight, folder / f"also-{in_flight}"))
+        for run in runs:
+            accept, send = run["from_accept_ms"], run["from_send_ms"]
+            print(
+                f"A. callback accepted → engine announces paid, {run['payments']} payments, "
+                f"{run['in_flight']} in flight: p50 {accept['p50']} ms, p95 {accept['p95']} ms, "
+                f"max {accept['max']} ms  (from the POST being sent: p50 {send['p50']} ms, "
+                f"p95 {send['p95']} ms)"
+            )
         b = await scenario_b(delays, args.no_callback_payments, folder)
         for row in b:
             print(
                 f"B. no callback, customer answers after {row['customer_delay_s']:g} s: {row['states']}, "
                 f"STK Queries max {row['queries_max']} (mean {row['queries_mean']}), settled at most "
-                f"{row['lag_after_daraja_knew_s_max']} s after Daraja knew (mean {row['lag_after_daraja_knew_s_mean']} s)"
+                f"{row['lag_after_daraja_knew_s_max']} s after Daraja knew "
+                f"(mean {row['lag_after_daraja_knew_s_mean']} s)"
             )
     report = {
         "machine": {
@@ -358,6 +369,7 @@ async def main() -> int:
             "platform": platform.platform(),
         },
         "with_callback": a,
+        "with_callback_other_concurrency": runs[1:],
         "no_callback_stk_query": b,
         "targets": {"p95_ms": 100, "no_callback_queries_max": 4, "no_callback_lag_s_max": 15},
     }

@@ -90,6 +90,21 @@ def event_from_relay(payment: RelayPayment, at: datetime) -> ResultReported | No
     )
 
 
+def query_gaps(timings: Timings, rng: random.Random) -> list[float]:
+    """Gaps between STK Queries after the silence window: growing by `query_growth` up to
+    `query_max_gap_s`, each jittered by ±`query_jitter` so many tills never query in step. The cap bounds
+    how late a result Daraja already knows is seen; queries stop at the wait deadline."""
+    gaps: list[float] = []
+    gap = timings.query_first_gap_s
+    total = timings.relay_silence_s
+    while total < timings.wait_deadline_s:
+        jittered = gap * (1 + rng.uniform(-timings.query_jitter, timings.query_jitter))
+        gaps.append(jittered)
+        total += jittered
+        gap = min(gap * timings.query_growth, timings.query_max_gap_s)
+    return gaps
+
+
 @dataclass
 class RelayLink:
     """The relay as the engine uses it (None fields: query-only)."""
@@ -448,16 +463,7 @@ class PaymentEngine:
                 delay = min(delay * 2, self.timings.relay_retry_max_s)
 
     def query_gaps(self) -> list[float]:
-        """The STK Query schedule after the silence window, jittered (tests read it, the benchmark too)."""
-        gaps: list[float] = []
-        gap = self.timings.query_first_gap_s
-        total = self.timings.relay_silence_s
-        while total < self.timings.wait_deadline_s:
-            jittered = gap * (1 + self._rng.uniform(-self.timings.query_jitter, self.timings.query_jitter))
-            gaps.append(jittered)
-            total += jittered
-            gap = min(gap * self.timings.query_growth, self.timings.query_max_gap_s)
-        return gaps
+        return query_gaps(self.timings, self._rng)
 
     async def _query_daraja(self, row: PaymentAttempt) -> None:
         assert row.checkout_request_id is not None and row.prompt_sent_at is not None
