@@ -60,12 +60,16 @@ def bare_app() -> Any:
 
 
 def plain_app(database_path: str) -> Any:
-    """The plain way: a blocking session committing each callback inside the async handler."""
+    """The plain way: a blocking SQLAlchemy session committing each callback inside the async handler.
+
+    Kept lean on purpose (Core statements, no ORM objects), so the comparison flatters the plain way:
+    store the raw request, parse, store the result once per CheckoutRequestID, commit, answer.
+    """
     import sqlalchemy as sa
-    from sqlmodel import Session
+    from sqlalchemy.orm import Session
 
     from daraja_core.callback import CallbackParseError, parse_stk_callback
-    from relay.models import RawCallback, RelayModel, StkResult, utcnow
+    from relay.models import RelayModel, raw_table, result_table, utcnow
 
     engine = sa.create_engine(f"sqlite:///{database_path}", connect_args={"check_same_thread": False})
 
@@ -80,42 +84,51 @@ def plain_app(database_path: str) -> Any:
         body = await request.body()
         now = utcnow()
         with Session(engine) as session:
-            raw = RawCallback(
-                received_at=now,
-                path=CALLBACK_PATH,
-                source_ip=request.client.host if request.client else "",
-                headers=json.dumps(dict(request.headers)),
-                body=body,
-                status="received",
-            )
-            session.add(raw)
-            session.flush()
+            raw_id = session.execute(
+                sa.insert(raw_table)
+                .values(
+                    received_at=now,
+                    path=CALLBACK_PATH,
+                    source_ip=request.client.host if request.client else "",
+                    headers=json.dumps(dict(request.headers)),
+                    body=body,
+                    status="received",
+                )
+                .returning(raw_table.c.id)
+            ).scalar_one()
+            checkout: str | None = None
+            error_text: str | None = None
             try:
                 parsed = parse_stk_callback(body)
             except CallbackParseError as error:
-                raw.status, raw.error = "malformed", str(error)
+                status, error_text = "malformed", str(error)
             else:
-                raw.checkout_request_id = parsed.checkout_request_id
-                if session.get(StkResult, parsed.checkout_request_id) is None:
-                    assert raw.id is not None
-                    session.add(
-                        StkResult(
-                            checkout_request_id=parsed.checkout_request_id,
-                            raw_callback_id=raw.id,
-                            merchant_request_id=parsed.merchant_request_id,
-                            result_code=parsed.result_code,
-                            result_desc=parsed.result_desc,
-                            amount_text=None if parsed.amount is None else str(parsed.amount),
-                            amount_kes=parsed.amount_kes,
-                            receipt=parsed.receipt,
-                            phone=parsed.phone,
-                            transaction_date=parsed.transaction_date,
-                            received_at=now,
-                        )
+                checkout = parsed.checkout_request_id
+                stored: Any = session.execute(
+                    sa.insert(result_table)
+                    .prefix_with("OR IGNORE")
+                    .values(
+                        checkout_request_id=parsed.checkout_request_id,
+                        raw_callback_id=raw_id,
+                        merchant_request_id=parsed.merchant_request_id,
+                        result_code=parsed.result_code,
+                        result_desc=parsed.result_desc,
+                        amount_text=None if parsed.amount is None else str(parsed.amount),
+                        amount_kes=parsed.amount_kes,
+                        receipt=parsed.receipt,
+                        phone=parsed.phone,
+                        transaction_date=parsed.transaction_date,
+                        received_at=now,
+                        duplicates=0,
+                        contradictions=0,
                     )
-                    raw.status = "applied"
-                else:
-                    raw.status = "duplicate"
+                )
+                status = "applied" if stored.rowcount else "duplicate"
+            session.execute(
+                sa.update(raw_table)
+                .where(raw_table.c.id == raw_id)
+                .values(status=status, error=error_text, checkout_request_id=checkout)
+            )
             session.commit()
         return Response(ACK, media_type="application/json")
 
