@@ -41,7 +41,7 @@ from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_screen import SaleScreen, named
 from pos_app.ui.settings_dialog import SettingsDialog
 from pos_app.ui.status_bar import Banner, TillStatusBar
-from pos_app.ui.strings import text
+from pos_app.ui.strings import phone_problem_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import AttemptView, TillService, TillSettings, TillStatus
@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         phone_problem = self.sale.phone_input.problem()
         msisdn = self.sale.phone_input.msisdn()
         if phone_problem or msisdn is None:
-            self.sale.show_message(phone_problem or "", error=True)
+            self.sale.show_message(phone_problem_text(phone_problem or "", self.lang), error=True)
             self.sale.phone_input.setFocus()
             return
         amount_kes = self.sale.amount_input.amount_kes() or 0

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.presentation import Presentation
 from pos_app.ui.status_panel import StatusPanel
-from pos_app.ui.strings import text
+from pos_app.ui.strings import phone_problem_text, text
 
 
 def named(widget: QWidget, name: str) -> None:
@@ -140,7 +140,8 @@ class SaleScreen(QWidget):
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
         msisdn = self.phone_input.msisdn()
-        self.phone_hint.setText(message if message else (text("phone_valid", self.lang) if msisdn else ""))
+        shown = phone_problem_text(message, self.lang) if message else ""
+        self.phone_hint.setText(shown or (text("phone_valid", self.lang) if msisdn else ""))
         self.phone_hint.setProperty("error", is_error)
         self.phone_hint.style().unpolish(self.phone_hint)
         self.phone_hint.style().polish(self.phone_hint)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from pos_app.engine.errors import TillError
 from pos_app.ui.diagnostics_view import FindingsList
 from pos_app.ui.strings import text
 
@@ -203,7 +204,7 @@ class SettingsDialog(QDialog):
             self.message.setText(text("set_saved", self.lang))
             self.settings_saved.emit(settings)
             self.accept()
-        except (ValueError, LookupError) as refused:  # the engine's refusals carry a message for people
+        except (TillError, ValueError) as refused:  # the engine's refusals carry a message for people
             self.message.setText(str(refused))
         finally:
             self.save_button.setEnabled(True)

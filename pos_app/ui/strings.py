@@ -7,6 +7,8 @@ English so a missing Swahili entry shows a word, never a blank.
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("en", "sw")
 
 _TABLE: dict[str, tuple[str, str]] = {
@@ -236,3 +238,37 @@ def text(key: str, lang: str = "en", **values: object) -> str:
 
 def keys() -> frozenset[str]:
     return frozenset(_TABLE)
+
+
+# daraja_core.phones explains a bad number in English; the same sentences for a Swahili-speaking cashier.
+# Unknown wording falls through in English rather than disappearing.
+_PHONE_SW: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Enter the customer's phone number\."), "Weka namba ya simu ya mteja."),
+    (
+        re.compile(r"Only Kenyan numbers \(\+254\) can pay by M-Pesa\."),
+        "Namba za Kenya (+254) pekee hulipa kwa M-Pesa.",
+    ),
+    (re.compile(r"A phone number has digits only\."), "Namba ya simu ina tarakimu pekee."),
+    (re.compile(r"Start the number with 07, 01, \+254 or 254\."), "Anza namba na 07, 01, +254 au 254."),
+    (
+        re.compile(r"This is not a mobile number: it must start with 07 or 01\."),
+        "Hii si namba ya simu ya mkononi: lazima ianze na 07 au 01.",
+    ),
+    (
+        re.compile(r"The number is too short: (\d+) digit\(s\) missing\."),
+        r"Namba ni fupi: tarakimu \1 zimepungua.",
+    ),
+    (
+        re.compile(r"The number is too long: (\d+) digit\(s\) too many\."),
+        r"Namba ni ndefu: tarakimu \1 zimezidi.",
+    ),
+)
+
+
+def phone_problem_text(message: str, lang: str) -> str:
+    if lang != "sw":
+        return message
+    for pattern, swahili in _PHONE_SW:
+        if pattern.fullmatch(message):
+            return pattern.sub(swahili, message)
+    return message

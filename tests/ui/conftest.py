@@ -51,6 +51,9 @@ def qloop(qtbot, qapp: QApplication, session_loop: qasync.QEventLoop) -> Iterato
     asyncio.events._set_running_loop(session_loop)
     yield session_loop
     drain(session_loop, qapp)
+    # Tests outside tests/ui (pytest-asyncio's own loops) must not find this loop marked as running.
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
 
 
 def drain(loop: asyncio.AbstractEventLoop, qapp: QApplication, rounds: int = 200) -> None:

@@ -205,3 +205,18 @@ def test_language_switch_changes_every_word_and_is_remembered(till):
     till.press(Qt.Key.Key_F9)
     till.qtbot.waitUntil(lambda: till.status_text().startswith("Paid\nReceipt "))
     assert window.nav["nav_language"].text() == "Kiswahili (F9)"
+
+
+def test_changing_the_owner_pin_needs_the_current_one_and_says_so(till):
+    till.press(Qt.Key.Key_F6)
+    dialog = open_dialog(till, SettingsDialog)
+    dialog.old_pin.setFocus()
+    till.qtbot.keyClicks(dialog.old_pin, "1111")
+    till.qtbot.keyClicks(dialog.new_pin, "1357")
+    till.qtbot.keyClick(dialog.new_pin, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: dialog.message.text() == "The current owner PIN is wrong.", timeout=5000)
+    assert dialog.isVisible()
+    dialog.old_pin.clear()
+    till.qtbot.keyClicks(dialog.old_pin, OWNER_PIN)
+    till.qtbot.keyClick(dialog.new_pin, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: not till.window.open_dialogs(), timeout=5000)

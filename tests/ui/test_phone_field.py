@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from pos_app.ui.inputs import AmountInput, PhoneInput, group_phone, phone_problem
+from pos_app.ui.strings import phone_problem_text
 
 pytestmark = pytest.mark.gui
 
@@ -101,3 +102,18 @@ def test_amount_problems_are_sentences_in_the_chosen_language(qtbot):
     assert (amount.problem("sw") or "").startswith("M-Pesa inapokea")
     qtbot.keyClick(amount, Qt.Key.Key_Backspace)
     assert amount.amount_kes() == 30000
+
+
+@pytest.mark.parametrize(
+    ("typed", "swahili"),
+    [
+        ("0508374149", "Hii si namba ya simu ya mkononi: lazima ianze na 07 au 01."),
+        ("07083741491", "Namba ni ndefu: tarakimu 1 zimezidi."),
+        ("0708", "Namba ni fupi: tarakimu 6 zimepungua."),
+    ],
+)
+def test_phone_problems_read_in_swahili_too(typed, swahili):
+    message, _incomplete = phone_problem(typed)
+    assert message is not None
+    assert phone_problem_text(message, "sw") == swahili
+    assert phone_problem_text(message, "en") == message

@@ -148,3 +148,53 @@ def test_a_wrong_phone_is_explained_and_nothing_is_sent(till):
     till.qtbot.waitUntil(lambda: "07 or 01" in till.window.sale.form_message.text())
     assert focused() == till.window.sale.phone_input
     assert till.pushes() == []
+
+
+AUTOMATION_NAMES = (
+    "amountInput",
+    "phoneInput",
+    "chargeButton",
+    "paymentStatus",
+    "manualReceiptButton",
+    "historyTable",
+    "reportButton",
+    "settingsButton",
+)
+
+
+@pytest.mark.parametrize("name", AUTOMATION_NAMES)
+def test_automation_names_are_both_object_and_accessible_names(till, name):
+    widget = till.find(name)
+    assert widget.accessibleName() == name
+
+
+def test_no_sms_charge_again_after_an_unknown_sends_a_second_prompt_on_the_customers_word(till_factory):
+    till = till_factory(simulator={"callback_delay_s": 30.0}, wait_deadline_s=1.5, relay_silence_s=0.5)
+    till.charge("65", "0708374149")
+    till.wait_for_status("Unknown", timeout_s=10)
+    first = till.current()
+    till.press(Qt.Key.Key_N, Qt.KeyboardModifier.AltModifier)
+    till.qtbot.waitUntil(lambda: till.current().attempt_id != first.attempt_id, timeout=10_000)
+    assert till.current().sale_id == first.sale_id
+    assert len(till.pushes()) == 2
+    trail = till.run(till.service.audit_trail(till.current().attempt_id))
+    assert any("no_sms" in str(entry) or "confirm" in str(entry) for entry in trail), trail
+
+
+def test_status_bar_shows_the_relay_and_the_last_callback(till):
+    bar = till.window.status_bar
+    till.charge("12", "0708374149")
+    till.wait_for_status("Paid")
+    till.qtbot.waitUntil(lambda: bar.callback_label.text() == "Last callback just now", timeout=10_000)
+    assert bar.relay_label.text() == "Relay connected"
+    assert bar.mode_label.text() == "Mode: remote"
+
+
+def test_diagnostics_screen_gives_one_sentence_and_a_fix_per_finding(till):
+    till.press(Qt.Key.Key_F5)
+    findings = till.window.diagnostics.findings
+    till.qtbot.waitUntil(lambda: len(findings.lines()) > 1, timeout=15_000)
+    problems = [line for line in findings.lines() if line.startswith(("error:", "warning:"))]
+    assert problems and all(" Fix: " in line for line in problems), findings.lines()
+    till.press(Qt.Key.Key_Escape)
+    till.qtbot.waitUntil(lambda: till.window.sale.amount_input.hasFocus())
