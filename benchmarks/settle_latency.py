@@ -2,9 +2,10 @@
 
 A. With a callback: from the moment the relay accepts a callback (its HTTP 200 reaches the sender) to the
    moment the engine announces "paid" to its subscribers. >= 200 payments, 50 in flight at once. The relay
-   runs as its own process (`mpesa-relay serve`, SQLite), the Daraja simulator in this process; the
-   benchmark plays Safaricom and POSTs each paid callback itself, so the acceptance moment is measured
-   exactly (simulator scenario 254711000005: the simulator itself never sends one).
+   (`mpesa-relay serve`, SQLite), the Daraja simulator (`mpesa-sim`) and "Safaricom" (this script with
+   --safaricom, POSTing each paid callback and timing the relay's 200) each run as their own process, so
+   only the till's own work shares the measured event loop; times are CLOCK_MONOTONIC, common to all
+   processes. Simulator scenario 254711000005 never sends a callback itself.
 B. With no callback ever (scenario 005), production timings (8 s silence window, then the backed-off,
    jittered STK Query schedule): how many STK Queries each payment needs, and how long after Daraja knew
    the result (push + the simulator's customer delay) the engine announced it. Also over a range of
@@ -97,6 +98,75 @@ class SimulatorProcess:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class Safaricom:
+    """Safaricom's side in its own process: POSTs each callback and reports when it was sent and when the
+    relay's 200 came back, on CLOCK_MONOTONIC (shared by all processes on Linux). Kept out of the till's
+    process so its HTTP work does not load the event loop being measured."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self._pending: dict[int, asyncio.Future[tuple[float, float]]] = {}
+        self._next = 0
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls) -> Safaricom:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--safaricom",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self._process.stdout is not None
+        while line := await self._process.stdout.readline():
+            answer = json.loads(line)
+            self._pending.pop(answer["id"]).set_result((answer["sent"], answer["accepted"]))
+
+    async def post(self, url: str, body: dict[str, Any]) -> tuple[float, float]:
+        assert self._process.stdin is not None
+        self._next += 1
+        future: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+        self._pending[self._next] = future
+        self._process.stdin.write((json.dumps({"id": self._next, "url": url, "body": body}) + "\n").encode())
+        await self._process.stdin.drain()
+        return await future
+
+    async def stop(self) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        await self._process.wait()
+        self._reader.cancel()
+
+
+async def safaricom_process() -> None:
+    """`settle_latency.py --safaricom`: read {id, url, body} lines, POST each at once, answer the times."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    tasks = set()
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), trust_env=False) as client:
+
+        async def one(request: dict[str, Any]) -> None:
+            sent = time.monotonic()
+            answer = await client.post(request["url"], json=request["body"])
+            accepted = time.monotonic()
+            if answer.status_code != 200:
+                raise RuntimeError(f"relay answered {answer.status_code}")
+            sys.stdout.write(json.dumps({"id": request["id"], "sent": sent, "accepted": accepted}) + "\n")
+            sys.stdout.flush()
+
+        while line := await reader.readline():
+            task = asyncio.create_task(one(json.loads(line)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
 
 
 class RelayProcess:
@@ -199,7 +269,7 @@ async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, A
 
         def on_change(view: AttemptView) -> None:
             if view.state == "paid" and view.attempt_id not in announced:
-                announced[view.attempt_id] = time.perf_counter()
+                announced[view.attempt_id] = time.monotonic()
                 future = waiters.get(view.attempt_id)
                 if future is not None and not future.done():
                     future.set_result(announced[view.attempt_id])
@@ -208,7 +278,7 @@ async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, A
         limit = asyncio.Semaphore(in_flight)
         latencies_ms: list[float] = []
         from_send_ms: list[float] = []
-        safaricom = httpx.AsyncClient(limits=httpx.Limits(max_connections=in_flight * 2))
+        safaricom = await Safaricom.start()
 
         async def one(index: int) -> None:
             async with limit:
@@ -216,12 +286,9 @@ async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, A
                 assert view.state == "prompt_sent", view
                 waiters[view.attempt_id] = asyncio.get_running_loop().create_future()
                 await asyncio.sleep(0.3 + random.random() * 0.2)  # registered, and the customer types the PIN
-                sent = time.perf_counter()
-                answer = await safaricom.post(
-                    config.callback_url, json=paid_callback(view, receipt_for(index))
+                sent, accepted = await safaricom.post(
+                    config.callback_url, paid_callback(view, receipt_for(index))
                 )
-                accepted = time.perf_counter()
-                assert answer.status_code == 200
                 done = await asyncio.wait_for(waiters[view.attempt_id], 30)
                 latencies_ms.append((done - accepted) * 1000)
                 from_send_ms.append((done - sent) * 1000)
@@ -229,7 +296,7 @@ async def scenario_a(payments: int, in_flight: int, folder: Path) -> dict[str, A
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(payments)))
         elapsed = time.perf_counter() - started
-        await safaricom.aclose()
+        await safaricom.stop()
         await till.close()
     finally:
         await simulator.stop()
@@ -380,4 +447,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--safaricom"]:
+        asyncio.run(safaricom_process())
+        sys.exit(0)
     sys.exit(asyncio.run(main()))
