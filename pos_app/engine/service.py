@@ -292,16 +292,15 @@ class TillService:
                 await self._resume_one(row, on_start=False)
 
     async def _refresh_store_alerts(self) -> None:
-        since = self._now() - timedelta(days=1)
-        rows = await self.store.attempts_created_between(since, self._now() + timedelta(minutes=1))
-        old = self._now() - timedelta(seconds=PENDING_ALERT_S)
-        stuck = [r for r in rows if r.state in (State.PROMPT_SENT, State.UNKNOWN) and r.created_at < old]
-        anomalies = [r for r in rows if r.anomaly]
+        stuck, anomalies = await self.store.alert_counts(
+            since=self._now() - timedelta(days=1),
+            pending_before=self._now() - timedelta(seconds=PENDING_ALERT_S),
+        )
         alerts = []
         if stuck:
-            alerts.append(f"{len(stuck)} payment(s) pending or unknown for more than 5 minutes.")
+            alerts.append(f"{stuck} payment(s) pending or unknown for more than 5 minutes.")
         if anomalies:
-            alerts.append(f"{len(anomalies)} payment(s) with an anomaly to review.")
+            alerts.append(f"{anomalies} payment(s) with an anomaly to review.")
         if alerts != self._store_alerts:
             self._store_alerts = alerts
             self._announce_status()

@@ -94,6 +94,22 @@ class Store:
             lambda connection: writer_sql.select_attempt_where(connection, "receipt", receipt)
         )
 
+    async def alert_counts(self, *, since: datetime, pending_before: datetime) -> tuple[int, int]:
+        """(attempts still waiting or unknown since before `pending_before`, attempts with an anomaly),
+        among those created after `since`: two counts, no rows loaded (the window asks every few seconds)."""
+
+        def count(connection: sqlite3.Connection) -> tuple[int, int]:
+            row = connection.execute(
+                "SELECT "
+                "SUM(CASE WHEN state IN ('prompt_sent', 'unknown') AND created_at < ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN anomaly IS NOT NULL THEN 1 ELSE 0 END) "
+                "FROM payment_attempts WHERE created_at >= ?",
+                (writer_sql.to_db(pending_before), writer_sql.to_db(since)),
+            ).fetchone()
+            return int(row[0] or 0), int(row[1] or 0)
+
+        return await self._writer.read(count)
+
     async def put_setting(self, key: str, value: str, at: datetime) -> None:
         """One setting, on the fast path (the relay feed's cursor is written after every page)."""
         await self._writer.run(lambda connection: writer_sql.upsert_setting(connection, key, value, at))

@@ -276,3 +276,22 @@ async def test_forged_callback_on_an_unknown_token_path_changes_nothing(rig: Rig
         )
     final = await settle(till, view.attempt_id)
     assert final.state == "paid" and final.method == "stk_query"
+
+
+async def test_a_payment_unknown_for_more_than_five_minutes_raises_an_alert(rig: Rig) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import TillStatus
+
+    offset = [timedelta(0)]
+    till = await TillService.open(rig.config(), now=lambda: datetime.now(UTC) + offset[0])
+    rig.services.append(till)
+    statuses: list[TillStatus] = []
+    till.subscribe_status(statuses.append)
+    view = await till.charge(10, "0711000009")
+    assert view.state == "unknown"
+    assert not any("5 minutes" in alert for alert in till.status().alerts)
+    offset[0] = timedelta(minutes=6)
+    await eventually(lambda: _true(any("5 minutes" in a for a in till.status().alerts)), timeout_s=5)
+    assert any(any("5 minutes" in a for a in s.alerts) for s in statuses)
