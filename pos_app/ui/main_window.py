@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
             button.setProperty("role", "nav")
             # Off the Tab chain so Tab stays amount → phone → Charge; each has its F-key instead.
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            # Never narrower than its words: the Swahili labels are longer and must not be cut.
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             button.clicked.connect(handler)
             QShortcut(QKeySequence(shortcut), self, button.click)
             self.nav[key] = button
@@ -147,7 +150,7 @@ class MainWindow(QMainWindow):
         self.sale.set_form_enabled(True)
         self.sale.charge_button.setEnabled(False)
         self.resize(1100, 720)
-        self.setMinimumSize(900, 600)
+        self.setMinimumHeight(600)  # the width follows the widest labels (Swahili ones are longer)
         self.sale.amount_input.setFocus()
 
     # ---- wiring to the engine -------------------------------------------------------------------
