@@ -198,3 +198,16 @@ def test_diagnostics_screen_gives_one_sentence_and_a_fix_per_finding(till):
     assert problems and all(" Fix: " in line for line in problems), findings.lines()
     till.press(Qt.Key.Key_Escape)
     till.qtbot.waitUntil(lambda: till.window.sale.amount_input.hasFocus())
+
+
+def test_relay_down_raises_the_alert_banner_and_the_sale_still_settles_by_query(till):
+    window = till.window
+    assert not window.banner.isVisible()
+    till.run(till.relay.stop())
+    till.charge("85", "0708374149")
+    till.qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    assert "relay is not reachable" in window.banner.text()
+    assert window.banner.property("kind") == "alert"
+    assert window.status_bar.relay_label.text() == "Relay NOT reachable"
+    till.wait_for_status("Paid", timeout_s=15)
+    assert till.current().method == "stk_query"
