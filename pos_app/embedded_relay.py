@@ -39,13 +39,22 @@ class EmbeddedRelayHost:
         await self._relay.start()
 
     async def stop(self) -> None:
-        # The till's own long-polls (up to 25 s) would hold uvicorn's graceful shutdown, and the window
-        # would take that long to close; the till is going away, so its open requests may be dropped.
+        # The till's own long-poll (up to 25 s) would hold uvicorn's graceful shutdown and the window would
+        # take that long to close. The till is going away, so that request may be cut short after a moment;
+        # the relay's own shutdown (its lifespan: flush, checkpoint) still runs in full.
         background = getattr(self._relay, "_server", None)
         uvicorn_server = getattr(background, "_server", None)
-        if uvicorn_server is not None and hasattr(uvicorn_server, "force_exit"):
-            uvicorn_server.force_exit = True
-        await self._relay.stop()
+        config = getattr(uvicorn_server, "config", None)
+        if config is not None and hasattr(config, "timeout_graceful_shutdown"):
+            config.timeout_graceful_shutdown = 0.5
+        # uvicorn reports cutting that request short as an error; here it is expected.
+        uvicorn_errors = logging.getLogger("uvicorn.error")
+        level = uvicorn_errors.level
+        uvicorn_errors.setLevel(logging.CRITICAL)
+        try:
+            await self._relay.stop()
+        finally:
+            uvicorn_errors.setLevel(level)
 
     @property
     def base_url(self) -> str:

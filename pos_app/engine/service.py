@@ -318,6 +318,7 @@ class TillService:
             await self.reconciler.close()
         if hasattr(self, "engine"):
             await self.engine.close()
+        await self._relay_http.aclose()  # our connections go first, so the relay has less to wait for
         if self._tunnel is not None:
             await self._tunnel.close()
         if self._embedded is not None:
@@ -327,7 +328,6 @@ class TillService:
             with contextlib.suppress(Exception):
                 await self._simulator.stop()
         await self._daraja_http.aclose()
-        await self._relay_http.aclose()
         if hasattr(self, "_settings_store") and self._settings_store is not getattr(self, "store", None):
             await self._settings_store.close()
         if hasattr(self, "store"):

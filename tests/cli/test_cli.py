@@ -43,6 +43,7 @@ async def test_pay_in_demo_mode_prints_paid_with_a_receipt_as_the_last_json_line
     assert answer["reason"] == "" and answer["demo"] is True
     assert "DEMO" in result.stdout and "Waiting for the customer's PIN" in result.stdout
     assert "0708374149" not in result.stdout + result.stderr  # phones are masked
+    assert "Traceback" not in result.stderr  # the embedded relay and the simulator stop cleanly
 
 
 async def test_a_failed_payment_exits_non_zero_with_the_reason(clean_env: dict[str, str], rig: Rig) -> None:
