@@ -1,6 +1,7 @@
-"""The till's store: one SQLite file in MPESA_TILL_HOME, opened through SQLAlchemy's async engine on
-aiosqlite. Every method is one short transaction; attempt updates are optimistic (version column), so
-the window and a headless `mpesa-till` command sharing the file can never overwrite each other.
+"""The till's store: one SQLite file in MPESA_TILL_HOME. Attempt changes, look-ups by id and the feed
+cursor go through the single writer thread (writer.py: one hop, one BEGIN IMMEDIATE transaction each);
+lists, reports and settings go through SQLAlchemy's async engine on aiosqlite. Both are safe beside a
+second process on the same file (the window and a headless `mpesa-till` command).
 """
 
 from __future__ import annotations
