@@ -39,15 +39,8 @@ class EmbeddedRelayHost:
         await self._relay.start()
 
     async def stop(self) -> None:
-        # The till's own long-poll (up to 25 s) would hold uvicorn's graceful shutdown and the window would
-        # take that long to close. The till is going away, so that request may be cut short after a moment;
-        # the relay's own shutdown (its lifespan: flush, checkpoint) still runs in full.
-        background = getattr(self._relay, "_server", None)
-        uvicorn_server = getattr(background, "_server", None)
-        config = getattr(uvicorn_server, "config", None)
-        if config is not None and hasattr(config, "timeout_graceful_shutdown"):
-            config.timeout_graceful_shutdown = 0.5
-        # uvicorn reports cutting that request short as an error; here it is expected.
+        # EmbeddedRelay answers open long-polls and cuts what is still open after a short grace;
+        # uvicorn reports cutting a request short as an error, which here is expected.
         uvicorn_errors = logging.getLogger("uvicorn.error")
         level = uvicorn_errors.level
         uvicorn_errors.setLevel(logging.CRITICAL)

@@ -29,8 +29,12 @@ class EmbeddedRelay:
         port: int = 0,
         till_name: str = "this-till",
         key_file: Path | None = None,
+        shutdown_grace_s: float = 0.5,
     ) -> None:
         self.database_url = database_url
+        # The till is the only client and is going away when it stops the relay: a request still open
+        # then (its own feed long-poll) may be cut short after a moment instead of holding the exit.
+        self.shutdown_grace_s = shutdown_grace_s
         self.host = host
         self.port = port
         self.till_name = till_name
@@ -49,7 +53,13 @@ class EmbeddedRelay:
         settings = RelaySettings(database_url=self.database_url, migrate_on_start=False)
         # proxy_headers off: the relay decides itself whom to believe about X-Forwarded-For.
         self._app = create_app(settings)
-        server = BackgroundServer(self._app, self.host, self.port, proxy_headers=False)
+        server = BackgroundServer(
+            self._app,
+            self.host,
+            self.port,
+            proxy_headers=False,
+            timeout_graceful_shutdown=self.shutdown_grace_s,
+        )
         await server.start()
         self._server = server
         self.port = server.port

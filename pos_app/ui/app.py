@@ -68,6 +68,9 @@ def run_gui(args: argparse.Namespace) -> int:
     """The `mpesa-till` window. `args.demo` forces demo mode; with nothing configured, the engine's
     configuration chooses demo by itself and the window says so."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL at INFO, and the diagnostics self-test posts to the callback URL, whose path
+    # carries this till's callback token: keep URLs out of the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("M-Pesa Till")
