@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from daraja_core.phones import InvalidPhone, mask_msisdn, normalise_msisdn
+from daraja_core.phones import mask_msisdn
 from daraja_core.results import QUERY_PENDING_CODES
 from pos_app.config import Timings
 from pos_app.daraja import (
     DarajaClient,
     DarajaError,
-    InvalidPaymentPhone,
     InvalidPaymentRequest,
     PushOutcomeUnknown,
 )
@@ -124,7 +123,6 @@ class PaymentEngine:
         timings: Timings,
         now: Callable[[], datetime],
         demo: bool = False,
-        max_amount_kes: int = 250_000,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         on_unknown: Callable[[str, float], None] = lambda _id, _delay: None,
@@ -137,7 +135,6 @@ class PaymentEngine:
         self.timings = timings
         self._now = now
         self.demo = demo
-        self.max_amount_kes = max_amount_kes
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._on_unknown = on_unknown
@@ -149,26 +146,19 @@ class PaymentEngine:
     # --- charging ------------------------------------------------------------------------------------
 
     def validate(self, amount_kes: int, phone: str) -> str:
-        """The normalised MSISDN; InvalidPaymentRequest / InvalidPhone with the cashier's message."""
-        if isinstance(amount_kes, bool) or not isinstance(amount_kes, int):
-            raise InvalidPaymentRequest("The amount must be a whole number of shillings.")
-        if amount_kes < 1:
-            raise InvalidPaymentRequest("The amount must be at least KES 1.")
-        if amount_kes > self.max_amount_kes:
-            raise InvalidPaymentRequest(f"The amount is above the KES {self.max_amount_kes:,} limit.")
-        try:
-            msisdn = normalise_msisdn(phone)
-        except InvalidPhone as error:
-            raise InvalidPaymentPhone(str(error)) from error
-        # The client's own checks (callback URL, Buy Goods till number) before anything is stored.
-        self.daraja.prepare_stk_push(
+        """The normalised MSISDN; InvalidPaymentRequest / InvalidPhone with the cashier's message.
+
+        These are the Daraja client's own checks (amount, phone, callback URL, Buy Goods till number),
+        run before anything is stored so a refused charge leaves no attempt behind.
+        """
+        body = self.daraja.prepare_stk_push(
             amount_kes=amount_kes,
-            phone=msisdn,
+            phone=phone,
             account_reference="CHECK",
             description="check",
             callback_url=self._callback_url(),
         )
-        return msisdn
+        return str(body["PhoneNumber"])
 
     async def charge(
         self,

@@ -170,7 +170,6 @@ class TillService:
             timings=config.timings,
             now=self._now,
             demo=config.demo,
-            max_amount_kes=config.max_amount_kes,
             on_unknown=lambda attempt_id, delay: self.reconciler.track(attempt_id, delay),
         )
         self.reconciler = Reconciler(
@@ -557,7 +556,7 @@ class TillService:
         self.config = dataclasses.replace(
             self.config, language=settings.language, max_amount_kes=settings.max_amount_kes
         )
-        self.engine.max_amount_kes = settings.max_amount_kes
+        self.daraja.config = dataclasses.replace(self.daraja.config, max_amount_kes=settings.max_amount_kes)
 
     async def set_owner_pin(self, old_pin: str | None, new_pin: str) -> None:
         stored = await self._settings_store.get_setting(PIN_KEY)

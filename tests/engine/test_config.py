@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pos_app.config import ConfigError, load_config
+from pos_app.daraja import InvalidPaymentRequest
 from pos_app.engine.service import TillService
 from pos_app.engine.views import SECRET_PLACEHOLDER, TillSettings
 from pos_app.store.secrets import SecretStore
@@ -124,6 +125,10 @@ async def test_settings_saved_by_the_owner_are_used_next_start_and_secrets_never
         assert again.consumer_key == "ck" and again.shortcode == "600000" and again.language == "sw"
         assert again.consumer_secret == SECRET_PLACEHOLDER and again.relay_key == SECRET_PLACEHOLDER
         assert service.config.language == "sw"
+        # The amount limit applies at once, before anything is stored or sent.
+        with pytest.raises(InvalidPaymentRequest, match="70,000"):
+            await service.charge(70_001, "0708374149")
+        assert await service.history() == []
         again.shortcode = "600001"
         await service.save_settings(again)  # the placeholders keep the stored secrets
     finally:
