@@ -18,6 +18,24 @@ class TunnelError(RuntimeError):
     """The ngrok tunnel could not start; the message says why and what to do."""
 
 
+class _HideSecret(logging.Filter):
+    """Replaces a secret in a logger's records: the ngrok agent quotes a refused authtoken back ("Your
+    authtoken: …"), and pyngrok logs every agent line and puts the error line in its exception."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def hide(self, text: str) -> str:
+        return text.replace(self.secret, "<NGROK_AUTHTOKEN>") if self.secret else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret and self.secret in message:
+            record.msg, record.args = self.hide(message), None
+        return True
+
+
 class EmbeddedRelayHost:
     """relay.embedded.EmbeddedRelay on loopback, with its till key kept in `key_file`."""
 
@@ -103,6 +121,10 @@ class Tunnel:
         except ImportError as error:  # pragma: no cover - pyngrok is a dependency
             raise TunnelError("pyngrok is not installed") from error
         connect = self._connect or ngrok.connect
+        hide = _HideSecret(self._authtoken)
+        ngrok_log = logging.getLogger("pyngrok.process.ngrok")
+        if not any(isinstance(f, _HideSecret) and f.secret == self._authtoken for f in ngrok_log.filters):
+            ngrok_log.addFilter(hide)
         try:
             tunnel = await asyncio.to_thread(
                 connect, str(port), "http", pyngrok_config=self._pyngrok_config(), bind_tls=True
@@ -110,7 +132,7 @@ class Tunnel:
         except Exception as error:
             # PyngrokNgrokInstallError (agent download failed), PyngrokNgrokError (bad token, no network)…
             raise TunnelError(
-                f"The ngrok tunnel could not start ({type(error).__name__}: {str(error)[:200]}). "
+                f"The ngrok tunnel could not start ({type(error).__name__}: {hide.hide(str(error))[:200]}). "
                 "Payments are confirmed by STK Query only until it works: check NGROK_AUTHTOKEN and "
                 "the internet connection."
             ) from error

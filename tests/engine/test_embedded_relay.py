@@ -101,3 +101,25 @@ async def test_a_tunnel_that_cannot_start_gives_a_clear_message_and_query_only_p
         assert "tunnel_failed" in {f.code for f in await till.diagnostics()}
     finally:
         await till.close()
+
+
+async def test_a_refused_ngrok_token_never_reaches_the_message_or_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The ngrok agent's answer to a bad token quotes it back ("Your authtoken: …"); pyngrok puts that
+    # line in its exception, and the till shows and logs the exception's text.
+    token = "2abcSECRETngrokTOKEN_xyz"
+    agent = tmp_path / "ngrok"
+    agent.write_text(
+        "#!/bin/sh\n"
+        'echo \'t=2026-11-22T01:00:00+0300 lvl=eror msg="failed to auth" '
+        f'err="authentication failed: The authtoken you specified is invalid. Your authtoken: {token}"\'\n'
+        "exit 1\n"
+    )
+    agent.chmod(0o755)
+    tunnel = Tunnel(token, ngrok_path=str(agent))
+    with caplog.at_level("DEBUG", logger="pos_app"), pytest.raises(TunnelError) as raised:
+        await tunnel.open(8080)
+    assert "authentication failed" in str(raised.value)
+    assert token not in str(raised.value)
+    assert token not in caplog.text
