@@ -99,14 +99,16 @@ class QueryAnswer:
 class _Reply:
     status: int
     body: Any
+    #: The bearer token the request carried: `401.002.01` quotes it back in errorMessage (§1).
+    token: str = ""
 
     @classmethod
-    def of(cls, response: httpx.Response) -> _Reply:
+    def of(cls, response: httpx.Response, token: str = "") -> _Reply:
         try:
             body = json.loads(response.content) if response.content.strip() else None
         except ValueError:
             body = None
-        return cls(response.status_code, body)
+        return cls(response.status_code, body, token)
 
     def _field(self, name: str) -> str | None:
         if isinstance(self.body, dict) and self.body.get(name) is not None:
@@ -121,7 +123,7 @@ class _Reply:
     def error_message(self) -> str:
         message = self._field("errorMessage")
         if message is not None:
-            return message
+            return message.replace(self.token, "<access token>") if self.token else message
         if isinstance(self.body, dict) and isinstance(self.body.get("fault"), dict):
             return str(self.body["fault"].get("faultstring", ""))
         return ""
@@ -335,7 +337,7 @@ class DarajaClient:
         except httpx.TransportError as exc:
             # Read timeout, dropped connection, half-written request: the prompt may exist.
             raise _transport_error(PushOutcomeUnknown, exc, PROMPT_MAY_BE_ON_PHONE) from exc
-        return _Reply.of(response)
+        return _Reply.of(response, token)
 
     def _push_result(self, reply: _Reply) -> PushAccepted:
         body = reply.body
@@ -422,7 +424,7 @@ class DarajaClient:
             )
         except httpx.TransportError as exc:
             raise _transport_error(DarajaUnreachable, exc, "No answer from Daraja to STK Query") from exc
-        return _Reply.of(response)
+        return _Reply.of(response, token)
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))

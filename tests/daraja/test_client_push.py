@@ -348,3 +348,29 @@ async def test_when_the_token_cannot_be_had_no_push_is_sent(client: DarajaClient
     with pytest.raises(AuthenticationFailed):
         await client.stk_push(**push_args())
     assert fake.count(PUSH) == 0
+
+
+async def test_an_access_token_daraja_quotes_back_stays_out_of_the_error_and_the_log(
+    client: DarajaClient, fake: FakeDaraja, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 401.002.01 "Error Occurred - Invalid Access Token - <token>" (reference §1): Daraja echoes the
+    # bearer token it was sent; the till shows and logs the error's text.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        return httpx.Response(
+            401,
+            json={
+                "requestId": "fe1e-4199-8a60-70ebcbfc601826622177",
+                "errorCode": "401.002.01",
+                "errorMessage": f"Error Occurred - Invalid Access Token - {token}",
+            },
+        )
+
+    fake.queue(PUSH, refuse, refuse)
+    with caplog.at_level("DEBUG"), pytest.raises(PushRejected) as caught:
+        await client.stk_push(**push_args())
+    assert caught.value.error_code == "401.002.01"
+    assert "Invalid Access Token" in str(caught.value)
+    for token in ("token-1", "token-2"):
+        assert token not in str(caught.value) and token not in caught.value.error_message
+        assert token not in caplog.text
