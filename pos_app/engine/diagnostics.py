@@ -129,7 +129,13 @@ def callback_url_findings(url: str) -> list[Finding]:
                         "Use the relay's public address.",
                     )
                 )
-            elif address.is_private or address.is_link_local or address.is_reserved or address.is_unspecified:
+            elif (
+                address.is_private
+                or address.is_link_local
+                or address.is_reserved
+                or address.is_unspecified
+                or not address.is_global  # e.g. 100.64.0.0/10, carrier-grade NAT and Tailscale
+            ):
                 findings.append(
                     Finding(
                         "callback_private_address",

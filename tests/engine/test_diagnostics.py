@@ -27,6 +27,9 @@ def codes(findings: list[diag.Finding]) -> set[str]:
         ("https://192.168.1.20/cb", {"callback_private_address"}),
         ("https://10.0.0.5/cb", {"callback_private_address"}),
         ("https://till.local/cb", {"callback_private_address"}),
+        # Carrier-grade NAT / Tailscale (100.64.0.0/10): not private to ipaddress, but not on the internet.
+        ("https://100.101.102.103/cb", {"callback_private_address"}),
+        ("https://3.4.5.6/api/v1/callbacks/stk/abc", set()),
         ("https://relay.example.com/api/v1/payments/mpesa/callback", {"callback_forbidden_word"}),
         ("https://safaricom-relay.example.com/cb", {"callback_forbidden_word"}),
         ("https://relay.example.com/query", {"callback_forbidden_word"}),
