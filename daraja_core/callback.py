@@ -19,6 +19,10 @@ from daraja_core.password import parse_nairobi_timestamp
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from daraja_core.results import normalise_code
 
+# Larger than any M-Pesa amount and than a database integer: such an Amount cannot be a shilling count,
+# and int() of something like 1e999999999 would build a billion-digit number (minutes of CPU).
+MAX_AMOUNT_KES = 10**12
+
 
 class CallbackParseError(ValueError):
     """The body is not an STK callback; the message says what is wrong."""
@@ -38,8 +42,10 @@ class StkCallback:
 
     @property
     def amount_kes(self) -> int | None:
-        """Whole shillings; None when absent or not whole (a fractional Amount is an anomaly)."""
-        if self.amount is None or self.amount != self.amount.to_integral_value():
+        """Whole shillings; None when absent, not whole or absurdly large (then it is an anomaly)."""
+        if self.amount is None or self.amount.copy_abs() >= MAX_AMOUNT_KES:
+            return None
+        if self.amount != self.amount.to_integral_value():
             return None
         return int(self.amount)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -390,3 +392,52 @@ async def test_a_callback_that_cannot_be_stored_is_not_acknowledged(
     answer = await relay.client.post(SEED_PATH, content=SEED_CURL)
     assert answer.status_code == 503
     assert answer.json()["ResultCode"] != 0
+
+
+async def test_an_amount_too_big_for_the_database_is_an_anomaly_not_a_lost_result(
+    relay: InProcessRelay,
+) -> None:
+    key, path = await relay.create_till("front")
+    await relay.register(key, "o", "ws_CO_HUGE", 10)
+    body = stk_callback_bytes("ws_CO_HUGE", amount=10).replace(b'"Value": 10}', b'"Value": 1e30}')
+    assert b"1e30" in body
+    await relay.callback(path, body)
+    status = await relay.status(key, "o")
+    assert (status["status"], status["anomaly"]) == ("pending", "amount_mismatch")
+    assert [r["status"] for r in await raw_rows(relay)] == ["applied"]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("Amount", "1e999999999"), ("PhoneNumber", "1e999999999"), ("ResultCode", "1e999999999")],
+)
+def test_a_number_with_a_huge_exponent_is_parsed_at_once(field: str, value: str) -> None:
+    # int(Decimal("1e999999999")) builds a billion-digit integer: minutes of CPU inside the writer's
+    # transaction, with every other callback waiting unacknowledged behind it.
+    body = json.loads(stk_callback_bytes("ws_CO_EXP", amount=10))
+    stk = body["Body"]["stkCallback"]
+    if field == "ResultCode":
+        stk["ResultCode"] = "@@"
+    else:
+        next(i for i in stk["CallbackMetadata"]["Item"] if i["Name"] == field)["Value"] = "@@"
+    text = json.dumps(body).replace('"@@"', value)
+    # In a child process: the conversion holds the GIL, so a thread could not be timed out.
+    script = (
+        "import sys\n"
+        "from daraja_core.callback import CallbackParseError, parse_stk_callback\n"
+        "try:\n"
+        "    parse_stk_callback(sys.stdin.read()).amount_kes\n"
+        "except CallbackParseError:\n"
+        "    pass\n"
+    )
+    try:
+        subprocess.run(
+            [sys.executable, "-c", script],
+            input=text,
+            text=True,
+            timeout=10,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("parsing did not finish within 10 s")
