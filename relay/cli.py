@@ -24,6 +24,7 @@ from relay.settings import RelaySettings, SettingsError
 from relay.simulate import stk_callback_bytes
 from relay.sources import is_allowed
 from relay.tills import NoSuchTill, TillExists, active_tills, create_till_key, revoke_till_key
+from relay.writer import FEED_LOCK_KEY
 
 DEFAULT_URL = "http://127.0.0.1:8000/api/v1/payments/mpesa/callback"
 
@@ -153,6 +154,9 @@ def _replay_and_notify(connection: Connection, raw_id: int, settings: RelaySetti
     def allowed(address: str) -> bool:
         return not settings.ip_allowlist_enabled or is_allowed(address, settings.allowed_callback_ips)
 
+    if connection.dialect.name == "postgresql":
+        # The live writers' lock: feed seq order must stay commit order (relay.writer.FEED_LOCK_KEY).
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     outcome, effects = replay_raw(connection, raw_id, allowed)
     if connection.dialect.name == "postgresql" and effects.till_ids:
         connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))

@@ -6,18 +6,22 @@ Each test creates its own database with a random name and drops it afterwards.
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from relay.cli import main
 from relay.db import Database
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
 from relay.simulate import stk_callback_bytes
+from relay.writer import FEED_LOCK_KEY
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RelayFactory
 
@@ -146,3 +150,41 @@ async def test_a_result_survives_restarting_both_instances(pg_url: str, relay_fa
     async with httpx.AsyncClient(base_url=relay.base_url) as client:
         status = (await client.get("/api/v1/payments/o/status", headers=auth(key))).json()
     assert (status["status"], status["result_code"]) == ("failed", "1")
+
+
+async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
+    pg_url: str, relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Without the lock, a replay could draw feed seq N, a live writer N+1 and commit first, a till read
+    # `after=N+1`, and the replay's row then commit behind the cursor: skipped for good.
+    import asyncpg
+
+    relay = await relay_factory(database_url=pg_url, ip_allowlist_enabled=True)
+    key, path = await relay.create_till("front")
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        await client.post("/api/v1/payments", json=registration("o", "ws_CO_RP", 10), headers=auth(key))
+        await client.post(path, content=stk_callback_bytes("ws_CO_RP", amount=10))
+    db = Database(pg_url)
+    try:
+        raw_id = await db.read(lambda c: c.execute(sa.select(raw_table.c.id)).scalar_one())
+    finally:
+        await db.dispose()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("RELAY_IP_ALLOWLIST", "false")
+    holder = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK_KEY)
+        out = io.StringIO()
+        replay = asyncio.create_task(
+            asyncio.to_thread(main, ["replay", str(raw_id)], out=out, err=io.StringIO())
+        )
+        await asyncio.sleep(1.0)
+        assert not replay.done(), "replay wrote while a writer held the feed lock"
+        await transaction.rollback()
+        assert await asyncio.wait_for(replay, timeout=15) == 0
+    finally:
+        await holder.close()
+    assert "applied" in out.getvalue()
