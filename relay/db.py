@@ -56,6 +56,8 @@ def _sqlite_engine(url: URL, *, writer: bool) -> Engine:
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=1 if writer else 8,
         max_overflow=0 if writer else 8,
+        # Errors are logged and stored with raw callbacks: their text must not carry bodies or phones.
+        hide_parameters=True,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -96,7 +98,9 @@ class Database:
             self._sync_reader = _sqlite_engine(self.url, writer=False)
             self._sync_writer = _sqlite_engine(self.url, writer=True)
         else:
-            self._async = create_async_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self._async = create_async_engine(
+                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+            )
 
     @property
     def dialect(self) -> str:

@@ -188,3 +188,23 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
     finally:
         await holder.close()
     assert "applied" in out.getvalue()
+
+
+async def test_a_callback_the_database_refuses_leaves_no_phone_or_body_in_the_logs(
+    pg_url: str, relay_factory: RelayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A ResultCode longer than its column fails the batch; SQLAlchemy's error text carries the
+    # statement's parameters (bodies, payers' phones) unless the engine hides them.
+    relay = await relay_factory(database_url=pg_url)
+    _, path = await relay.create_till("front")
+    body = stk_callback_bytes("ws_CO_LOG", amount=10, phone="254708374149").replace(
+        b'"ResultCode": 0', b'"ResultCode": "' + b"X" * 60 + b'"'
+    )
+    assert b"XXXX" in body
+    with caplog.at_level("INFO"):
+        async with httpx.AsyncClient(base_url=relay.base_url) as client:
+            answer = await client.post(path, content=body)
+    assert (answer.status_code, answer.json()) == (200, ACK)
+    assert "batch failed" in caplog.text
+    assert "254708374149" not in caplog.text
+    assert "ws_CO_LOG" not in caplog.text
