@@ -12,9 +12,9 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pos_app.engine.states import Decision, Event, IllegalTransition, Snapshot, State, decide
 from pos_app.engine.views import AttemptView, view_of
@@ -25,6 +25,7 @@ from pos_app.store.models import AuditEntry, PaymentAttempt, Sale
 log = logging.getLogger(__name__)
 
 Listener = Callable[[AttemptView], None]
+T = TypeVar("T")
 
 
 def _jsonable(value: Any) -> Any:
@@ -102,6 +103,14 @@ class Ledger:
 
     # --- changes -------------------------------------------------------------------------------------
 
+    async def _stored_then_announced(self, change: Awaitable[T]) -> T:
+        """Run `change` (a write, then its announcement) to the end even when the caller is cancelled:
+        the write commits on the writer thread regardless, so its announcement must not be lost with the
+        caller (the live wait cancels its workers at the deadline, possibly mid-write)."""
+        task = asyncio.ensure_future(change)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(task)
+
     async def create(
         self, sale: Sale | None, attempt: PaymentAttempt, *, actor: str, detail: dict[str, Any]
     ) -> AttemptView:
@@ -118,10 +127,13 @@ class Ledger:
             writer.insert_attempt(connection, attempt, sale)
             writer.insert_audit(connection, entry)
 
-        await self.store.write(work)
-        view = view_of(attempt)
-        self.announce(view)
-        return view
+        async def change() -> AttemptView:
+            await self.store.write(work)
+            view = view_of(attempt)
+            self.announce(view)
+            return view
+
+        return await self._stored_then_announced(change())
 
     def _apply_in(
         self,
@@ -206,10 +218,14 @@ class Ledger:
         other task, no other process) can change the attempt between the read and the write.
         """
         now = self._now()
-        before, updated, decision = await self.store.write(
-            lambda connection: self._apply_in(connection, attempt_id, event, actor, detail, now)
-        )
-        return self._announce_change(before, updated, decision)
+
+        async def change() -> AttemptView:
+            before, updated, decision = await self.store.write(
+                lambda connection: self._apply_in(connection, attempt_id, event, actor, detail, now)
+            )
+            return self._announce_change(before, updated, decision)
+
+        return await self._stored_then_announced(change())
 
     async def apply_many(
         self, changes: list[tuple[str, Event, str, dict[str, Any] | None]]
@@ -227,8 +243,11 @@ class Ledger:
                     results.append(error)
             return results
 
-        outcomes = await self.store.write(work)
-        return [o if isinstance(o, Exception) else self._announce_change(*o) for o in outcomes]
+        async def change() -> list[AttemptView | Exception]:
+            outcomes = await self.store.write(work)
+            return [o if isinstance(o, Exception) else self._announce_change(*o) for o in outcomes]
+
+        return await self._stored_then_announced(change())
 
     async def note(
         self,
@@ -265,13 +284,16 @@ class Ledger:
             )
             return updated
 
-        updated = await self.store.write(work)
-        if updated is None:
-            return None
-        view = view_of(updated)
-        if announce:
-            self.announce(view)
-        return view
+        async def change() -> AttemptView | None:
+            updated = await self.store.write(work)
+            if updated is None:
+                return None
+            view = view_of(updated)
+            if announce:
+                self.announce(view)
+            return view
+
+        return await self._stored_then_announced(change())
 
 
 __all__ = ["IllegalTransition", "Ledger", "Listener", "audit_entry"]

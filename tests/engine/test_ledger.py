@@ -137,3 +137,31 @@ async def test_a_broken_listener_does_not_stop_the_others(ledger: Ledger) -> Non
     unsubscribe()
     await ledger.apply("A1", DeadlinePassed(at=AT), actor="system")
     assert heard == ["created", "prompt_sent"]
+
+
+async def test_a_change_stored_while_its_caller_is_cancelled_is_still_announced(ledger: Ledger) -> None:
+    # The live wait cancels its STK Query worker at the deadline; if that worker was applying "paid"
+    # at that moment, the write commits on the writer thread, and the window must still hear of it.
+    import asyncio
+    import sqlite3
+
+    attempt_id = await new_attempt(ledger)
+    seen: list[str] = []
+    ledger.subscribe(lambda view: seen.append(view.state))
+    event = ResultReported(at=AT, result_code="0", result_desc="paid", method=Method.STK_QUERY)
+    other = sqlite3.connect(ledger.store.path, isolation_level=None)  # another process holds the lock
+    other.execute("BEGIN IMMEDIATE")
+    applying = asyncio.create_task(ledger.apply(attempt_id, event, actor="daraja"))
+    await asyncio.sleep(0.2)  # the writer thread is inside the write, waiting for the lock
+    applying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await applying
+    other.execute("COMMIT")
+    other.close()
+    row = await ledger.store.get_attempt(attempt_id)  # queued behind the write on the same thread
+    assert row is not None and row.state == "paid"
+    for _ in range(50):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["paid"]
