@@ -22,6 +22,9 @@ log = logging.getLogger("relay")
 ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
 TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
+# raw_callback.path and .token lengths (relay/models.py), which PostgreSQL enforces: a longer path can
+# only be garbage, and is kept clamped instead of failing to store (and being answered 503).
+_PATH_MAX = 300
 # Headers that may carry someone's secret; stored as "<redacted>".
 _REDACT = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
 
@@ -73,12 +76,11 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     client = scope.get("client")
     peer = client[0] if client else ""
     source = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
+    path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]  # before mounting
     item = IncomingCallback(
         received_at=relay.clock(),
-        path=scope["raw_path"].decode("latin-1")
-        if scope.get("raw_path")
-        else scope["path"],  # before mounting
-        token=token,
+        path=path[:_PATH_MAX],
+        token=None if token is None else token[:_PATH_MAX],
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
         headers=headers,

@@ -208,3 +208,26 @@ async def test_a_callback_the_database_refuses_leaves_no_phone_or_body_in_the_lo
     assert "batch failed" in caplog.text
     assert "254708374149" not in caplog.text
     assert "ws_CO_LOG" not in caplog.text
+
+
+async def test_a_callback_on_an_overlong_token_path_is_kept_and_acknowledged(
+    pg_url: str, relay_factory: RelayFactory
+) -> None:
+    # PostgreSQL enforces the path and token column lengths: unclamped, this garbage was answered 503.
+    relay = await relay_factory(database_url=pg_url)
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        answers = [
+            await client.post(
+                "/api/v1/callbacks/stk/" + token, content=stk_callback_bytes("ws_CO_LONG", amount=1)
+            )
+            for token in ("a" * 400, "%41" * 200)
+        ]
+    assert [(answer.status_code, answer.json()) for answer in answers] == [(200, ACK)] * 2
+    db = Database(pg_url)
+    try:
+        statuses = await db.read(
+            lambda c: list(c.execute(sa.select(raw_table.c.status).order_by(raw_table.c.id)).scalars())
+        )
+    finally:
+        await db.dispose()
+    assert statuses == ["unknown_token"] * 2
