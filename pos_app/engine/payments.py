@@ -44,6 +44,7 @@ from pos_app.engine.relay_client import (
 from pos_app.engine.states import (
     FINAL_STATES,
     DeadlinePassed,
+    Event,
     IllegalTransition,
     Method,
     PushAccepted,
@@ -233,8 +234,8 @@ class PaymentEngine:
                 callback_url=self._callback_url(),
             )
         except PushOutcomeUnknown as error:
-            view = await self.ledger.apply(
-                attempt.id,
+            view = await self._apply_push_end(
+                attempt,
                 PushUnknownEvent(at=self._now(), reason=str(error)),
                 actor="daraja",
                 detail={"error_code": error.error_code},
@@ -244,8 +245,8 @@ class PaymentEngine:
         except (DarajaError, InvalidPaymentRequest) as error:
             # Every other client error means Daraja accepted no push (pos_app/daraja/errors.py).
             code = getattr(error, "error_code", None) or type(error).__name__
-            return await self.ledger.apply(
-                attempt.id,
+            return await self._apply_push_end(
+                attempt,
                 PushRefused(at=self._now(), error_code=str(code), reason=str(error)),
                 actor="daraja",
             )
@@ -253,8 +254,8 @@ class PaymentEngine:
             raise
         except Exception as error:  # a bug or an unforeseen transport error: the prompt may be out
             log.exception("STK Push for attempt %s ended unexpectedly", attempt.id)
-            view = await self.ledger.apply(
-                attempt.id,
+            view = await self._apply_push_end(
+                attempt,
                 PushUnknownEvent(at=self._now(), reason=f"unexpected error: {type(error).__name__}"),
                 actor="system",
             )
@@ -291,6 +292,17 @@ class PaymentEngine:
             return attempt_view(await self.store.get_attempt(attempt.id) or attempt)
         self.start_settling(attempt.id)
         return view
+
+    async def _apply_push_end(
+        self, attempt: PaymentAttempt, event: Event, *, actor: str, detail: dict[str, Any] | None = None
+    ) -> AttemptView:
+        """The push's end, unless another process on this store already gave up on the attempt (it looked
+        abandoned): then its decision (unknown) stands, and the cashier gets the attempt as it is."""
+        try:
+            return await self.ledger.apply(attempt.id, event, actor=actor, detail=detail)
+        except IllegalTransition:
+            log.warning("attempt %s changed while its push was out; its state stands", attempt.id)
+            return attempt_view(await self.store.get_attempt(attempt.id) or attempt)
 
     # --- settling ------------------------------------------------------------------------------------
 

@@ -295,3 +295,33 @@ async def test_a_payment_unknown_for_more_than_five_minutes_raises_an_alert(rig:
     offset[0] = timedelta(minutes=6)
     await eventually(lambda: _true(any("5 minutes" in a for a in till.status().alerts)), timeout_s=5)
     assert any(any("5 minutes" in a for a in s.alerts) for s in statuses)
+
+
+async def test_a_push_whose_attempt_another_process_gave_up_on_ends_unknown_not_in_an_error(
+    rig: Rig,
+) -> None:
+    # The window is pushing (Daraja slow); `mpesa-till history` opens the same store meanwhile and, the
+    # attempt looking abandoned, marks it unknown. The push then times out: the cashier must get the
+    # unknown attempt back, not an IllegalTransition.
+    from pos_app.engine.states import FoundUnfinished
+    from pos_app.engine.views import AttemptView
+
+    till = await rig.open()
+    other = await rig.open()
+    created: list[str] = []
+    pushing = asyncio.Event()
+
+    def on_change(view: AttemptView) -> None:
+        if view.state == "created":
+            created.append(view.attempt_id)
+            pushing.set()
+
+    till.subscribe(on_change)
+    charging = asyncio.create_task(till.charge(80, "0711000008"))
+    await asyncio.wait_for(pushing.wait(), 5.0)
+    marked = await other.ledger.apply(created[0], FoundUnfinished(at=other._now()), actor="system")
+    assert marked.state == "unknown"
+    view = await charging
+    assert view.attempt_id == created[0] and view.state == "unknown"
+    assert view.next_step is NextStep.CHECK_SMS
+    assert (await rig.daraja_calls())["pushes"] == 1
