@@ -23,7 +23,8 @@ ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
 TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
 # raw_callback.path and .token lengths (relay/models.py), which PostgreSQL enforces: a longer path can
-# only be garbage, and is kept clamped instead of failing to store (and being answered 503).
+# only be garbage, and is kept clamped instead of failing to store (and being answered 503). Likewise a
+# NUL (PostgreSQL text refuses it) in the decoded token, which is hex when it is real.
 _PATH_MAX = 300
 # Headers that may carry someone's secret; stored as "<redacted>".
 _REDACT = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
@@ -80,7 +81,7 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     item = IncomingCallback(
         received_at=relay.clock(),
         path=path[:_PATH_MAX],
-        token=None if token is None else token[:_PATH_MAX],
+        token=None if token is None else token[:_PATH_MAX].replace("\x00", "\ufffd"),
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
         headers=headers,

@@ -210,19 +210,20 @@ async def test_a_callback_the_database_refuses_leaves_no_phone_or_body_in_the_lo
     assert "ws_CO_LOG" not in caplog.text
 
 
-async def test_a_callback_on_an_overlong_token_path_is_kept_and_acknowledged(
+async def test_a_callback_on_an_overlong_or_nul_token_path_is_kept_and_acknowledged(
     pg_url: str, relay_factory: RelayFactory
 ) -> None:
-    # PostgreSQL enforces the path and token column lengths: unclamped, this garbage was answered 503.
+    # PostgreSQL enforces the path and token column lengths and refuses NUL in text: this garbage was
+    # answered 503 and not kept.
     relay = await relay_factory(database_url=pg_url)
     async with httpx.AsyncClient(base_url=relay.base_url) as client:
         answers = [
             await client.post(
                 "/api/v1/callbacks/stk/" + token, content=stk_callback_bytes("ws_CO_LONG", amount=1)
             )
-            for token in ("a" * 400, "%41" * 200)
+            for token in ("a" * 400, "%41" * 200, "abc%00def")
         ]
-    assert [(answer.status_code, answer.json()) for answer in answers] == [(200, ACK)] * 2
+    assert [(answer.status_code, answer.json()) for answer in answers] == [(200, ACK)] * 3
     db = Database(pg_url)
     try:
         statuses = await db.read(
@@ -230,4 +231,4 @@ async def test_a_callback_on_an_overlong_token_path_is_kept_and_acknowledged(
         )
     finally:
         await db.dispose()
-    assert statuses == ["unknown_token"] * 2
+    assert statuses == ["unknown_token"] * 3
