@@ -282,6 +282,16 @@ async def check_callback_reaches_relay(
             f"The callback URL could not be reached ({type(error).__name__}).",
             "Check the address and that the relay (or the tunnel) is up.",
         )
+    if response.status_code >= 500:
+        # The relay's own 503 (its database is down) or a proxy/tunnel whose upstream is down: the
+        # address may be right, and Safaricom's callbacks are lost the same way until it is fixed.
+        return Finding(
+            "callback_unreachable",
+            "error",
+            f"The callback URL answered HTTP {response.status_code}: the relay, or the proxy or tunnel "
+            "in front of it, is failing.",
+            "Check the relay (mpesa-relay doctor on its host) and the proxy or tunnel before it.",
+        )
     if response.status_code != 200:
         return Finding(
             "callback_unreachable",

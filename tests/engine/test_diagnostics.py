@@ -100,3 +100,31 @@ async def test_clock_skew_against_the_relays_date_header_is_reported(rig: Rig) -
 
 def test_demo_mode_needs_no_variables(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert diag.missing_variables(replace(TillConfig(home=tmp_path), mode="demo")) == []
+
+
+async def test_a_callback_url_whose_proxy_fails_is_not_called_the_wrong_address(rig: Rig) -> None:
+    # A reverse proxy (or tunnel) in front of the relay answers 502 while the relay is down: the address
+    # may be exactly right, so "point MPESA_CALLBACK_URL elsewhere" would send the owner the wrong way.
+    from daraja_core.serve import serving
+
+    async def bad_gateway(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 502, "headers": []})
+        await send({"type": "http.response.body", "body": b"Bad Gateway"})
+
+    async with serving(bad_gateway) as proxy:
+        till = await rig.open(callback_url=proxy.base_url + rig.callback_path)
+        findings = await till.diagnostics()
+    finding = next(f for f in findings if f.code == "callback_unreachable")
+    assert "502" in finding.message
+    assert "Point MPESA_CALLBACK_URL" not in finding.fix
+    assert "relay" in finding.fix and "proxy" in finding.fix
+
+
+def test_the_tills_own_stand_in_callback_url_keeps_the_rules_it_checks_others_by() -> None:
+    # Query-only mode still sends a CallBackURL; one with a word Safaricom rejects ("query") could get
+    # every push refused as `Invalid CallBackURL` (reference/daraja.md §5 "URL rules").
+    from pos_app.engine.service import QUERY_ONLY_CALLBACK_URL
+
+    assert codes(diag.callback_url_findings(QUERY_ONLY_CALLBACK_URL)) == set()
