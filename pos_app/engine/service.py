@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 #: Daraja is told to call back here when the till has no callback URL at all (query-only): reference §2
 #: notes `https://example.invalid/...` is accepted; the result then comes from STK Query alone.
-QUERY_ONLY_CALLBACK_URL = "https://example.invalid/api/v1/callbacks/stk/query-only"
+QUERY_ONLY_CALLBACK_URL = "https://example.invalid/api/v1/callbacks/stk/no-relay"
 PENDING_ALERT_S = 5 * 60  # the seed's alert: a payment pending longer than 5 minutes
 
 #: TillSettings field → the variable name used in the environment, .env and the settings table.
