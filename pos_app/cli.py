@@ -292,6 +292,10 @@ async def _report(args: argparse.Namespace) -> int:
         for view in report.manual_entries:
             verified = "verified" if view.manual_verified else "NOT verified"
             print(f"  {view.attempt_id}  {view.receipt}  KES {view.amount_kes}  {verified}")
+    if report.anomalies:
+        print("Anomalies (check before the end of the day):")
+        for view in report.anomalies:
+            print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}  {view.anomaly}")
     if args.csv is not None:
         args.csv.write_text(report.to_csv(), encoding="utf-8")
         print(f"CSV written to {args.csv}")

@@ -160,6 +160,17 @@ class Ledger:
         if not decision.changed:
             return row, None, decision
         changes = dict(decision.changes)
+        if decision.state is State.PAID and row.state != State.PAID.value and not changes.get("anomaly"):
+            # An unknown attempt can still turn paid after the cashier confirmed "no SMS" and charged the
+            # sale again: the customer has then paid twice. The money moved, so this attempt is paid, but
+            # the owner must see it to refund (product.md: nothing charged twice goes unnoticed).
+            other = connection.execute(
+                "SELECT id FROM payment_attempts WHERE sale_id = ? AND id != ? AND state = 'paid' LIMIT 1",
+                (row.sale_id, row.id),
+            ).fetchone()
+            if other is not None:
+                changes["anomaly"] = "sale_paid_twice"
+                changes["anomaly_detail"] = f"attempt {other[0]} of the same sale is paid too: refund one"
         entry = audit_entry(
             at=changes.get("updated_at", now),
             actor=actor,

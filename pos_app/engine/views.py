@@ -144,6 +144,8 @@ class DayReport:
     #: Added (compatible): every attempt of the day, newest first, for the CSV and the history table.
     attempts: list[AttemptView] = field(default_factory=list)
     demo: bool = False
+    #: Attempts the owner must look at: a mismatching or contradicting result, a sale paid twice.
+    anomalies: list[AttemptView] = field(default_factory=list)
 
     def to_csv(self) -> str:
         """One row per attempt (phones masked), then the totals by outcome and by method."""
@@ -213,6 +215,7 @@ def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False)
         manual_entries=[v for v in views if v.method == "manual"],
         attempts=list(views),
         demo=demo,
+        anomalies=[v for v in views if v.anomaly],
     )
 
 

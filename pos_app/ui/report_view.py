@@ -233,7 +233,18 @@ class ReportView(QWidget):
                     time=local_time(view.updated_at),
                 )
             )
-        if not report.unknowns and not report.manual_entries:
+        for view in report.anomalies:
+            self.review_list.addItem(
+                text(
+                    "report_anomaly_item",
+                    lang,
+                    amount=kes(view.amount_kes),
+                    phone=masked_phone(view.phone),
+                    anomaly=view.anomaly or "",
+                    time=local_time(view.updated_at),
+                )
+            )
+        if not report.unknowns and not report.manual_entries and not report.anomalies:
             self.review_list.addItem(text("report_nothing_to_review", lang))
 
     @staticmethod

@@ -134,6 +134,10 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Manual: KES {amount} · {receipt} · {verified} · {time}",
         "Kwa mkono: KES {amount} · {receipt} · {verified} · {time}",
     ),
+    "report_anomaly_item": (
+        "Check: KES {amount} · {phone} · {anomaly} · {time}",
+        "Kagua: KES {amount} · {phone} · {anomaly} · {time}",
+    ),
     "verified": ("verified", "imethibitishwa"),
     "unverified": ("NOT verified", "HAIJATHIBITISHWA"),
     "report_refresh": ("Refresh", "Onyesha upya"),

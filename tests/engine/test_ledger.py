@@ -10,7 +10,7 @@ import pytest
 
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.states import DeadlinePassed, IllegalTransition, Method, PushAccepted, ResultReported
-from pos_app.engine.views import AttemptView
+from pos_app.engine.views import AttemptView, build_day_report
 from pos_app.store.db import Store
 from pos_app.store.models import PaymentAttempt, Sale
 
@@ -165,3 +165,44 @@ async def test_a_change_stored_while_its_caller_is_cancelled_is_still_announced(
             break
         await asyncio.sleep(0.01)
     assert seen == ["paid"]
+
+
+async def test_a_late_paid_result_on_a_sale_already_paid_again_is_paid_and_flagged_for_a_refund(
+    ledger: Ledger,
+) -> None:
+    # A1 went unknown; the customer said "no SMS", the cashier charged the sale again (A2), A2 was paid;
+    # then A1's result arrives after all: the customer paid twice and the owner must see it.
+    await new_attempt(ledger)
+    await ledger.apply("A1", DeadlinePassed(at=AT), actor="system")
+    again = PaymentAttempt(
+        id="A2",
+        sale_id="S1",
+        amount_kes=10,
+        phone="254708374149",
+        state="created",
+        created_at=AT,
+        updated_at=AT,
+    )
+    await ledger.create(None, again, actor="cashier", detail={"customer_confirms_no_sms": True})
+    await ledger.apply(
+        "A2",
+        PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
+        actor="daraja",
+    )
+    second = await ledger.apply(
+        "A2",
+        ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SW"),
+        actor="relay",
+    )
+    assert second.state == "paid" and second.anomaly is None
+    late = await ledger.apply(
+        "A1",
+        ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
+        actor="relay",
+    )
+    assert late.state == "paid" and late.receipt == "NLJ7RT61SV"
+    assert late.anomaly == "sale_paid_twice"
+    assert (await ledger.store.alert_counts(since=AT - timedelta(days=1), pending_before=AT))[1] == 1
+    report = build_day_report(AT.date(), [late, second])
+    assert [view.attempt_id for view in report.anomalies] == ["A1"]
+    assert report.paid_total_kes == 20
