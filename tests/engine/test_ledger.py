@@ -48,6 +48,26 @@ async def new_attempt(ledger: Ledger) -> str:
     return "A1"
 
 
+async def second_attempt_on_the_same_sale(ledger: Ledger, detail: dict[str, object]) -> str:
+    """A2: sale S1 charged again, its prompt sent."""
+    again = PaymentAttempt(
+        id="A2",
+        sale_id="S1",
+        amount_kes=10,
+        phone="254708374149",
+        state="created",
+        created_at=AT,
+        updated_at=AT,
+    )
+    await ledger.create(None, again, actor="cashier", detail=detail)
+    await ledger.apply(
+        "A2",
+        PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
+        actor="daraja",
+    )
+    return "A2"
+
+
 async def test_listeners_hear_a_change_only_after_it_is_stored(ledger: Ledger) -> None:
     seen: list[tuple[str, str | None]] = []
 
@@ -101,21 +121,7 @@ async def test_a_receipt_already_on_another_attempt_is_kept_as_an_anomaly(ledger
         ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
         actor="relay",
     )
-    other = PaymentAttempt(
-        id="A2",
-        sale_id="S1",
-        amount_kes=10,
-        phone="254708374149",
-        state="created",
-        created_at=AT,
-        updated_at=AT,
-    )
-    await ledger.create(None, other, actor="cashier", detail={})
-    await ledger.apply(
-        "A2",
-        PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
-        actor="daraja",
-    )
+    await second_attempt_on_the_same_sale(ledger, detail={})
     view = await ledger.apply(
         "A2",
         ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SV"),
@@ -174,21 +180,7 @@ async def test_a_late_paid_result_on_a_sale_already_paid_again_is_paid_and_flagg
     # then A1's result arrives after all: the customer paid twice and the owner must see it.
     await new_attempt(ledger)
     await ledger.apply("A1", DeadlinePassed(at=AT), actor="system")
-    again = PaymentAttempt(
-        id="A2",
-        sale_id="S1",
-        amount_kes=10,
-        phone="254708374149",
-        state="created",
-        created_at=AT,
-        updated_at=AT,
-    )
-    await ledger.create(None, again, actor="cashier", detail={"customer_confirms_no_sms": True})
-    await ledger.apply(
-        "A2",
-        PushAccepted(at=AT, merchant_request_id="m", checkout_request_id="ws_CO_2", wait_deadline_at=AT),
-        actor="daraja",
-    )
+    await second_attempt_on_the_same_sale(ledger, detail={"customer_confirms_no_sms": True})
     second = await ledger.apply(
         "A2",
         ResultReported(at=AT, result_code="0", result_desc="ok", method=Method.STK, receipt="NLJ7RT61SW"),
