@@ -18,6 +18,7 @@ fi
 export QT_QPA_PLATFORM=offscreen
 echo "[test] ruff" >&2
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "[test] mypy" >&2
 .venv/bin/mypy
 echo "[test] pytest" >&2

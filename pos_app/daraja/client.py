@@ -428,7 +428,7 @@ class DarajaClient:
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        return float(ceiling / 2 + self._jitter() * ceiling / 2)
 
     def _query_answer(self, reply: _Reply) -> QueryAnswer:
         body = reply.body if isinstance(reply.body, dict) else {}

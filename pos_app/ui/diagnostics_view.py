@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollA
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import Finding
+    from pos_app.engine.views import Finding
 
 _ORDER = {"error": 0, "warning": 1, "ok": 2}
 _MARK = {"error": "✖", "warning": "!", "ok": "✔"}

@@ -36,7 +36,7 @@ from pos_app.ui.presentation import method_word, state_word
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import AttemptView
+    from pos_app.engine.views import AttemptView
 
 _COLUMNS = ("col_time", "col_amount", "col_phone", "col_status", "col_receipt", "col_method", "col_reason")
 _STATE_COLOURS = {"paid": "#1b7f3b", "failed": "#b3261e", "unknown": "#9a6700"}
@@ -236,5 +236,5 @@ class HistoryView(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        view = self.proxy.data(rows[0], Qt.ItemDataRole.UserRole)
+        view: AttemptView | None = self.proxy.data(rows[0], Qt.ItemDataRole.UserRole)
         return view

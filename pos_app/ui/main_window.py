@@ -45,7 +45,8 @@ from pos_app.ui.status_bar import Banner, TillStatusBar
 from pos_app.ui.strings import phone_problem_text, text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import AttemptView, TillService, TillSettings, TillStatus
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import AttemptView, TillSettings, TillStatus
 
 log = logging.getLogger(__name__)
 

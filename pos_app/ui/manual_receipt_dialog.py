@@ -25,7 +25,8 @@ from pos_app.ui.presentation import state_word
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import AttemptView, ManualReceiptResult, TillService
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import AttemptView, ManualReceiptResult
 
 RECEIPT_PATTERN = re.compile(r"[A-Z0-9]{10}")
 

@@ -17,7 +17,7 @@ from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import AttemptView
+    from pos_app.engine.views import AttemptView
 
 
 class Tone(StrEnum):

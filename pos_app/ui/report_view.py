@@ -26,7 +26,7 @@ from pos_app.ui.presentation import method_word
 from pos_app.ui.strings import keys, text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import DayReport
+    from pos_app.engine.views import DayReport
 
 OUTCOME_COLOURS = {
     "paid": "#1b7f3b",

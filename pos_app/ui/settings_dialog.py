@@ -31,7 +31,8 @@ from pos_app.ui.diagnostics_view import FindingsList
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import TillService, TillSettings
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import TillSettings
 
 SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
 TEXT_FIELDS = ("consumer_key", "shortcode", "till_number", "relay_url", "callback_url")

@@ -11,7 +11,7 @@ from pos_app.ui.formatting import ago
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
-    from pos_app.engine.service import TillStatus
+    from pos_app.engine.views import TillStatus
 
 
 def _restyle(widget: QWidget, name: str, value: object) -> None:

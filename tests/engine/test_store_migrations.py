@@ -159,7 +159,7 @@ async def test_stored_datetimes_come_back_aware_in_utc_and_naive_ones_are_refuse
                     amount_kes=10,
                     phone="254708374149",
                     state="created",
-                    created_at=datetime(2026, 1, 1),
+                    created_at=datetime(2026, 1, 1),  # noqa: DTZ001 (naive on purpose: must be refused)
                     updated_at=AT,
                 ),
                 AuditEntry(at=AT, actor="cashier", action="created"),
