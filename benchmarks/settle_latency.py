@@ -1,4 +1,4 @@
-"""Settle latency of the till's payment engine (issue 4, "A benchmark script").
+"""Settle latency of the till's payment engine.
 
 A. With a callback: from the moment the relay accepts a callback (its HTTP 200 reaches the sender) to the
    moment the engine announces "paid" to its subscribers. >= 200 payments, 50 in flight at once. The relay
@@ -231,7 +231,7 @@ def paid_callback(view: AttemptView, receipt: str) -> dict[str, Any]:
 
 
 def receipt_for(index: int) -> str:
-    """A unique 10-character receipt (reference/daraja.md §7 shape)."""
+    """A unique 10-character receipt (docs/daraja.md §7 shape)."""
     return f"TKB{index:04d}" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
 
 

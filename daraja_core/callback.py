@@ -1,9 +1,10 @@
-"""Parse the STK Push callback Safaricom POSTs to the CallBackURL (reference/daraja.md §4).
+"""Parse the STK Push callback Safaricom POSTs to the CallBackURL (docs/daraja.md §4).
 
 `{"Body": {"stkCallback": {"MerchantRequestID", "CheckoutRequestID", "ResultCode", "ResultDesc",
 "CallbackMetadata"?}}}`. Metadata items are read by Name, never by position (§4: Safaricom's own PHP
 SDK reads them by index and breaks when Balance is absent). Anything that is not this shape raises
-CallbackParseError so the caller can keep the raw body and record the failure (style.md habit 7).
+CallbackParseError so the caller can keep the raw body and record the failure: a callback is
+delivered once (§4), so losing its body would lose the payment's result.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The STK Push / STK Query Password and Timestamp (reference/daraja.md §2).
+"""The STK Push / STK Query Password and Timestamp (docs/daraja.md §2).
 
 Password = base64(BusinessShortCode + Passkey + Timestamp); Timestamp is `YYYYMMDDHHmmss` in
 Africa/Nairobi and must be the same string that went into the Password, else Daraja answers
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
-#: The public sandbox Lipa na M-Pesa Online shortcode and passkey (reference/daraja.md §2).
+#: The public sandbox Lipa na M-Pesa Online shortcode and passkey (docs/daraja.md §2).
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 

@@ -1,7 +1,7 @@
 """Kenyan mobile numbers as Daraja wants them: 12 digits, `2547XXXXXXXX` or `2541XXXXXXXX`.
 
-Daraja refuses `07…` and `+254…` with `Bad Request - Invalid PhoneNumber` (reference/daraja.md §2,
-pain point 7), so every number is normalised before any request and refused with a message that
+Daraja refuses `07…` and `+254…` with `Bad Request - Invalid PhoneNumber` (docs/daraja.md §2,
+§9 item 7), so every number is normalised before any request and refused with a message that
 names the problem when it cannot be.
 """
 

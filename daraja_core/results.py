@@ -1,8 +1,8 @@
 """Daraja STK ResultCodes → what happened, what to tell the cashier, and the safe next step.
 
-One catalogue for the till and the relay (reference/daraja.md §4a). Mapping is on the code only:
+One catalogue for the till and the relay (docs/daraja.md §4a). Mapping is on the code only:
 ResultDesc wording changes between years and between callback and query for the same code
-(§4a, §10; style.md habit 8). A code this table does not know is UNKNOWN, never PAID: the cashier
+(§4a, §10). A code this table does not know is UNKNOWN, never PAID: the cashier
 checks the customer's SMS before charging again.
 """
 
@@ -46,7 +46,7 @@ class ResultInfo:
         return self.outcome is Outcome.PAID
 
 
-#: STK Query answers meaning "the customer has not answered yet", not a result (reference/daraja.md §3).
+#: STK Query answers meaning "the customer has not answered yet", not a result (docs/daraja.md §3).
 QUERY_PENDING_CODES = frozenset({"4999"})
 
 PAID_CODE = "0"
@@ -54,7 +54,7 @@ PAID_CODE = "0"
 _O = Outcome
 _N = NextStep
 
-# code: (outcome, English, Swahili, next step) — reference/daraja.md §4a.
+# code: (outcome, English, Swahili, next step) — docs/daraja.md §4a.
 _CATALOGUE: dict[str, tuple[Outcome, str, str, NextStep]] = {
     "0": (_O.PAID, "Payment received.", "Malipo yamepokelewa.", _N.NONE),
     "1": (

@@ -1,5 +1,5 @@
 """`python -m pos_app`: the same as `mpesa-till`. Absolute import: relative imports in `__main__` break
-frozen builds (stack-notes.md, PyInstaller issue #2560)."""
+frozen builds (docs/stack-notes.md "PyInstaller")."""
 
 import sys
 

@@ -1,4 +1,5 @@
-"""The operator's alerts (product.md, Operations): computed from the database on each request.
+"""The operator's alerts (`GET /api/v1/alerts`, docs/architecture.md): computed from the database on
+each request.
 
 - `pending_too_long`: a payment still pending more than 5 minutes after its registration.
 - `no_recent_callback`: no callback in the last hour, when that whole hour lies inside the configured

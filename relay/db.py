@@ -3,7 +3,8 @@
 All queries are written once, as plain synchronous SQLAlchemy against a `Connection`, and run through
 `Database.read(fn)` / `Database.write(fn)`:
 - SQLite: a blocking pysqlite connection in a worker thread, one thread hop per call (each statement
-  through aiosqlite would hop on its own, which is what makes async SQLite slow: stack-notes.md).
+  through aiosqlite would hop on its own, which is what makes async SQLite slow: docs/stack-notes.md
+  "SQLite and PostgreSQL").
 - PostgreSQL: asyncpg through SQLAlchemy's async engine, `run_sync` on the loop.
 
 SQLite runs in WAL mode with `synchronous=FULL`: a commit is on disk before the relay answers Safaricom

@@ -1,4 +1,4 @@
-"""Realistic STK callbacks, as Safaricom POSTs them (reference/daraja.md §4), for
+"""Realistic STK callbacks, as Safaricom POSTs them (docs/daraja.md §4), for
 `mpesa-relay simulate-callback` and the tests.
 
 Numbers are numbers on the wire (Amount, TransactionDate, PhoneNumber); a failure carries no

@@ -1,6 +1,6 @@
 """Who sent a request: the peer address, or X-Forwarded-For when (and only when) the peer is a proxy we
 trust by configuration. Anyone can write an X-Forwarded-For header, so believing it from an untrusted
-peer would let a forger walk through the Safaricom allow-list (reference/daraja.md §5)."""
+peer would let a forger walk through the Safaricom allow-list (docs/daraja.md §5)."""
 
 from __future__ import annotations
 

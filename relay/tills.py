@@ -7,7 +7,7 @@ equality look-up instead of trying a slow hash against every till.
 
 The callback token is separate from the key: it travels in the callback URL that Safaricom (and the
 tunnel in between) sees, so it can only submit callbacks, never read results. It is hex so the path
-never spells a word Safaricom refuses in URLs (reference/daraja.md §5: `exe`, `cmd`, `sql`, `query`…).
+never spells a word Safaricom refuses in URLs (docs/daraja.md §5: `exe`, `cmd`, `sql`, `query`…).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-# Before any Qt import (stack-notes.md, "Qt on a machine without a screen").
+# Before any Qt import (docs/stack-notes.md "Qt on a machine without a screen").
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never let a developer's own credentials or data folder leak into a test run.
 for _name in (

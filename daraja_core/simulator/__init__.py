@@ -1,7 +1,7 @@
 """A local stand-in for Safaricom's Daraja API (OAuth, STK Push, STK Query, real callbacks).
 
 A product feature: demo mode runs it, so a shop can try every outcome without credentials. Everything
-it produces is marked as a demo ("SIMULATOR — no real money"). Behaviour follows reference/daraja.md;
+it produces is marked as a demo ("SIMULATOR — no real money"). Behaviour follows docs/daraja.md;
 deviations are listed in the README section "The Daraja simulator".
 """
 

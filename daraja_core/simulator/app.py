@@ -1,4 +1,4 @@
-"""The simulator's HTTP face, on Daraja's own paths (reference/daraja.md §1–§3).
+"""The simulator's HTTP face, on Daraja's own paths (docs/daraja.md §1–§3).
 
 Bodies are read raw and checked by hand: the point is to answer malformed requests the way Daraja
 does, with its codes and messages, not with a framework's validation errors.
@@ -52,12 +52,12 @@ def generate_token(request: Request[Any, Any, Any], sim: NamedDependency[Simulat
     except (binascii.Error, UnicodeDecodeError):
         key, secret = "", ""
     if not sim.credentials_match(key, secret):
-        # Observed live: HTTP 400 with an empty body, no error code at all (§1, UMOJA 08 §2).
+        # Observed live: HTTP 400 with an empty body, no error code at all (§1, umoja-hub 08 §2).
         sim.record_request(request.method, request.url.path, 400, "400 bad credentials (empty body)")
         return Response(content=b"", status_code=400, media_type=MediaType.TEXT)
     token = sim.issue_token()
     sim.record_request(request.method, request.url.path, 200, "token issued")
-    # expires_in is a string on the wire even though the doc shows a number (§1, pain point 12).
+    # expires_in is a string on the wire even though the doc shows a number (§1, §9 item 12).
     return Response(
         content={"access_token": token, "expires_in": str(int(sim.settings.token_lifetime_s))},
         status_code=200,

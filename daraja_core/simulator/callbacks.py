@@ -1,4 +1,4 @@
-"""The STK callback the simulator POSTs, in the shape Daraja really sends (reference/daraja.md §4)."""
+"""The STK callback the simulator POSTs, in the shape Daraja really sends (docs/daraja.md §4)."""
 
 from __future__ import annotations
 

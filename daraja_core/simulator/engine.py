@@ -161,7 +161,7 @@ class SimulatorEngine:
 
     # STK Push (§2) -----------------------------------------------------------------------------------
     def _final_result(self, request: PushRequest, scenario: Scenario) -> FinalResult:
-        # §9 pain point 3: a till used as BusinessShortCode for Buy Goods;
+        # §9 item 3: a till used as BusinessShortCode for Buy Goods;
         # §4a 2028: a Paybill push to a PartyB that is not the shortcode.
         if request.transaction_type == BUY_GOODS and request.party_b == request.shortcode:
             return OPERATOR_DOES_NOT_EXIST

@@ -1,4 +1,4 @@
-"""Daraja's error answers: `{requestId, errorCode, errorMessage}`, all strings (reference/daraja.md §2b)."""
+"""Daraja's error answers: `{requestId, errorCode, errorMessage}`, all strings (docs/daraja.md §2b)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def bad_request(what: str) -> DarajaError:
 # OAuth (§1).
 INVALID_AUTH_TYPE = DarajaError(400, "400.008.01", "Invalid authentication type passed")
 INVALID_GRANT_TYPE = DarajaError(400, "400.008.02", "Invalid grant type passed")
-# Bearer on API calls: HTTP 404 per the STK doc (§1, pain point 4).
+# Bearer on API calls: HTTP 404 per the STK doc (§1, §9 item 4).
 INVALID_ACCESS_TOKEN = DarajaError(404, "404.001.03", "Invalid Access Token")
 INVALID_PAYLOAD = DarajaError(400, "400.002.05", "Invalid Request Payload")
 WRONG_CREDENTIALS = DarajaError(500, "500.001.1001", "Wrong credentials")

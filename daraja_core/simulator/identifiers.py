@@ -1,4 +1,4 @@
-"""Identifiers shaped like Daraja's (reference/daraja.md §7): opaque to clients, realistic to read."""
+"""Identifiers shaped like Daraja's (docs/daraja.md §7): opaque to clients, realistic to read."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the simulated customer does, chosen by the phone number that gets the prompt.
 
 The table is the one in docs/architecture.md ("Simulator scenario numbers"). Result texts are ones seen
-live (reference/daraja.md §4a); where STK Query words a result differently from the callback (§3), both
+live (docs/daraja.md §4a); where STK Query words a result differently from the callback (§3), both
 are kept.
 """
 
@@ -54,7 +54,7 @@ WRONG_PIN = FinalResult(
 UNREACHABLE = FinalResult("1037", "No response from user.", "DS timeout user cannot be reached")
 EXPIRED = FinalResult("1019", "Transaction has expired", "Transaction has expired")
 RULE_LIMITED = FinalResult("17", "Rule limited.", "Rule limited.")
-# §9 pain point 3: a till number used as BusinessShortCode for Buy Goods. String code even in callbacks (§4).
+# §9 item 3: a till number used as BusinessShortCode for Buy Goods. String code even in callbacks (§4).
 OPERATOR_DOES_NOT_EXIST = FinalResult(
     "SFC_IC0003", "The operator does not exist.", "The operator does not exist."
 )

@@ -29,7 +29,7 @@ def _sandbox_shortcodes() -> dict[str, str]:
 class SimulatorSettings:
     consumer_key: str = SIM_CONSUMER_KEY
     consumer_secret: str = SIM_CONSUMER_SECRET
-    #: Daraja returns "3599" (reference/daraja.md §1).
+    #: Daraja returns "3599" (docs/daraja.md §1).
     token_lifetime_s: float = 3599
     #: Daraja's FAQ says each new token invalidates the previous one; unconfirmed (§1), so off by default.
     token_invalidates_previous: bool = False

@@ -1,4 +1,4 @@
-"""STK Push / STK Query request checks, with Daraja's own codes and messages (reference/daraja.md §2, §2b).
+"""STK Push / STK Query request checks, with Daraja's own codes and messages (docs/daraja.md §2, §2b).
 
 Daraja's order of checks is not documented; this one checks the credentials right after the fields
 they are made of. Messages marked [U] below are the simulator's guess in Daraja's style (the reference
@@ -25,7 +25,7 @@ _MSISDN = re.compile(r"254[17]\d{8}")
 _SHORTCODE = re.compile(r"\d{5,8}")
 _AMOUNT = re.compile(r"\d+(\.\d+)?")
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]+")
-# Hosts people paste from tutorials; Daraja refuses them (LNM#40, UMOJA; §2 CallBackURL, pain point 6).
+# Hosts people paste from tutorials; Daraja refuses them (LNM#40, umoja-hub; §2 CallBackURL, §9 item 6).
 # `example.invalid` is NOT here: Daraja accepted it live (§2).
 _PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net")
 _PLACEHOLDER_WORDS = ("yourdomain", "your-domain", "your_domain", "mydomain", "yoursite", "your-ngrok")
@@ -114,7 +114,7 @@ def _amount_kes(value: Any) -> int:
 
 
 def _msisdn(value: Any) -> str:
-    # `07…`/`+254…` → Invalid PhoneNumber (§2 PartyA, pain point 7); 2541… is live too.
+    # `07…`/`+254…` → Invalid PhoneNumber (§2 PartyA, §9 item 7); 2541… is live too.
     text = _scalar_text(value)
     if text is None or not _MSISDN.fullmatch(text):
         raise RequestRefused(errors.bad_request("PhoneNumber"))

@@ -1,12 +1,13 @@
-"""Async Daraja client for the till: OAuth, STK Push, STK Query (reference/daraja.md §1–§3).
+"""Async Daraja client for the till: OAuth, STK Push, STK Query (docs/daraja.md §1–§3).
 
 Guarantees:
 - One cached access token, reused until shortly before it expires; concurrent callers share one
-  refresh (§1; pain point 4).
+  refresh (§1, §9 item 4).
 - An STK Push is sent at most once per call, except after an invalid-token answer, which the API
   gateway gives before the request reaches M-Pesa. Anything that leaves the outcome open raises
-  PushOutcomeUnknown and is never retried (product.md "A payment, end to end" step 2).
-- "Still processing" query answers are pending, never failures (§3; pain point 5).
+  PushOutcomeUnknown and is never retried: Daraja does not deduplicate pushes (§2), so a resend
+  could charge the customer twice.
+- "Still processing" query answers are pending, never failures (§3, §9 item 5).
 - Secrets, tokens and Passwords are never logged; phones are masked.
 """
 
@@ -48,7 +49,7 @@ OAUTH_PATH = "/oauth/v1/generate"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 
-#: §1: `404.001.03` (HTTP 404, the documented one), `400.003.01` (C2B/TS pages), `401.002.01` (GO fixture).
+#: §1: `404.001.03` (HTTP 404, the documented one), `400.003.01` (C2B/TS pages), `401.002.01` (Go SDK fixture).
 INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
 #: §2b / §3: spike arrest and quota, both HTTP 500; Apigee's own form is HTTP 429.
 RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
@@ -145,7 +146,7 @@ class _Reply:
 
 
 def _parse_expires_in(value: Any) -> float:
-    # A string "3599" on the wire, a number in the doc (§1, pain point 12).
+    # A string "3599" on the wire, a number in the doc (§1, §9 item 12).
     if isinstance(value, bool):
         return DEFAULT_EXPIRES_IN_S
     try:
@@ -240,7 +241,7 @@ class DarajaClient:
         """The STK Push body, validated locally; raises InvalidPaymentRequest naming the problem."""
         config = self.config
         if isinstance(amount_kes, bool) or not isinstance(amount_kes, int):
-            # §2: Daraja takes whole shillings; decimals give `Invalid Amount` (pain point 8).
+            # §2: Daraja takes whole shillings; decimals give `Invalid Amount` (§9 item 8).
             raise InvalidPaymentRequest("The amount must be a whole number of shillings.")
         if amount_kes < 1:
             raise InvalidPaymentRequest("The amount must be at least KES 1.")
@@ -448,7 +449,7 @@ class DarajaClient:
             if "transaction does not exist" in text:
                 return QueryAnswer("not_found", None, reply.error_message, body, reply.status)
             if "wrong credentials" in text or "merchant does not exist" in text:
-                # A settings problem, not "no answer yet": polling on would never end (pain point 2).
+                # A settings problem, not "no answer yet": polling on would never end (§9 item 2).
                 raise reply.error(DarajaError, _definite_merchant_refusal(reply.error_message))
         if reply.status >= 500:
             # §3: "being processed" (2018), "under processing", and sporadic 500.001.1001 for known,
@@ -463,7 +464,7 @@ def _transport_error(kind: type[DarajaError], exc: Exception, detail: str) -> Da
 
 
 def _definite_merchant_refusal(message: str) -> str | None:
-    """`500.001.1001` texts that mean Daraja refused the push before any prompt (§2b, pain points 2, 11)."""
+    """`500.001.1001` texts that mean Daraja refused the push before any prompt (§2b, §9 items 2 and 11)."""
     text = message.lower()
     if "wrong credentials" in text:
         return (

@@ -1,4 +1,4 @@
-"""Daraja credentials and endpoints for the till's client (reference/daraja.md §1, §2)."""
+"""Daraja credentials and endpoints for the till's client (docs/daraja.md §1, §2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Typed Daraja failures. Each keeps Daraja's own `errorCode`, `errorMessage` and `requestId`
-(reference/daraja.md §2b) so the till can show and log exactly what Safaricom said.
+(docs/daraja.md §2b) so the till can show and log exactly what Safaricom said.
 
 For an STK Push the split that matters is: PushOutcomeUnknown means the prompt may be on the
 customer's phone (never send it again); every other error from `stk_push` means no push was accepted.

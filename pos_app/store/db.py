@@ -126,7 +126,7 @@ class Store:
 
     async def unsettled_attempts(self) -> list[PaymentAttempt]:
         """Attempts the engine still works on: in flight or unknown, or paid by STK Query and still
-        waiting for the callback's receipt number (product.md step 4)."""
+        waiting for the callback's receipt number (STK Query gives none, docs/daraja.md §3)."""
         async with self._sessions() as session:
             result = await session.exec(
                 select(PaymentAttempt)

@@ -17,7 +17,8 @@ from sqlmodel import Field, SQLModel
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out; naive input is refused (habit 5)."""
+    """Aware datetimes in, aware UTC datetimes out; naive input is refused: a naive time
+    could be Nairobi or UTC, and a three-hour error moves a sale to another day."""
 
     impl = String(32)
     cache_ok = True
@@ -52,7 +53,8 @@ class Sale(SQLModel, table=True):
 class PaymentAttempt(SQLModel, table=True):
     __tablename__ = "payment_attempts"
     __table_args__ = (
-        # A receipt belongs to one sale only (manual entry refuses a code already used, issue 4).
+        # A receipt belongs to one sale only: one payment cannot settle two sales (manual entry refuses a
+        # code already used).
         Index("ix_payment_attempts_receipt", "receipt", unique=True),
         Index("ix_payment_attempts_checkout_request_id", "checkout_request_id", unique=True),
     )

@@ -1,5 +1,6 @@
 """Secrets (consumer secret, passkey, relay key, ngrok token): the system keyring where one works, else a
-file only the user can read (0600) in the till's data folder (issue 4, issue 5 "Settings").
+file only the user can read (0600) in the till's data folder, so a till with no working keyring still
+starts.
 
 Values never pass through a logger here; callers show them back as "set"/"not set" only.
 """

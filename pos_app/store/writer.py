@@ -3,9 +3,9 @@ read → decide → write → audit runs as ONE hop off the event loop, in one `
 
 Why not the async ORM session: through SQLAlchemy + aiosqlite every statement and the commit is its own
 thread hop, ~7 ms per state change here, and 50 payments settling at once queued for 350 ms
-(stack-notes.md measured the same cost on the relay side). `BEGIN IMMEDIATE` takes SQLite's write lock
-before reading, so a second process on the same file (the window and a CLI command) can never interleave
-between the read and the write.
+(docs/stack-notes.md "SQLite and PostgreSQL" has the same cost on the relay side). `BEGIN IMMEDIATE`
+takes SQLite's write lock before reading, so a second process on the same file (the window and a CLI
+command) can never interleave between the read and the write.
 """
 
 from __future__ import annotations

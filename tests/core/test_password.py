@@ -12,7 +12,7 @@ from daraja_core.password import (
 
 
 def test_password_matches_the_daraja_documentation_sample() -> None:
-    # reference/daraja.md §2: the doc sample decodes to 174379 + passkey + 20210628092408.
+    # docs/daraja.md §2: the doc sample decodes to 174379 + passkey + 20210628092408.
     password = stk_password("174379", SANDBOX_PASSKEY, "20210628092408")
     assert base64.b64decode(password).decode() == "174379" + SANDBOX_PASSKEY + "20210628092408"
 

@@ -9,7 +9,7 @@ from daraja_core.results import (
     known_codes,
 )
 
-# Every code in reference/daraja.md §4a with the outcome a cashier must see.
+# Every code in docs/daraja.md §4a with the outcome a cashier must see.
 EXPECTED = {
     "0": Outcome.PAID,
     "1": Outcome.INSUFFICIENT_FUNDS,

@@ -1,5 +1,5 @@
 """Embedded mode: the relay inside the till on loopback, exposed through an ngrok tunnel. Only the ngrok
-agent is replaced (pyngrok's connect, or a stand-in agent binary), per stack-notes.md "pyngrok without
+agent is replaced (pyngrok's connect, or a stand-in agent binary), per docs/stack-notes.md "pyngrok without
 the internet"; the relay is real."""
 
 from __future__ import annotations

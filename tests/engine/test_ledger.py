@@ -1,5 +1,6 @@
 """Every change goes through one function that persists, then announces, and does nothing when nothing
-changes (style.md habit 4)."""
+changes: the window and the relay client react to announcements, so a
+duplicate or a lost one would show a stale or doubled payment."""
 
 from __future__ import annotations
 

@@ -24,5 +24,6 @@ def test_two_tills_do_not_query_in_step() -> None:
 
 
 def test_a_result_daraja_knows_is_seen_within_fifteen_seconds_at_most_between_queries() -> None:
-    # issue 4: "within 15 s of Daraja knowing the result" — no gap may exceed 15 s, jitter included.
+    # The till promises to see a result within 15 s of Daraja knowing it: no gap may exceed 15 s, jitter
+    # included.
     assert max(query_gaps(Timings(), random.Random(3))) <= 15.0

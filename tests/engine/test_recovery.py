@@ -1,4 +1,4 @@
-"""Killing the till at any point of a payment loses nothing and never sends a second prompt (issue 4).
+"""Killing the till at any point of a payment loses nothing and never sends a second prompt.
 
 The till runs as a real process (`python -m pos_app pay`) against the real relay and simulator; the test
 SIGKILLs it at a chosen moment, then starts the engine again on the same data folder and checks the

@@ -129,7 +129,7 @@ def assert_failure_callback(
 def assert_paid_callback(
     callback: dict[str, Any], checkout_request_id: str, amount_kes: int, phone: str
 ) -> str:
-    """Checks the live shape item by item (reference/daraja.md §4); returns the receipt."""
+    """Checks the live shape item by item (docs/daraja.md §4); returns the receipt."""
     body = stk(callback)
     assert set(body) == {
         "MerchantRequestID",

@@ -1,4 +1,4 @@
-"""Every scenario number's callback, really POSTed to a receiver on loopback (reference/daraja.md §4)."""
+"""Every scenario number's callback, really POSTed to a receiver on loopback (docs/daraja.md §4)."""
 
 from __future__ import annotations
 

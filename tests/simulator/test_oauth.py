@@ -1,4 +1,4 @@
-"""OAuth as Daraja does it (reference/daraja.md §1)."""
+"""OAuth as Daraja does it (docs/daraja.md §1)."""
 
 from __future__ import annotations
 

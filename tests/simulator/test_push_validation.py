@@ -1,4 +1,4 @@
-"""STK Push checks with Daraja's own error codes and messages (reference/daraja.md §2, §2b)."""
+"""STK Push checks with Daraja's own error codes and messages (docs/daraja.md §2, §2b)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STK Query: still processing, then the final code; spike arrest; unknown ids (reference/daraja.md §3)."""
+"""STK Query: still processing, then the final code; spike arrest; unknown ids (docs/daraja.md §3)."""
 
 from __future__ import annotations
 
