@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from daraja_core import utc_text
+
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -39,14 +41,13 @@ class Rows:
     def dt_in(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        value = value.astimezone(UTC)
-        return value if self.postgres else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value.astimezone(UTC) if self.postgres else utc_text.encode(value)
 
     def dt_out(self, value: Any) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return utc_text.decode(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

@@ -83,13 +83,6 @@ class Store:
     async def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
         return await self._writer.read(lambda connection: writer_sql.select_attempt(connection, attempt_id))
 
-    async def attempt_by_checkout(self, checkout_request_id: str) -> PaymentAttempt | None:
-        return await self._writer.read(
-            lambda connection: writer_sql.select_attempt_where(
-                connection, "checkout_request_id", checkout_request_id
-            )
-        )
-
     async def attempt_with_receipt(self, receipt: str) -> PaymentAttempt | None:
         return await self._writer.read(
             lambda connection: writer_sql.select_attempt_where(connection, "receipt", receipt)
@@ -193,15 +186,6 @@ class Store:
         async with self._sessions() as session:
             result = await session.exec(
                 select(AuditEntry).where(AuditEntry.attempt_id == attempt_id).order_by(col(AuditEntry.id))
-            )
-            return list(result.all())
-
-    async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
-        async with self._sessions() as session:
-            result = await session.exec(
-                select(AuditEntry)
-                .where(col(AuditEntry.at) >= start, col(AuditEntry.at) < end)
-                .order_by(col(AuditEntry.id))
             )
             return list(result.all())
 

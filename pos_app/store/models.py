@@ -1,19 +1,23 @@
 """The till's tables (SQLModel). The schema itself is owned by the migrations in `migrations/versions/`;
 these classes must match the head revision (tests/engine/test_store_migrations.py compares them).
 
-Datetimes are stored as ISO-8601 text in UTC (`UtcDateTime`): SQLite has no time zone type, and text in
-one zone sorts and compares correctly (architecture.md "Money, phones, time").
+Datetimes are stored as UTC text in the form `daraja_core.utc_text` writes (`UtcDateTime`): SQLite has
+no time zone type, and fixed-width text in one zone sorts and compares correctly (docs/architecture.md
+"Money, phones, time").
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Index, String, Text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from daraja_core import utc_text
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -24,17 +28,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("the store keeps timezone-aware datetimes only")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return None if value is None else utc_text.encode(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        parsed = datetime.fromisoformat(str(value))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return None if value is None else utc_text.decode(str(value))
 
 
 def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
@@ -116,3 +113,9 @@ class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+# The writer builds rows with `model_construct` (no validation on the hot path). Reading an attribute of
+# such a row needs SQLAlchemy's mappers configured, which otherwise happens only at the first ORM query:
+# in a fresh process whose first read went through the writer, every attribute access raised.
+configure_mappers()

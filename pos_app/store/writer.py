@@ -15,11 +15,12 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from daraja_core import utc_text
 from pos_app.store.models import AuditEntry, PaymentAttempt, Sale
 
 T = TypeVar("T")
@@ -41,9 +42,7 @@ BOOL_COLUMNS = frozenset({"customer_confirmed_no_sms", "relay_registered", "demo
 
 def to_db(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("the store keeps timezone-aware datetimes only")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return utc_text.encode(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, bool):
@@ -56,8 +55,7 @@ def row_to_attempt(row: sqlite3.Row) -> PaymentAttempt:
     for name in ATTEMPT_COLUMNS:
         value = row[name]
         if value is not None and name in DATETIME_COLUMNS:
-            parsed = datetime.fromisoformat(value)
-            value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            value = utc_text.decode(value)
         elif value is not None and name in BOOL_COLUMNS:
             value = bool(value)
         values[name] = value

@@ -4,12 +4,15 @@ audit trail, optimistic updates, and the models matching the head revision."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from daraja_core import utc_text
 from pos_app.store import migrate
 from pos_app.store.db import Store
 from pos_app.store.models import AuditEntry, PaymentAttempt, Sale
@@ -60,7 +63,7 @@ async def test_upgrade_from_the_first_schema_keeps_every_row_and_moves_a_duplica
     _fill_first_schema(path)
     store = await Store.open(path)  # migrates to head on open
     try:
-        assert migrate.current_revision(path) == "0002"
+        assert migrate.current_revision(path) == migrate.HEAD
         first = await store.get_attempt("A1")
         assert first is not None and first.receipt == "NLJ7RT61SV" and first.created_at == AT
         assert first.manual_verified is None and first.manual_reason == ""
@@ -166,3 +169,66 @@ async def test_stored_datetimes_come_back_aware_in_utc_and_naive_ones_are_refuse
             )
     finally:
         await store.close()
+
+
+async def test_upgrade_rewrites_old_timestamps_into_the_shared_text_form_keeping_instants_and_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "till.sqlite3"
+    migrate.upgrade(path, "0002")
+    old = [AT + timedelta(hours=hours, microseconds=micro) for hours, micro in ((0, 0), (5, 123456), (30, 7))]
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO sales (id, created_at, description, demo) VALUES ('S1', ?, '', 0)",
+            (old[0].isoformat(timespec="microseconds"),),
+        )
+        for index, moment in enumerate(old):
+            db.execute(
+                "INSERT INTO payment_attempts (id, sale_id, amount_kes, phone, state, created_at, "
+                "updated_at, settled_at) VALUES (?, 'S1', 10, '254708374149', 'paid', ?, ?, ?)",
+                (f"A{index}", *(moment.isoformat(timespec="microseconds"),) * 3),
+            )
+    store = await Store.open(path)
+    try:
+        with sqlite3.connect(path) as db:
+            texts = [
+                row[0] for row in db.execute("SELECT created_at FROM payment_attempts ORDER BY created_at")
+            ]
+            assert texts == [utc_text.encode(moment) for moment in old]
+            assert db.execute("SELECT created_at FROM sales").fetchone()[0] == utc_text.encode(old[0])
+        for index, moment in enumerate(old):
+            row = await store.get_attempt(f"A{index}")
+            assert row is not None and row.created_at == moment and row.settled_at == moment
+        between = await store.attempts_created_between(old[1], old[2])
+        assert [a.id for a in between] == ["A1"]
+    finally:
+        await store.close()
+
+
+def test_a_fresh_process_reads_an_attempt_through_the_writer_before_any_orm_query(tmp_path: Path) -> None:
+    # In-suite, an earlier test has configured SQLAlchemy's mappers; only a new interpreter shows the bug.
+    path = tmp_path / "till.sqlite3"
+    migrate.upgrade(path, "head")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO sales (id, created_at) VALUES ('S1', ?)", (utc_text.encode(AT),))
+        db.execute(
+            "INSERT INTO payment_attempts (id, sale_id, amount_kes, phone, state, created_at, updated_at) "
+            "VALUES ('A1', 'S1', 10, '254708374149', 'created', ?, ?)",
+            (utc_text.encode(AT), utc_text.encode(AT)),
+        )
+    program = f"""
+import asyncio
+from pathlib import Path
+from pos_app.store.db import Store
+
+async def main() -> None:
+    store = await Store.open(Path({str(path)!r}))
+    row = await store.get_attempt("A1")
+    print(row.amount_kes, row.created_at.isoformat())
+    await store.close()
+
+asyncio.run(main())
+"""
+    answer = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["10", "2026-11-21T09:00:00+00:00"]
