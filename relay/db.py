@@ -119,8 +119,7 @@ class Database:
                         connection.rollback()
 
             return await asyncio.to_thread(run)
-        assert self._async is not None
-        async with self._async.connect() as async_connection:
+        async with self._async_engine().connect() as async_connection:
             return await async_connection.run_sync(fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
@@ -133,9 +132,14 @@ class Database:
                     return fn(connection)
 
             return await asyncio.to_thread(run)
-        assert self._async is not None
-        async with self._async.begin() as async_connection:
+        async with self._async_engine().begin() as async_connection:
             return await async_connection.run_sync(fn)
+
+    def _async_engine(self) -> AsyncEngine:
+        # __init__ opens either the SQLite engines or this one; reaching here with neither is a bug.
+        if self._async is None:
+            raise RuntimeError(f"no database engine is open for {self.dialect}")
+        return self._async
 
     async def checkpoint(self) -> None:
         """Copy the WAL back into the database file without blocking the writer (SQLite only)."""

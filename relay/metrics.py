@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from relay.intake import Effects
+from relay.settle import Effects
 
 _ERROR_STATUSES = frozenset({"malformed", "failed"})
 

@@ -34,7 +34,8 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
+    if head is None:
+        raise RuntimeError(f"no migration found in {MIGRATIONS_DIR}: the relay's package is incomplete")
     return head
 
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daraja_core.phones import mask_msisdn
-from relay.intake import Effects, Unit
 from relay.models import feed_table, payment_table, result_table, selftest_table
+from relay.settle import Effects, Unit
 from relay.tills import TillRef
 
 

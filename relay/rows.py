@@ -48,7 +48,8 @@ class Rows:
             return None
         if isinstance(value, str):
             return utc_text.decode(value)
-        assert isinstance(value, datetime)
+        if not isinstance(value, datetime):
+            raise TypeError(f"a timestamp column held {type(value).__name__}, not a datetime or ISO text")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from relay.db import Database, asyncpg_dsn
-from relay.intake import Effects
 from relay.metrics import RelayMetrics
 from relay.migrate import upgrade
 from relay.notify import Hub, PgListener
 from relay.settings import RelaySettings
+from relay.settle import Effects
 from relay.writer import Writer
 
 log = logging.getLogger("relay")

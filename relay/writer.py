@@ -24,8 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from relay.db import Database
-from relay.intake import CallbackOutcome, Effects, IncomingCallback, process_callbacks, store_raw_only
+from relay.intake import CallbackOutcome, IncomingCallback, process_callbacks, store_raw_only
 from relay.notify import CHANNEL, encode_payload
+from relay.settle import Effects
 
 log = logging.getLogger("relay.writer")
 

@@ -49,7 +49,7 @@ OAUTH_PATH = "/oauth/v1/generate"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 
-#: §1: `404.001.03` (HTTP 404, the documented one), `400.003.01` (C2B/TS pages), `401.002.01` (Go SDK fixture).
+#: §1: `404.001.03` (HTTP 404, documented), `400.003.01` (C2B/TS pages), `401.002.01` (Go SDK fixture).
 INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
 #: §2b / §3: spike arrest and quota, both HTTP 500; Apigee's own form is HTTP 429.
 RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
