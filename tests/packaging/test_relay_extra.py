@@ -1,8 +1,8 @@
 """`pip install '.[relay]'` into a fresh virtual environment gives a relay that serves, with no Qt in it.
 
-This is how the Docker image installs the relay (Dockerfile). pip fetches the packages from the index its
-configuration names (PyPI, or a mirror / find-links folder named in pip.conf); ~/.cache/pip makes a second run
-quicker. The project is installed from a copy of the checkout, so the build leaves nothing in the checkout.
+This is how the Docker image installs the relay (Dockerfile). The test talks to no network: pip installs with
+`--no-index` from .venv/wheelhouse, which `scripts/relay_wheelhouse.py` fills while scripts/test.sh sets up.
+The project is installed from a copy of the checkout, so the build leaves nothing in the checkout.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 # What only the till needs: none of it may be installed by the relay extra.
 TILL_ONLY = ["PySide6", "shiboken6", "qasync", "keyring", "pyngrok"]
 
@@ -41,6 +42,8 @@ def _bin(venv: Path, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def relay_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (WHEELHOUSE / ".stamp").exists():
+        pytest.fail(f"{WHEELHOUSE} is not filled: run `.venv/bin/python scripts/relay_wheelhouse.py` first")
     work = tmp_path_factory.mktemp("relay-extra")
     source = work / "source"
     source.mkdir()
@@ -51,7 +54,19 @@ def relay_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=_clean_env())
     install = subprocess.run(
-        [str(_bin(venv, "python")), "-m", "pip", "install", "-q", "-c", "constraints.txt", ".[relay]"],
+        [
+            str(_bin(venv, "python")),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(WHEELHOUSE),
+            "-c",
+            "constraints.txt",
+            ".[relay]",
+        ],
         cwd=source,
         capture_output=True,
         text=True,
