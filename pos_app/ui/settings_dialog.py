@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from pos_app.engine.errors import TillError
+from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import FindingsList
+from pos_app.ui.naming import named
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
@@ -63,8 +64,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, service: TillService, lang: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("settingsDialog")
-        self.setAccessibleName("settingsDialog")
+        named(self, "settingsDialog")
         self.service = service
         self.lang = lang
         self.loaded: TillSettings | None = None
@@ -99,8 +99,7 @@ class SettingsDialog(QDialog):
                 spin.setRange(1, 999_999)
                 spin.setGroupSeparatorShown(True)
                 widget = spin
-            widget.setObjectName(f"setting_{name}")
-            widget.setAccessibleName(f"setting_{name}")
+            named(widget, f"setting_{name}")
             self.fields[name] = widget
             form.addRow(text(_LABELS[name], lang), widget)
         self.old_pin = QLineEdit()
@@ -116,8 +115,7 @@ class SettingsDialog(QDialog):
         self.findings.lang = lang
         self.findings.show_placeholder("")
         self.message = QLabel()
-        self.message.setObjectName("settingsMessage")
-        self.message.setAccessibleName("settingsMessage")
+        named(self.message, "settingsMessage")
         self.message.setWordWrap(True)
         self.test_button = QPushButton(text("set_test", lang))
         self.test_button.setObjectName("settingsTest")
@@ -194,27 +192,21 @@ class SettingsDialog(QDialog):
 
     @asyncSlot()
     async def on_save_clicked(self) -> None:
-        self.save_button.setEnabled(False)
-        try:
-            settings = self.edited()
-            if self.new_pin.text():
-                await self.service.set_owner_pin(self.old_pin.text() or None, self.new_pin.text())
-                self.old_pin.clear()
-                self.new_pin.clear()
-            await self.service.save_settings(settings)
-            self.message.setText(text("set_saved", self.lang))
-            self.settings_saved.emit(settings)
-            self.accept()
-        except (TillError, ValueError) as refused:  # the engine's refusals carry a message for people
-            self.message.setText(str(refused))
-        finally:
-            self.save_button.setEnabled(True)
+        # The engine's refusals carry a message for people (busy.py).
+        await busy(self._save(), self.save_button, refused=lambda refusal: self.message.setText(str(refusal)))
+
+    async def _save(self) -> None:
+        settings = self.edited()
+        if self.new_pin.text():
+            await self.service.set_owner_pin(self.old_pin.text() or None, self.new_pin.text())
+            self.old_pin.clear()
+            self.new_pin.clear()
+        await self.service.save_settings(settings)
+        self.message.setText(text("set_saved", self.lang))
+        self.settings_saved.emit(settings)
+        self.accept()
 
     @asyncSlot()
     async def on_test_clicked(self) -> None:
-        self.test_button.setEnabled(False)
         self.findings.show_placeholder(text("set_testing", self.lang))
-        try:
-            self.findings.show_findings(await self.service.diagnostics())
-        finally:
-            self.test_button.setEnabled(True)
+        self.findings.show_findings(await busy(self.service.diagnostics(), self.test_button))
