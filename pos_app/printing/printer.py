@@ -11,9 +11,7 @@ import asyncio
 import logging
 from typing import Any, assert_never
 
-from escpos.exceptions import Error as EscposError
-from escpos.printer import Network, Serial, Usb
-
+from pos_app.printing._escpos import EscposError, Network, Serial, Usb
 from pos_app.printing.receipt import Language, Receipt, check_layout, write_receipt
 from pos_app.printing.targets import (
     PrinterTarget,

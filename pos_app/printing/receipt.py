@@ -13,9 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from escpos.printer import Dummy
-
 from daraja_core.password import NAIROBI
+from pos_app.printing._escpos import Dummy
 
 Language = Literal["en", "sw"]
 LANGUAGES: tuple[Language, ...] = ("en", "sw")

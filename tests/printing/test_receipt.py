@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +123,21 @@ def test_a_receipt_refuses_what_it_must_never_print(change: dict[str, Any], word
 def test_an_unknown_language_or_width_is_refused(language: Any, width: int) -> None:
     with pytest.raises(ValueError, match=r"language|width"):
         render_receipt(PAID, language, width)
+
+
+def test_importing_printing_leaves_the_tills_logging_alone_and_no_folder_behind() -> None:
+    # python-escpos calls logging.basicConfig() and makes a temporary folder when imported (_escpos.py).
+    script = (
+        "import logging, os, pos_app.printing\n"
+        "print(len(logging.getLogger().handlers))\n"
+        "print(os.environ['ESCPOS_CAPABILITIES_PICKLE_DIR'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=60
+    )
+    handlers, pickle_dir = done.stdout.split()
+    assert handlers == "0"
+    assert Path(pickle_dir).name.startswith("mpesa-till-escpos-")
+    assert not Path(pickle_dir).exists()
