@@ -53,7 +53,18 @@ def _open(target: PrinterTarget, timeout_s: float) -> Any:
     else:
         assert_never(target)
     printer.open()
+    if isinstance(target, SerialPrinter):
+        # python-escpos sets only pyserial's read timeout; a printer holding flow control would block writes.
+        printer.device.write_timeout = timeout_s
     return printer
+
+
+def _away(target: PrinterTarget) -> str:
+    if isinstance(target, UsbPrinter):
+        return f"The receipt printer ({target}) is not found: check its USB cable and that it is on. {_KEPT}"
+    if isinstance(target, SerialPrinter):
+        return f"The receipt printer ({target}) cannot be reached: check its cable and that it is on. {_KEPT}"
+    return f"The receipt printer ({target}) does not answer: check that it is on and connected. {_KEPT}"
 
 
 def _print_blocking(target: PrinterTarget, receipt: Receipt, language: Language, timeout_s: float) -> None:
@@ -70,7 +81,7 @@ def _print_blocking(target: PrinterTarget, receipt: Receipt, language: Language,
     # backend raises NoBackendError, a ValueError.
     except (OSError, EscposError, ValueError) as exc:
         log.warning("receipt printer %s failed: %s", target, exc)
-        raise PrinterUnavailable(f"The receipt printer ({target}) does not answer. {_KEPT}") from exc
+        raise PrinterUnavailable(_away(target)) from exc
 
 
 async def print_receipt(
