@@ -26,6 +26,8 @@ FALSE_WORDS = ("0", "false", "no", "off", "")
 Kind = type[str] | type[bool] | type[int] | type[float]
 T = TypeVar("T", str, bool, int, float)
 _DECLARED = "setting"
+#: load_config's source names as the error message says them.
+_SOURCE_WORDS = {"environment": "the environment", "settings": "the saved settings"}
 
 
 class ConfigError(ValueError):
@@ -53,44 +55,44 @@ class Setting:
     timing: bool = False
 
     def parse(self, raw: str, source: str) -> str | bool | int | float:
-        """The text from the environment, `.env` or the settings table as a checked value."""
+        """The text from `source` (the environment, `.env` or the settings table) as a checked value."""
         text = raw.strip()
         value: str | bool | int | float
-        if self.kind is bool:
-            if text.lower() not in TRUE_WORDS + FALSE_WORDS:
-                raise ConfigError(f"{self.variable} must be true or false, not {raw!r} (from {source})")
-            value = text.lower() in TRUE_WORDS
-        elif self.kind is int:
-            try:
+        try:
+            if self.kind is bool:
+                if text.lower() not in TRUE_WORDS + FALSE_WORDS:
+                    raise ValueError(text)
+                value = text.lower() in TRUE_WORDS
+            elif self.kind is int:
                 value = int(text)
-            except ValueError as error:
-                raise ConfigError(
-                    f"{self.variable} must be a whole number of {self.unit}, not {raw!r} (from {source})"
-                ) from error
-        elif self.kind is float:
-            try:
+            elif self.kind is float:
                 value = float(text)
-            except ValueError as error:
-                raise ConfigError(
-                    f"{self.variable} must be a number of {self.unit}, not {raw!r} (from {source})"
-                ) from error
-        else:
-            value = text
+            else:
+                value = text
+        except ValueError as error:
+            raise ConfigError(
+                f"{self.variable} must be {_kind_words(self)}, not {raw!r}{_where(source)}"
+            ) from error
         self.check(value, source)
         return value
 
     def check(self, value: object, source: str = "") -> None:
         """Refuse a value of the wrong type or outside the accepted ones, naming the variable."""
-        where = f" (from {source})" if source else ""
         # bool is an int in Python; a tick box is not an amount.
         if not isinstance(value, self.kind) or (self.kind is not bool and isinstance(value, bool)):
-            raise ConfigError(f"{self.variable} must be {_kind_words(self)}{where}")
+            raise ConfigError(f"{self.variable} must be {_kind_words(self)}{_where(source)}")
         if self.choices and value not in self.choices:
             raise ConfigError(
-                f"{self.variable} must be one of {', '.join(self.choices)}, not {value!r}{where}"
+                f"{self.variable} must be one of {', '.join(self.choices)}, not {value!r}{_where(source)}"
             )
         if self.minimum is not None and isinstance(value, int) and value < self.minimum:
-            raise ConfigError(f"{self.variable} must be at least {self.minimum}, not {value!r}{where}")
+            raise ConfigError(
+                f"{self.variable} must be at least {self.minimum}, not {value!r}{_where(source)}"
+            )
+
+
+def _where(source: str) -> str:
+    return f" (from {_SOURCE_WORDS.get(source, source)})" if source else ""
 
 
 def _kind_words(setting: Setting) -> str:
@@ -156,6 +158,10 @@ class TillSettings:
     )
 
     def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse the first value its declaration does not accept (ConfigError naming the variable)."""
         for setting in SCREEN_SETTINGS:
             setting.check(getattr(self, setting.name))
 
