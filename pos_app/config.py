@@ -2,8 +2,10 @@
 
 Precedence, strongest first: the process environment (an explicit choice for this run), the settings
 store (what the owner saved in the window or with the CLI), the `.env` file (the seed's bootstrap
-file), then defaults. Secrets (consumer secret, passkey, relay key, ngrok token) live in the system
-keyring or a 0600 file (`pos_app/store/secrets.py`), never in the settings table, never in a log.
+file), then defaults. Which variables exist, their types and the values they accept are declared once
+in `pos_app/settings_schema.py`; a value it refuses stops the start with its variable named. Secrets
+(consumer secret, passkey, relay key, ngrok token) live in the system keyring or a 0600 file
+(`pos_app/store/secrets.py`), never in the settings table, never in a log.
 
 Modes (product.md "Configuration", issue 4 "Modes"):
 - ``demo``: the Daraja simulator and an embedded relay on loopback, no credentials, no real money. The
