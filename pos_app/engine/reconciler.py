@@ -118,7 +118,8 @@ class Reconciler:
 
     async def _feed_loop(self) -> None:
         client = self.engine.relay.client
-        assert client is not None
+        if client is None:
+            raise RuntimeError("the relay feed loop runs only with a relay client (not in query-only mode)")
         delay = self.timings.relay_retry_first_s
         after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
         while True:
