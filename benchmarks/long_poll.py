@@ -87,6 +87,16 @@ async def new_till(database_url: str, name: str) -> tuple[str, str]:
     return key, till.callback_path
 
 
+async def feed_end(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
+    """The till's feed position after everything the relay holds for it."""
+    after = 0
+    while True:
+        page = (await client.get(url + f"/api/v1/results?after={after}&limit=500", headers=headers)).json()
+        if not page["items"]:
+            return int(page["next_after"])
+        after = int(page["next_after"])
+
+
 def summary(seconds: list[float]) -> dict[str, Any]:
     ordered = sorted(seconds)
     return {
@@ -115,9 +125,7 @@ async def wake(
             (
                 await client.post(waiter.url + "/api/v1/payments", json=registration, headers=headers)
             ).raise_for_status()
-            feed_after = (
-                await client.get(waiter.url + "/api/v1/results?after=0&limit=1000", headers=headers)
-            ).json()["next_after"]
+            feed_after = await feed_end(client, waiter.url, headers)
             poll = asyncio.create_task(
                 client.get(waiter.url + poll_url(order).format(after=feed_after), headers=headers)
             )
