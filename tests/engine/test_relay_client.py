@@ -51,8 +51,8 @@ async def test_register_long_poll_feed_and_receipt_follow_the_contract(relay_ser
             await relay.register(
                 order_id="A1", checkout_request_id="ws_CO_C1", amount_kes=11, phone="254708374149"
             )
-        waiting = asyncio.create_task(relay.status("A1", wait_s=5))
-        await asyncio.sleep(0.2)
+        waiting = asyncio.create_task(relay.status("A1", wait_s=20))
+        await relay_server.long_polls_waiting(1)
         assert not waiting.done()
         await http.post(relay_server.base_url + path, json=paid_callback("ws_CO_C1", 10, "TK3AB12CDE"))
         payment = await asyncio.wait_for(waiting, 3)
