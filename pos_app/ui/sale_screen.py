@@ -40,6 +40,9 @@ class SaleScreen(QWidget):
         self.amount_label = QLabel()
         self.amount_input = AmountInput()
         named(self.amount_input, "amountInput")
+        self.amount_hint = QLabel()
+        named(self.amount_hint, "amountHint")
+        self.amount_hint.setWordWrap(True)
         self.phone_label = QLabel()
         self.phone_input = PhoneInput()
         named(self.phone_input, "phoneInput")
@@ -73,6 +76,7 @@ class SaleScreen(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.setVerticalSpacing(6)
         form.addRow(self.amount_label, self.amount_input)
+        form.addRow(self.amount_hint)
         form.addRow(self.phone_label, self.phone_input)
         form.addRow(self.phone_hint)
         form.addRow(self.description_label, self.description_input)
@@ -99,6 +103,7 @@ class SaleScreen(QWidget):
         QWidget.setTabOrder(self.phone_input, self.charge_button)
         QWidget.setTabOrder(self.charge_button, self.description_input)
         self.phone_input.problem_changed.connect(self._show_phone_problem)
+        self.amount_input.textChanged.connect(self._show_amount_problem)
         self.set_language("en")
 
     def set_language(self, lang: str) -> None:
@@ -111,6 +116,7 @@ class SaleScreen(QWidget):
         self.charge_button.setText(text("charge", lang))
         self.hint_label.setText(text("charge_hint", lang))
         self.status_panel.set_language(lang)
+        self._show_amount_problem()
 
     def set_form_enabled(self, enabled: bool) -> None:
         for field in (self.amount_input, self.phone_input, self.description_input):
@@ -132,6 +138,16 @@ class SaleScreen(QWidget):
         self.description_input.clear()
         self.show_message("")
         self.amount_input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _show_amount_problem(self) -> None:
+        """The reason under the box while the cashier types; nothing while it is empty or reads."""
+        typed = self.amount_input.text().strip()
+        problem = self.amount_input.problem(self.lang) if typed else None
+        self.amount_hint.setText(problem or "")
+        self.amount_hint.setVisible(problem is not None)
+        self.amount_hint.setProperty("error", problem is not None)
+        self.amount_hint.style().unpolish(self.amount_hint)
+        self.amount_hint.style().polish(self.amount_hint)
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
         msisdn = self.phone_input.msisdn()

@@ -35,12 +35,6 @@ _TABLE: dict[str, tuple[str, str]] = {
     "description_label": ("Description (optional)", "Maelezo (si lazima)"),
     "charge": ("Charge", "Toza"),
     "charge_hint": ("Enter charges · Esc clears", "Enter inatoza · Esc inafuta"),
-    "amount_missing": ("Enter the amount in whole shillings.", "Weka kiasi kwa shilingi kamili."),
-    "amount_zero": ("The amount must be at least KES 1.", "Kiasi lazima kiwe angalau KES 1."),
-    "amount_too_big": (
-        "M-Pesa takes at most KES {max} at once.",
-        "M-Pesa inapokea hadi KES {max} kwa mara moja.",
-    ),
     "phone_valid": ("✓ A Kenyan mobile number", "✓ Namba ya simu ya Kenya"),
     "outcome_paid": ("Paid", "Imelipwa"),
     "outcome_cancelled": ("Cancelled", "Imeghairiwa"),
