@@ -129,8 +129,6 @@ class MainWindow(QMainWindow):
         self.set_language(lang)
         self.sale.show_presentation(presentation.idle(lang))
         self.sale.show_message(text("starting", lang))
-        self.sale.set_form_enabled(True)
-        self.sale.charge_button.setEnabled(False)
         self.resize(1100, 720)
         self.setMinimumHeight(600)  # the width follows the widest labels (Swahili ones are longer)
         self.sale.amount_input.setFocus()
@@ -157,7 +155,7 @@ class MainWindow(QMainWindow):
         self.sale_flow.detach()
 
     def show_start_error(self, message: str) -> None:
-        self.sale.show_message(text("start_failed", self.lang, error=message), error=True)
+        self.sale_flow.start_failed(text("start_failed", self.lang, error=message))
 
     @asyncSlot()
     async def _load_history(self) -> None:

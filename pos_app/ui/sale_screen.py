@@ -7,7 +7,7 @@ asked for (`charge_requested`, `action_chosen`, `escape_pressed`). The window ta
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -30,6 +30,8 @@ class SaleScreen(QWidget):
     charge_requested = Signal()
     enter_pressed = Signal()
     escape_pressed = Signal()
+    typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
+    paste_pressed = Signal()  # Ctrl+V where no field takes it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,7 +116,6 @@ class SaleScreen(QWidget):
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
         self.charge_button.setText(text("charge", lang))
-        self.hint_label.setText(text("charge_hint", lang))
         self.status_panel.set_language(lang)
         self._show_amount_problem()
 
@@ -165,6 +166,17 @@ class SaleScreen(QWidget):
             return
         if event.key() == Qt.Key.Key_Escape:
             self.escape_pressed.emit()
+            event.accept()
+            return
+        if event.matches(QKeySequence.StandardKey.Paste):
+            self.paste_pressed.emit()
+            event.accept()
+            return
+        plain = not event.modifiers() & ~(
+            Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+        )
+        if plain and event.text().isprintable() and event.text().strip():
+            self.typed.emit(event.text())
             event.accept()
             return
         super().keyPressEvent(event)

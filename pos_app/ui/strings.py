@@ -34,7 +34,17 @@ _TABLE: dict[str, tuple[str, str]] = {
     "phone_placeholder": ("0708 374 149", "0708 374 149"),
     "description_label": ("Description (optional)", "Maelezo (si lazima)"),
     "charge": ("Charge", "Toza"),
-    "charge_hint": ("Enter charges · Esc clears", "Enter inatoza · Esc inafuta"),
+    # What the keys do, under the form, for each step of a sale
+    "hint_entry": ("Enter: charge · Esc: clear for a new sale", "Enter: toza · Esc: futa, mauzo mapya"),
+    "hint_held": (
+        "Enter: wait, it goes out when the till is ready · Esc: do not send",
+        "Enter: subiri, yatatumwa till ikiwa tayari · Esc: usitume",
+    ),
+    "hint_sending": ("Sending to M-Pesa: wait for its answer", "Inatuma kwa M-Pesa: subiri jibu"),
+    "hint_result": (
+        "Enter or Esc: new sale · or type the next amount",
+        "Enter au Esc: mauzo mapya · au andika kiasi kijacho",
+    ),
     "phone_valid": ("✓ A Kenyan mobile number", "✓ Namba ya simu ya Kenya"),
     "outcome_paid": ("Paid", "Imelipwa"),
     "outcome_cancelled": ("Cancelled", "Imeghairiwa"),
@@ -85,6 +95,15 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Pokea KES {amount} taslimu. Mauzo yamefungwa.",
     ),
     "charge_refused": ("Not sent: {reason}", "Haijatumwa: {reason}"),
+    "charge_failed": (
+        "The charge stopped on an unexpected error: check History before you charge again.",
+        "Malipo yamesimama kwa hitilafu isiyotarajiwa: angalia Historia kabla ya kutoza tena.",
+    ),
+    "held_detail": (
+        "The charge goes out as soon as the till is ready.",
+        "Malipo yatatumwa mara till itakapokuwa tayari.",
+    ),
+    "held_withdrawn": ("Not sent.", "Haijatumwa."),
     "left_waiting": (
         "Still waiting for KES {amount} from {phone}: the result will show in History.",
         "Bado inasubiri KES {amount} kutoka {phone}: jibu litaonekana kwenye Historia.",
