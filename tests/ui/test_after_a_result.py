@@ -113,6 +113,32 @@ def test_after_verifying_by_receipt_the_next_sale_still_charges(till_factory):
     next_sale_goes_out(till, 15, unknown.sale_id)
 
 
+def test_a_sale_paid_by_hand_while_its_form_is_open_shows_paid_and_enter_moves_on(till):
+    window = till.window
+    till.charge("45", "0711000002")
+    till.wait_for_status("enough money")
+    failed = till.current()
+    till.press(Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)  # Try another number: the same sale's form
+    till.qtbot.waitUntil(lambda: window.sale.phone_input.hasFocus())
+    # Meanwhile the customer shows an M-Pesa SMS and the owner enters its receipt.
+    till.press(Qt.Key.Key_F4)
+    till.qtbot.waitUntil(lambda: bool(window.open_dialogs()), timeout=5000)
+    dialog = window.open_dialogs()[0]
+    assert isinstance(dialog, ManualReceiptDialog)
+    till.qtbot.waitUntil(lambda: dialog.receipt_input.hasFocus(), timeout=3000)
+    till.qtbot.keyClicks(dialog.receipt_input, "QAZ2WSX3ED")
+    till.qtbot.keyClick(dialog.receipt_input, Qt.Key.Key_Tab)
+    till.qtbot.keyClicks(dialog.pin_input, OWNER_PIN)
+    till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: "NOT verified" in dialog.result_label.text(), timeout=5000)
+    till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: not window.open_dialogs())
+    till.wait_for_status("Paid", "Receipt QAZ2WSX3ED")
+    till.press(Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: till.status_text().startswith("Ready"))
+    next_sale_goes_out(till, 46, failed.sale_id)
+
+
 def test_a_refused_charge_says_why_sends_nothing_and_escape_gets_out(till):
     window = till.window
     # The owner lowered the limit to KES 50 from elsewhere (another window, the command line): the form
