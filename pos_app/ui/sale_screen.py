@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
+from pos_app.ui.shortcuts import CHARGE_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -65,6 +66,7 @@ class SaleScreen(QWidget):
         self.charge_button.clicked.connect(self.charge_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
+        self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form
 
         for label, field in (
             (self.amount_label, self.amount_input),
@@ -115,7 +117,7 @@ class SaleScreen(QWidget):
         self.phone_label.setText(text("phone_label", lang))
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
-        self.charge_button.setText(text("charge", lang))
+        self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
         self.status_panel.set_language(lang)
         self._show_amount_problem()
 

@@ -29,8 +29,11 @@ STEP_KEYS: dict[Action, str] = {
     Action.NEW_SALE: "Enter",
 }
 
-# Keys that are not a button's: moving through the form, charging, going back.
-FORM_KEYS = ("Tab", "Enter", "Esc")
+# Charge is pressed by Enter anywhere on the form, not only when it has the focus (sale_screen.py).
+CHARGE_KEY = "Enter"
+
+# Keys that are not a button's: moving through the form, going back.
+FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 
 KEYS: tuple[str, ...] = tuple(dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values())))
 

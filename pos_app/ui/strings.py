@@ -37,8 +37,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     # What the keys do, under the form, for each step of a sale
     "hint_entry": ("Enter: charge · Esc: clear for a new sale", "Enter: toza · Esc: futa, mauzo mapya"),
     "hint_held": (
-        "Enter: wait, it goes out when the till is ready · Esc: do not send",
-        "Enter: subiri, yatatumwa till ikiwa tayari · Esc: usitume",
+        "Esc: do not send (it goes out when the till is ready)",
+        "Esc: usitume (yatatumwa till ikiwa tayari)",
     ),
     "hint_sending": ("Sending to M-Pesa: wait for its answer", "Inatuma kwa M-Pesa: subiri jibu"),
     "hint_result": (

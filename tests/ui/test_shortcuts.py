@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.presentation import Action
-from pos_app.ui.shortcuts import KEYS, NAV_KEYS, STEP_KEYS
+from pos_app.ui.shortcuts import CHARGE_KEY, KEYS, NAV_KEYS, STEP_KEYS
 from pos_app.ui.status_panel import StatusPanel
 from tests.ui.harness import focused
 
@@ -47,8 +47,9 @@ def test_each_screen_key_is_the_same_in_english_and_kiswahili_shown_on_its_butto
     for lang in ("en", "sw"):
         window.set_language(lang)
         seen[lang] = {name: (shown_key(b.text()), b.shortcut().toString()) for name, b in window.nav.items()}
+        seen[lang]["charge"] = (shown_key(window.sale.charge_button.text()), "")
     assert seen["en"] == seen["sw"]
-    assert {name: keys[0] for name, keys in seen["en"].items()} == NAV_KEYS
+    assert {name: keys[0] for name, keys in seen["en"].items()} == {**NAV_KEYS, "charge": CHARGE_KEY}
 
 
 def test_try_another_number_is_alt_a_in_kiswahili_too(till):
