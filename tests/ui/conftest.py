@@ -44,10 +44,11 @@ def qloop(qtbot, qapp: QApplication, session_loop: qasync.QEventLoop) -> Iterato
 
 @pytest.fixture
 def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
-    """Start a till (simulator + relay + TillService + window) with optional simulator/timing overrides."""
+    """Start a till (simulator + relay + TillService + window) with optional simulator/timing overrides.
+    With attach=False the window is shown but not yet given the service, as while the till starts up."""
     started: list[Till] = []
 
-    def make(simulator: dict[str, Any] | None = None, **timings: float) -> Till:
+    def make(simulator: dict[str, Any] | None = None, attach: bool = True, **timings: float) -> Till:
         home = tmp_path / f"till{len(started)}"
         home.mkdir()
         simulator_server, relay, key, callback_path, service = wait_task(
@@ -59,7 +60,8 @@ def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()
-        window.attach(service)
+        if attach:
+            window.attach(service)
         till = Till(qtbot, qloop, home, simulator_server, relay, key, callback_path, service, window)
         started.append(till)
         return till
