@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from litestar import Litestar, Request, post
 
 from daraja_core.serve import serving
+from tests.simulator.daraja_calls import bearer, daraja_client, token
 from tests.support.simulator_fixtures import RunningSimulator
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -98,3 +100,25 @@ async def wait_for_c2b_payment(
                 if entry["kind"] == "payment" and phone_masked in (None, entry["phone"]):
                     return dict(entry)
             await asyncio.sleep(0.02)
+
+
+async def register(
+    sim: RunningSimulator,
+    receiver: C2BReceiver,
+    *,
+    shortcode: str = "174379",
+    version: str = "v2",
+    response_type: str = "Completed",
+) -> httpx.Response:
+    """Register `receiver`'s URLs for `shortcode` on the simulator, as a till would (§6)."""
+    async with daraja_client(sim.base_url) as client:
+        return await client.post(
+            f"/mpesa/c2b/{version}/registerurl",
+            json={
+                "ShortCode": shortcode,
+                "ResponseType": response_type,
+                "ConfirmationURL": receiver.confirmation_url,
+                "ValidationURL": receiver.validation_url,
+            },
+            headers=bearer(await token(client)),
+        )

@@ -5,9 +5,9 @@ scenarios, and Pull Transactions (docs/daraja.md §6).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +15,8 @@ import pytest
 
 from daraja_core.password import parse_nairobi_timestamp
 from daraja_core.simulator import DEMO_NOTICE
-from tests.simulator.c2b_receiver import C2BReceiver, running_c2b_receiver, wait_for_c2b_payment
+from daraja_core.simulator.cli import main, serve_parser, settings_from_args
+from tests.simulator.c2b_receiver import C2BReceiver, register, wait_for_c2b_payment
 from tests.simulator.daraja_calls import FakeClock, assert_daraja_error, bearer, daraja_client, token
 from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
 
@@ -35,33 +36,6 @@ C2B_FIELDS = [
     "LastName",
 ]
 RECEIPT = re.compile(r"[A-Z0-9]{3}SIM[A-Z0-9]{4}")
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[C2BReceiver]:
-    async with running_c2b_receiver() as running:
-        yield running
-
-
-async def register(
-    sim: RunningSimulator,
-    receiver: C2BReceiver,
-    *,
-    shortcode: str = "174379",
-    version: str = "v2",
-    response_type: str = "Completed",
-) -> httpx.Response:
-    async with daraja_client(sim.base_url) as client:
-        return await client.post(
-            f"/mpesa/c2b/{version}/registerurl",
-            json={
-                "ShortCode": shortcode,
-                "ResponseType": response_type,
-                "ConfirmationURL": receiver.confirmation_url,
-                "ValidationURL": receiver.validation_url,
-            },
-            headers=bearer(await token(client)),
-        )
 
 
 async def customer_pay(sim: RunningSimulator, **body: Any) -> httpx.Response:
@@ -455,3 +429,49 @@ async def test_the_log_records_every_c2b_call_and_delivery_with_the_number_maske
     assert "254712345678" not in str(log)
     await sim.reset()
     assert (await sim.log())["c2b"] == []
+
+
+async def test_mpesa_sim_customer_pay_pays_a_till_and_prints_the_receipt_and_the_log_shows_it(
+    simulator: RunningSimulator, receiver: C2BReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await register(simulator, receiver)
+    argv = ["customer-pay", "--url", simulator.base_url, "--till", "174379", "--amount", "350"]
+    assert await asyncio.to_thread(main, [*argv, "--phone", "0712345678", "--ref", "T-9"]) == 0
+    printed = capsys.readouterr().out
+    [confirmation] = receiver.posts("confirmation")
+    assert printed.startswith(f"{DEMO_NOTICE}: KES 350 from 2547*****678 to 174379, M-Pesa receipt ")
+    assert confirmation.json["TransID"] in printed and "confirmation sent 1×" in printed
+    assert confirmation.json["BillRefNumber"] == "T-9"
+    assert await asyncio.to_thread(main, ["log", "--url", simulator.base_url]) == 0
+    text = capsys.readouterr().out
+    assert (
+        f"{confirmation.json['TransID']} to 174379 confirmation → {receiver.confirmation_url}  HTTP 200"
+        in text
+    )
+    assert f"{confirmation.json['TransID']} to 174379 payment KES 350 from 2547*****678: completed" in text
+
+
+async def test_mpesa_sim_customer_pay_explains_a_refusal(
+    simulator: RunningSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["customer-pay", "--url", simulator.base_url, "--paybill", "600984", "--amount", "5"]
+    assert await asyncio.to_thread(main, [*argv, "--phone", "0712345678"]) == 2
+    assert "payment refused: a paybill payment needs an account number (ref)" in capsys.readouterr().err
+
+
+def test_the_c2b_switches_on_the_command_line_become_the_settings() -> None:
+    args = serve_parser().parse_args(
+        ["--c2b-validation", "--c2b-validation-timeout", "3", "--c2b-register-once"]
+    )
+    settings = settings_from_args(args, {})
+    assert (settings.c2b_validation, settings.c2b_validation_timeout_s, settings.c2b_register_once) == (
+        True,
+        3,
+        True,
+    )
+    defaults = settings_from_args(serve_parser().parse_args([]), {})
+    assert (defaults.c2b_validation, defaults.c2b_validation_timeout_s, defaults.c2b_register_once) == (
+        False,
+        8,
+        False,
+    )
