@@ -13,7 +13,7 @@ import enum
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,7 +94,6 @@ class _Delivery:
     status: int | None = None
     answer: Any = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class C2BDesk:
@@ -186,51 +185,57 @@ class C2BDesk:
 
     async def settle(self, payment: C2BPayment) -> None:
         """Validate (if on), then confirm: the whole life of one payment, logged at its end."""
-        facts = payment.facts
-        registration = self._registrations.get(facts.shortcode)
-        third_party_trans_id = ""
+        await self._go_through(payment)
+        self._log_payment(payment)
+
+    async def _go_through(self, payment: C2BPayment) -> None:
+        registration = self._registrations.get(payment.facts.shortcode)
         if registration is None:
             # §6: with no URLs registered M-Pesa completes the payment and tells nobody.
             self._complete(payment)
             payment.detail = "completed; no URLs registered for this shortcode, nothing sent"
-        else:
-            if self.settings.c2b_validation:
-                verdict = await self._validate(payment, registration)
-                if verdict is not None and not verdict.accepted:
-                    payment.status, payment.result_code = C2BStatus.REJECTED, verdict.result_code
-                    payment.detail = f"rejected by the ValidationURL ({verdict.result_code}); no confirmation"
-                    self._log_payment(payment)
-                    return
-                if verdict is None and registration.urls.response_type == "Cancelled":
+            return
+        third_party_trans_id = ""
+        if self.settings.c2b_validation:
+            verdict = await self._validate(payment, registration)
+            if verdict is None:
+                # §6: an unreachable or silent ValidationURL leaves it to the registered ResponseType.
+                if registration.urls.response_type == "Cancelled":
                     payment.status = C2BStatus.CANCELLED
                     payment.detail = "no usable validation answer and ResponseType Cancelled; no confirmation"
-                    self._log_payment(payment)
                     return
-                if verdict is not None:
-                    third_party_trans_id = verdict.third_party_trans_id
-            balance_kes = self._complete(payment)
-            body = c2b_body(
-                facts,
-                version=registration.version,
-                org_balance_kes=balance_kes,
-                third_party_trans_id=third_party_trans_id,
+            elif not verdict.accepted:
+                payment.status, payment.result_code = C2BStatus.REJECTED, verdict.result_code
+                payment.detail = f"rejected by the ValidationURL ({verdict.result_code}); no confirmation"
+                return
+            else:
+                third_party_trans_id = verdict.third_party_trans_id
+        await self._confirm(payment, registration, third_party_trans_id)
+
+    async def _confirm(
+        self, payment: C2BPayment, registration: Registration, third_party_trans_id: str
+    ) -> None:
+        body = c2b_body(
+            payment.facts,
+            version=registration.version,
+            org_balance_kes=self._complete(payment),
+            third_party_trans_id=third_party_trans_id,
+        )
+        for _ in range(payment.confirmation_copies):
+            delivery = await self._post(
+                "confirmation",
+                payment,
+                registration.urls.confirmation_url,
+                body,
+                self.settings.callback_timeout_s,
             )
-            for _ in range(payment.confirmation_copies):
-                delivery = await self._post(
-                    "confirmation",
-                    payment,
-                    registration.urls.confirmation_url,
-                    body,
-                    self.settings.callback_timeout_s,
-                )
-                if delivery.error is None:
-                    payment.confirmations_delivered += 1
-            payment.detail = (
-                "completed; confirmation withheld (scenario: only Pull Transactions can tell)"
-                if payment.confirmation_copies == 0
-                else f"completed; confirmation sent {payment.confirmation_copies}×"
-            )
-        self._log_payment(payment)
+            if delivery.error is None:
+                payment.confirmations_delivered += 1
+        payment.detail = (
+            "completed; confirmation withheld (scenario: only Pull Transactions can tell)"
+            if payment.confirmation_copies == 0
+            else f"completed; confirmation sent {payment.confirmation_copies}×"
+        )
 
     def _complete(self, payment: C2BPayment) -> int:
         shortcode = payment.facts.shortcode

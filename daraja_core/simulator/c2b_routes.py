@@ -258,15 +258,11 @@ async def customer_pay(
 ) -> Response[Any]:
     """Play the customer: pay now, and answer once validation and confirmation are over."""
     try:
-        body = parse_json_object(await request.body())
-        fields = _customer_payment(sim, body)
-    except RequestRefused:
-        return Response(
-            content={"error": "the body must be a JSON object", "notice": DEMO_NOTICE}, status_code=400
-        )
-    except _PayRefused as refused:
-        sim.record_request(request.method, request.url.path, 400, f"refused: {refused}")
-        return Response(content={"error": str(refused), "notice": DEMO_NOTICE}, status_code=400)
+        fields = _customer_payment(sim, parse_json_object(await request.body()))
+    except (RequestRefused, _PayRefused) as refused:
+        reason = "the body must be a JSON object" if isinstance(refused, RequestRefused) else str(refused)
+        sim.record_request(request.method, request.url.path, 400, f"refused: {reason}")
+        return Response(content={"error": reason, "notice": DEMO_NOTICE}, status_code=400)
     payment = sim.c2b.new_payment(**fields)
     await sim.c2b.settle(payment)
     sim.record_request(

@@ -390,15 +390,19 @@ async def test_pull_transactions_returns_the_shortcodes_payments_of_the_last_48_
         ({"paybill": "600984", "amount": 1, "phone": "0712345678"}, "needs an account number"),
         ({"till": "174379", "amount": 1.5, "phone": "0712345678"}, "whole number of shillings"),
         ({"qr": "not-a-qr", "phone": "0712345678"}, "not a QR code made by this simulator"),
+        ([1, 2], "the body must be a JSON object"),
     ],
 )
 async def test_customer_pay_refuses_what_no_customer_could_do_and_says_why(
-    simulator: RunningSimulator, body: dict[str, Any], error: str
+    simulator: RunningSimulator, body: Any, error: str
 ) -> None:
-    answer = await customer_pay(simulator, **body)
+    async with daraja_client(simulator.base_url) as client:
+        answer = await client.post("/simulator/c2b/pay", json=body)
     assert answer.status_code == 400
     assert error in answer.json()["error"]
-    assert (await simulator.log())["c2b"] == []
+    log = await simulator.log()
+    assert log["c2b"] == []
+    assert [entry["outcome"] for entry in log["requests"]] == [f"refused: {answer.json()['error']}"]
 
 
 async def test_the_log_records_every_c2b_call_and_delivery_with_the_number_masked(
