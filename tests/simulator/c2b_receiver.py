@@ -90,14 +90,12 @@ async def running_c2b_receiver() -> AsyncIterator[C2BReceiver]:
             receiver.validation_released.set()
 
 
-async def wait_for_c2b_payment(
-    sim: RunningSimulator, *, phone_masked: str | None = None, timeout_s: float = 5.0
-) -> dict[str, Any]:
-    """The simulator's log entry that ends a C2B payment (all its POSTs are over by then)."""
+async def wait_for_c2b_payment(sim: RunningSimulator, timeout_s: float = 5.0) -> dict[str, Any]:
+    """The simulator's log entry that ends the first C2B payment (all its POSTs are over by then)."""
     async with asyncio.timeout(timeout_s):
         while True:
             for entry in (await sim.log())["c2b"]:
-                if entry["kind"] == "payment" and phone_masked in (None, entry["phone"]):
+                if entry["kind"] == "payment":
                     return dict(entry)
             await asyncio.sleep(0.02)
 
