@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,13 +23,14 @@ from daraja_core.password import NAIROBI
 from pos_app.config import LANGUAGES, PLAIN_VARIABLES, SECRET_VARIABLES, TillConfig, load_config
 from pos_app.daraja import DarajaClient, DarajaConfig
 from pos_app.engine import diagnostics as diag
+from pos_app.engine.charging import Charger
 from pos_app.engine.errors import AttemptNotFound, ChargeRefused, ReceiptRefused, WrongPin
 from pos_app.engine.ledger import Ledger, audit_entry
-from pos_app.engine.payments import RECEIPT_PATTERN, PaymentEngine, RelayLink
 from pos_app.engine.pin import SETTING_KEY as PIN_KEY
 from pos_app.engine.pin import hash_pin, valid_pin, verify_pin
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.relay_client import RelayClient, RelayError
+from pos_app.engine.settling import RelayLink, Settler
 from pos_app.engine.states import FoundUnfinished, ManualReceiptEntered, State
 from pos_app.engine.views import (
     SECRET_FIELDS,
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 #: Daraja is told to call back here when the till has no callback URL at all (query-only): reference §2
 #: notes `https://example.invalid/...` is accepted; the result then comes from STK Query alone.
 QUERY_ONLY_CALLBACK_URL = "https://example.invalid/api/v1/callbacks/stk/no-relay"
+RECEIPT_PATTERN = re.compile(r"^[A-Z0-9]{10}$")  # docs/daraja.md §7
 PENDING_ALERT_S = 5 * 60  # the seed's alert: a payment pending longer than 5 minutes
 
 #: TillSettings field → the variable name used in the environment, .env and the settings table.
@@ -97,7 +100,8 @@ class TillService:
         self.store: Store
         self._settings_store: Store
         self.ledger: Ledger
-        self.engine: PaymentEngine
+        self.settler: Settler
+        self.charger: Charger
         self.reconciler: Reconciler
         self.daraja: DarajaClient
         self.relay: RelayClient | None = None
@@ -162,18 +166,26 @@ class TillService:
             self._daraja_http,
         )
         await self._resolve_callback_url()
-        self.engine = PaymentEngine(
+        self.settler = Settler(
             ledger=self.ledger,
             daraja=self.daraja,
             relay=RelayLink(self.relay, on_reachable=self._set_relay_connected),
+            timings=config.timings,
+            now=self._now,
+            reconcile_later=self._reconcile_later,
+        )
+        self.charger = Charger(
+            ledger=self.ledger,
+            daraja=self.daraja,
+            settler=self.settler,
             callback_url=lambda: self.callback_url,
             timings=config.timings,
             now=self._now,
             demo=config.demo,
-            on_unknown=lambda attempt_id, delay: self.reconciler.track(attempt_id, delay),
+            reconcile_later=self._reconcile_later,
         )
         self.reconciler = Reconciler(
-            self.engine,
+            self.settler,
             now=self._now,
             on_callback_seen=self._saw_callback,
             tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
@@ -183,6 +195,9 @@ class TillService:
         await self._resume()
         self.reconciler.start()
         self._background.append(asyncio.create_task(self._housekeeping(), name="till:housekeeping"))
+
+    def _reconcile_later(self, attempt_id: str, first_query_in_s: float) -> None:
+        self.reconciler.track(attempt_id, first_query_in_s)
 
     async def _start_simulator(self) -> str:
         from daraja_core.serve import BackgroundServer
@@ -264,7 +279,7 @@ class TillService:
             if row.checkout_request_id:
                 self.reconciler.track(row.id, 0.0)
         elif row.state == State.PROMPT_SENT:
-            self.engine.start_settling(row.id)
+            self.settler.start_settling(row.id)
         else:
             self.reconciler.track(row.id, 0.0 if on_start else self.config.timings.reconcile_query_first_s)
 
@@ -286,7 +301,7 @@ class TillService:
             if (
                 row.state == State.CREATED
                 and row.created_at <= stale_before
-                and row.id not in self.engine.pushing
+                and row.id not in self.charger.pushing
             ):
                 await self._resume_one(row, on_start=False)
 
@@ -315,8 +330,8 @@ class TillService:
                 await task
         if hasattr(self, "reconciler"):
             await self.reconciler.close()
-        if hasattr(self, "engine"):
-            await self.engine.close()
+        if hasattr(self, "settler"):
+            await self.settler.close()
         await self._relay_http.aclose()  # our connections go first, so the relay has less to wait for
         if self._tunnel is not None:
             await self._tunnel.close()
@@ -401,7 +416,7 @@ class TillService:
                 "The till has never reached its relay, so it does not know where M-Pesa should send the "
                 "result. Check the relay (mpesa-till doctor) or set MPESA_CALLBACK_URL."
             )
-        return await self.engine.charge(
+        return await self.charger.charge(
             amount_kes, phone, description, sale_id=sale_id, customer_confirms_no_sms=customer_confirms_no_sms
         )
 

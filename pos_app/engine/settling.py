@@ -1,12 +1,10 @@
-"""Taking one payment: validate → persist the attempt → STK Push → store the ids → register with the relay →
-wait on the relay's long-poll → settle; STK Query when the relay is silent or down; unknown at the
-deadline, then the reconciler (product.md "A payment, end to end"; issue 4 "Flow").
+"""Settling a pushed payment: wait for its result from the relay (the callback Daraja sent there) and from
+STK Query when the relay is silent or down, apply relay results and query answers; unknown at the deadline,
+then the reconciler keeps looking (docs/architecture.md "The till's engine facade").
 
 Guarantees:
-- The attempt is in the store before the push leaves (a crash after the push finds it on start).
-- One STK Push per attempt, ever: a push whose outcome is unclear makes the attempt unknown, and nothing
-  here or in recovery sends it again (README "Why the till never sends an STK Push twice").
-- "Still processing" answers are waiting, never failures (reference/daraja.md §3).
+- "Still processing" answers are waiting, never failures (docs/daraja.md §3).
+- A result from any source goes through the state machine, so applying it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -15,23 +13,14 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from daraja_core.phones import mask_msisdn
 from daraja_core.results import QUERY_PENDING_CODES
 from pos_app.config import Timings
-from pos_app.daraja import (
-    DarajaClient,
-    DarajaError,
-    InvalidPaymentRequest,
-    PushOutcomeUnknown,
-)
-from pos_app.engine.errors import ChargeRefused
+from pos_app.daraja import DarajaClient, DarajaError
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.relay_client import (
     RelayClient,
@@ -41,32 +30,15 @@ from pos_app.engine.relay_client import (
     RelayRefused,
     RelayUnavailable,
 )
-from pos_app.engine.states import (
-    FINAL_STATES,
-    DeadlinePassed,
-    Event,
-    IllegalTransition,
-    Method,
-    PushAccepted,
-    PushRefused,
-    ResultReported,
-    State,
-)
-from pos_app.engine.states import PushOutcomeUnknown as PushUnknownEvent
-from pos_app.engine.views import AttemptView, view_of
-from pos_app.store.models import PaymentAttempt, Sale
+from pos_app.engine.states import FINAL_STATES, DeadlinePassed, Method, ResultReported, State
+from pos_app.engine.views import AttemptView
+from pos_app.store.models import PaymentAttempt
 
 log = logging.getLogger(__name__)
 
-_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the counter
-RECEIPT_PATTERN = re.compile(r"^[A-Z0-9]{10}$")  # reference/daraja.md §7
 #: Relay anomalies that describe a later, extra message on a payment that is itself settled (the
 #: payment's status stands); any other anomaly means the callback did not match what was registered.
 NON_BLOCKING_ANOMALIES = frozenset({"contradicting_result", "duplicate", "duplicate_callback"})
-
-
-def new_id(prefix: str, length: int) -> str:
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
 
 
 def event_from_relay(payment: RelayPayment, at: datetime) -> ResultReported | None:
@@ -113,198 +85,35 @@ class RelayLink:
     on_reachable: Callable[[bool], None] = lambda _ok: None
 
 
-class PaymentEngine:
+#: Called with an attempt id and a delay in seconds: the reconciler should keep looking for its result
+#: (unknown) or its receipt (paid by STK Query), querying first after that delay.
+ReconcileLater = Callable[[str, float], None]
+
+
+class Settler:
     def __init__(
         self,
         *,
         ledger: Ledger,
         daraja: DarajaClient,
         relay: RelayLink,
-        callback_url: Callable[[], str],
         timings: Timings,
         now: Callable[[], datetime],
-        demo: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
-        on_unknown: Callable[[str, float], None] = lambda _id, _delay: None,
+        reconcile_later: ReconcileLater = lambda _id, _delay: None,
     ) -> None:
         self.ledger = ledger
         self.store = ledger.store
         self.daraja = daraja
         self.relay = relay
-        self._callback_url = callback_url
         self.timings = timings
         self._now = now
-        self.demo = demo
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._on_unknown = on_unknown
+        self._reconcile_later = reconcile_later
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._pushing: set[str] = set()
-        self._sale_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
-
-    # --- charging ------------------------------------------------------------------------------------
-
-    def validate(self, amount_kes: int, phone: str) -> str:
-        """The normalised MSISDN; InvalidPaymentRequest / InvalidPhone with the cashier's message.
-
-        These are the Daraja client's own checks (amount, phone, callback URL, Buy Goods till number),
-        run before anything is stored so a refused charge leaves no attempt behind.
-        """
-        body = self.daraja.prepare_stk_push(
-            amount_kes=amount_kes,
-            phone=phone,
-            account_reference="CHECK",
-            description="check",
-            callback_url=self._callback_url(),
-        )
-        return str(body["PhoneNumber"])
-
-    async def charge(
-        self,
-        amount_kes: int,
-        phone: str,
-        description: str = "",
-        *,
-        sale_id: str | None = None,
-        customer_confirms_no_sms: bool = False,
-        actor: str = "cashier",
-    ) -> AttemptView:
-        msisdn = self.validate(amount_kes, phone)
-        sale_key = sale_id or ""
-        lock = self._sale_locks.setdefault(sale_key, asyncio.Lock()) if sale_id else asyncio.Lock()
-        if lock.locked():
-            raise ChargeRefused("A payment for this sale is already being sent.")
-        async with lock:
-            sale: Sale | None = None
-            now = self._now()
-            if sale_id:
-                existing = await self.store.get_sale(sale_id)
-                if existing is None:
-                    sale = Sale(id=sale_id, created_at=now, description=description, demo=self.demo)
-                else:
-                    await self._check_sale_can_charge(sale_id, customer_confirms_no_sms)
-            else:
-                sale = Sale(id=new_id("S", 9), created_at=now, description=description, demo=self.demo)
-            attempt = PaymentAttempt(
-                id=new_id("A", 11),
-                sale_id=sale.id if sale else str(sale_id),
-                amount_kes=amount_kes,
-                phone=msisdn,
-                description=description,
-                account_reference=(sale.id if sale else str(sale_id))[:12],
-                state=State.CREATED,
-                created_at=now,
-                updated_at=now,
-                push_started_at=now,
-                customer_confirmed_no_sms=customer_confirms_no_sms,
-                demo=self.demo,
-            )
-            detail = {"amount_kes": amount_kes, "phone": mask_msisdn(msisdn), "demo": self.demo}
-            if customer_confirms_no_sms:
-                detail["customer_confirms_no_sms"] = True
-            # Persisted before the push: a crash from here on finds this row on start (issue 4).
-            self._pushing.add(attempt.id)
-            try:
-                await self.ledger.create(sale, attempt, actor=actor, detail=detail)
-                return await self._push(attempt)
-            finally:
-                self._pushing.discard(attempt.id)
-
-    async def _check_sale_can_charge(self, sale_id: str, confirmed: bool) -> None:
-        attempts = await self.store.attempts_for_sale(sale_id)
-        if any(a.state in (State.CREATED, State.PROMPT_SENT) for a in attempts):
-            raise ChargeRefused("This sale already has a payment waiting for the customer.")
-        if any(a.state == State.PAID for a in attempts):
-            raise ChargeRefused("This sale is already paid.")
-        if attempts and attempts[-1].state == State.UNKNOWN and not confirmed:
-            raise ChargeRefused(
-                "The last payment for this sale is unknown: check the customer's SMS. Charge again only "
-                "when the customer confirms no M-Pesa SMS arrived."
-            )
-
-    async def _push(self, attempt: PaymentAttempt) -> AttemptView:
-        try:
-            accepted = await self.daraja.stk_push(
-                amount_kes=attempt.amount_kes,
-                phone=attempt.phone,
-                account_reference=attempt.account_reference,
-                description=attempt.description,
-                callback_url=self._callback_url(),
-            )
-        except PushOutcomeUnknown as error:
-            view = await self._apply_push_end(
-                attempt,
-                PushUnknownEvent(at=self._now(), reason=str(error)),
-                actor="daraja",
-                detail={"error_code": error.error_code},
-            )
-            self._on_unknown(attempt.id, 0.0)
-            return view
-        except (DarajaError, InvalidPaymentRequest) as error:
-            # Every other client error means Daraja accepted no push (pos_app/daraja/errors.py).
-            code = getattr(error, "error_code", None) or type(error).__name__
-            return await self._apply_push_end(
-                attempt,
-                PushRefused(at=self._now(), error_code=str(code), reason=str(error)),
-                actor="daraja",
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # a bug or an unforeseen transport error: the prompt may be out
-            log.exception("STK Push for attempt %s ended unexpectedly", attempt.id)
-            view = await self._apply_push_end(
-                attempt,
-                PushUnknownEvent(at=self._now(), reason=f"unexpected error: {type(error).__name__}"),
-                actor="system",
-            )
-            self._on_unknown(attempt.id, 0.0)
-            return view
-        now = self._now()
-        try:
-            view = await self.ledger.apply(
-                attempt.id,
-                PushAccepted(
-                    at=now,
-                    merchant_request_id=accepted.merchant_request_id,
-                    checkout_request_id=accepted.checkout_request_id,
-                    wait_deadline_at=now + timedelta(seconds=self.timings.wait_deadline_s),
-                ),
-                actor="daraja",
-            )
-        except IllegalTransition:
-            # Another process on this store already gave up on the attempt (it looked abandoned). Keep the
-            # ids so the reconciler can still find its result; the state stays what that process decided.
-            log.warning("attempt %s changed while its push was out; keeping the push's ids", attempt.id)
-            await self.ledger.note(
-                attempt.id,
-                {
-                    "merchant_request_id": accepted.merchant_request_id,
-                    "checkout_request_id": accepted.checkout_request_id,
-                    "prompt_sent_at": now,
-                },
-                actor="daraja",
-                action="late_push_answer",
-                announce=True,
-            )
-            self._on_unknown(attempt.id, 0.0)
-            return attempt_view(await self.store.get_attempt(attempt.id) or attempt)
-        self.start_settling(attempt.id)
-        return view
-
-    async def _apply_push_end(
-        self, attempt: PaymentAttempt, event: Event, *, actor: str, detail: dict[str, Any] | None = None
-    ) -> AttemptView:
-        """The push's end, unless another process on this store already gave up on the attempt (it looked
-        abandoned): then its decision (unknown) stands, and the cashier gets the attempt as it is."""
-        try:
-            return await self.ledger.apply(attempt.id, event, actor=actor, detail=detail)
-        except IllegalTransition:
-            log.warning("attempt %s changed while its push was out; its state stands", attempt.id)
-            return attempt_view(await self.store.get_attempt(attempt.id) or attempt)
-
-    # --- settling ------------------------------------------------------------------------------------
 
     def start_settling(self, attempt_id: str) -> None:
         if self._closed or attempt_id in self._tasks:
@@ -321,10 +130,6 @@ class PaymentEngine:
     @property
     def settling(self) -> frozenset[str]:
         return frozenset(self._tasks)
-
-    @property
-    def pushing(self) -> frozenset[str]:
-        return frozenset(self._pushing)
 
     async def _settle(self, attempt_id: str) -> None:
         row = await self.store.get_attempt(attempt_id)
@@ -366,10 +171,10 @@ class PaymentEngine:
             view = await self.ledger.apply(attempt_id, DeadlinePassed(at=self._now()), actor="system")
             if view.state == State.UNKNOWN:
                 log.info("attempt %s unknown after the wait; the reconciler keeps looking", attempt_id)
-                self._on_unknown(attempt_id, self.timings.reconcile_query_first_s)
+                self._reconcile_later(attempt_id, self.timings.reconcile_query_first_s)
         elif self.relay.client is not None:
             # Paid by STK Query: the receipt comes with the callback, through the reconciler's feed.
-            self._on_unknown(attempt_id, self.timings.reconcile_query_first_s)
+            self._reconcile_later(attempt_id, self.timings.reconcile_query_first_s)
 
     async def apply_relay_payments(self, payments: list[RelayPayment]) -> None:
         """A page of the relay's feed, applied in one store transaction (order_id is the attempt id)."""
@@ -501,8 +306,6 @@ class PaymentEngine:
             detail={"source": "stk_query"},
         )
 
-    # --- lifecycle -----------------------------------------------------------------------------------
-
     async def close(self) -> None:
         self._closed = True
         tasks = list(self._tasks.values())
@@ -510,7 +313,3 @@ class PaymentEngine:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
-
-
-def attempt_view(row: PaymentAttempt) -> AttemptView:
-    return view_of(row)
