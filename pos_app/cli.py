@@ -352,11 +352,10 @@ async def _receipt(args: argparse.Namespace) -> int:
 
 async def _set_pin(args: argparse.Namespace) -> int:
     from pos_app.engine.errors import WrongPin
-    from pos_app.engine.pin import SETTING_KEY
 
     service = await _open(args)
     try:
-        has_pin = await service._settings_store.get_setting(SETTING_KEY) is not None
+        has_pin = await service.has_owner_pin()
         old = getpass.getpass("Current owner PIN: ") if has_pin else None
         new = os.environ.get("MPESA_TILL_NEW_PIN") or getpass.getpass("New owner PIN (4-8 digits): ")
         if not os.environ.get("MPESA_TILL_NEW_PIN") and getpass.getpass("Repeat the new PIN: ") != new:

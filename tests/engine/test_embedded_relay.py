@@ -14,7 +14,8 @@ from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
 from pos_app.config import TillConfig
 from pos_app.embedded_relay import Tunnel, TunnelError
-from pos_app.engine.service import QUERY_ONLY_CALLBACK_URL, TillService
+from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL
+from pos_app.engine.service import TillService
 from tests.engine.conftest import FAST, settle
 from tests.support.simulator_fixtures import RunningSimulator
 
