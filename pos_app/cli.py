@@ -311,7 +311,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         await service.close()
     print(f"Mode: {status.mode}{' (DEMO)' if status.demo else ''}")
     for alert in status.alerts:
-        print(f"ALERT    {alert}")
+        print(f"ALERT    {alert.message}")
     for finding in findings:
         line = f"{finding.severity.upper():<8} {finding.message}"
         if finding.fix:

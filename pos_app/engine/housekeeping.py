@@ -15,6 +15,7 @@ from pos_app.engine.ledger import Ledger
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import FoundUnfinished, State
+from pos_app.engine.views import Alert, AlertCode
 from pos_app.store.models import PaymentAttempt
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Housekeeping:
         self._now = now
         self._on_alerts_changed = on_alerts_changed
         #: The store's alerts as the last sweep found them.
-        self.alerts: list[str] = []
+        self.alerts: list[Alert] = []
 
     async def resume(self) -> None:
         """Every unsettled attempt picks up where it was."""
@@ -99,9 +100,16 @@ class Housekeeping:
         )
         alerts = []
         if stuck:
-            alerts.append(f"{stuck} payment(s) pending or unknown for more than 5 minutes.")
+            alerts.append(
+                Alert(
+                    AlertCode.PAYMENTS_STUCK,
+                    f"{stuck} payment(s) pending or unknown for more than 5 minutes.",
+                )
+            )
         if anomalies:
-            alerts.append(f"{anomalies} payment(s) with an anomaly to review.")
+            alerts.append(
+                Alert(AlertCode.ANOMALIES_TO_REVIEW, f"{anomalies} payment(s) with an anomaly to review.")
+            )
         if alerts != self.alerts:
             self.alerts = alerts
             self._on_alerts_changed()

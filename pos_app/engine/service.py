@@ -32,6 +32,8 @@ from pos_app.engine.relay_client import RelayClient
 from pos_app.engine.settling import RelayLink, Settler
 from pos_app.engine.states import State
 from pos_app.engine.views import (
+    Alert,
+    AlertCode,
     AttemptView,
     DayReport,
     Finding,
@@ -84,11 +86,11 @@ class TillService:
         self.callback_url = connections.callback_url
         self._relay_connected: bool | None = None
         self._last_callback_at: datetime | None = None
-        self._alerts: list[str] = []
+        self._alerts: list[Alert] = []
         if config.demo:
-            self._alerts.append("DEMO mode: Daraja simulator, no real money.")
+            self._alerts.append(Alert(AlertCode.DEMO_MODE, "DEMO mode: Daraja simulator, no real money."))
         if connections.tunnel_error is not None:
-            self._alerts.append(connections.tunnel_error)
+            self._alerts.append(Alert(AlertCode.TUNNEL_FAILED, connections.tunnel_error))
         self._status_listeners: list[Callable[[TillStatus], None]] = []
         self._background: list[asyncio.Task[None]] = []
         self._closed = False
@@ -208,7 +210,12 @@ class TillService:
             last_callback_at=self._last_callback_at,
             alerts=[*self._alerts, *self.housekeeping.alerts]
             + (
-                ["The relay is not reachable: payments settle by STK Query."]
+                [
+                    Alert(
+                        AlertCode.RELAY_UNREACHABLE,
+                        "The relay is not reachable: payments settle by STK Query.",
+                    )
+                ]
                 if self._relay_connected is False
                 else []
             ),
@@ -343,9 +350,11 @@ class TillService:
         elif config.mode == "remote" or config.callback_url:
             findings.extend(diag.callback_url_findings(self.callback_url))
         for alert in self._alerts:
-            if "ngrok" in alert:
+            if alert.code == AlertCode.TUNNEL_FAILED:
                 findings.append(
-                    Finding("tunnel_failed", "error", alert, "Check NGROK_AUTHTOKEN and the connection.")
+                    Finding(
+                        "tunnel_failed", "error", alert.message, "Check NGROK_AUTHTOKEN and the connection."
+                    )
                 )
         findings.append(await diag.check_daraja(self.daraja))
         if self.relay is not None:
