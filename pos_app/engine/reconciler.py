@@ -16,7 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from pos_app.engine.relay_client import FeedItem, RelayError, RelayRefused
+from pos_app.engine.relay_client import FeedItem, RelayClient, RelayError, RelayRefused
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
 from pos_app.store.models import PaymentAttempt
@@ -62,9 +62,12 @@ class Reconciler:
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._query_loop(), name="reconcile:query"))
-        if self.settler.relay.client is not None:
-            self._tasks.append(asyncio.create_task(self._feed_loop(), name="reconcile:feed"))
-            self._tasks.append(asyncio.create_task(self._registration_loop(), name="reconcile:register"))
+        client = self.settler.relay.client
+        if client is not None:
+            self._tasks.append(asyncio.create_task(self._feed_loop(client), name="reconcile:feed"))
+            self._tasks.append(
+                asyncio.create_task(self._registration_loop(client), name="reconcile:register")
+            )
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -115,9 +118,7 @@ class Reconciler:
 
     # --- the relay's feed ----------------------------------------------------------------------------
 
-    async def _feed_loop(self) -> None:
-        client = self.settler.relay.client
-        assert client is not None
+    async def _feed_loop(self, client: RelayClient) -> None:
         delay = self.timings.relay_retry_first_s
         after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
         while True:
@@ -157,12 +158,12 @@ class Reconciler:
     def registrations_due(self) -> None:
         self._registrations_due = True
 
-    async def _registration_loop(self) -> None:
+    async def _registration_loop(self, client: RelayClient) -> None:
         while True:
             try:
                 if self._registrations_due:
                     self._registrations_due = False
-                    if not await self.register_missing():
+                    if not await self.register_missing(client):
                         self._registrations_due = True
             except asyncio.CancelledError:
                 raise
@@ -170,7 +171,7 @@ class Reconciler:
                 log.exception("reconciler registration pass failed")
             await self._sleep(max(self._tick_s, self.timings.relay_retry_first_s))
 
-    async def register_missing(self) -> bool:
+    async def register_missing(self, client: RelayClient) -> bool:
         """Register attempts the relay has not heard of (it was down, or the till died before), then read
         their status once: a callback held by the relay for an unregistered id applies on registration.
         False when the relay could not be reached (try again later)."""
@@ -184,8 +185,8 @@ class Reconciler:
             if row.state == State.FAILED or not self._within_horizon(row):
                 continue
             try:
-                payment = await self.settler.register_with_relay(row)
-                status = await self.settler.relay.client.status(row.id) if self.settler.relay.client else None
+                payment = await self.settler.register_with_relay(client, row, row.checkout_request_id)
+                status = await client.status(row.id)
             except RelayError as error:
                 self.settler.relay.on_reachable(False)
                 log.info("relay registration of attempt %s deferred: %s", row.id, error)

@@ -135,6 +135,7 @@ class Settler:
         row = await self.store.get_attempt(attempt_id)
         if row is None or row.state != State.PROMPT_SENT or row.checkout_request_id is None:
             return
+        checkout_request_id = row.checkout_request_id
         settled = asyncio.Event()
 
         def listener(view: AttemptView) -> None:
@@ -145,8 +146,10 @@ class Settler:
         workers: list[asyncio.Task[None]] = []
         try:
             if self.relay.client is not None:
-                workers.append(asyncio.create_task(self._wait_on_relay(row), name=f"relay-wait:{attempt_id}"))
-            workers.append(asyncio.create_task(self._query_daraja(row), name=f"query:{attempt_id}"))
+                waiting = self._wait_on_relay(self.relay.client, row, checkout_request_id)
+                workers.append(asyncio.create_task(waiting, name=f"relay-wait:{attempt_id}"))
+            querying = self._query_daraja(row, checkout_request_id)
+            workers.append(asyncio.create_task(querying, name=f"query:{attempt_id}"))
             deadline = row.wait_deadline_at or (self._now() + timedelta(seconds=self.timings.wait_deadline_s))
             waiter = asyncio.create_task(settled.wait())
             pending: set[asyncio.Task[Any]] = {waiter, *workers}
@@ -218,12 +221,13 @@ class Settler:
             view = noted or view
         return view
 
-    async def register_with_relay(self, row: PaymentAttempt) -> RelayPayment:
+    async def register_with_relay(
+        self, client: RelayClient, row: PaymentAttempt, checkout_request_id: str
+    ) -> RelayPayment:
         """Register the expected payment (idempotent on CheckoutRequestID) and note it on the attempt."""
-        assert self.relay.client is not None and row.checkout_request_id is not None
-        payment = await self.relay.client.register(
+        payment = await client.register(
             order_id=row.id,
-            checkout_request_id=row.checkout_request_id,
+            checkout_request_id=checkout_request_id,
             amount_kes=row.amount_kes,
             phone=row.phone,
         )
@@ -233,15 +237,15 @@ class Settler:
         )
         return payment
 
-    async def _wait_on_relay(self, row: PaymentAttempt) -> None:
+    async def _wait_on_relay(
+        self, client: RelayClient, row: PaymentAttempt, checkout_request_id: str
+    ) -> None:
         """Make sure the relay expects this payment, and take a result it already holds.
 
         The waiting itself is the reconciler's single long-poll on the relay's feed (`?after=N&wait=S`),
         which wakes for any of this till's results: one connection for every payment in flight instead of
         one per payment (httpx's pool costs grow with the connections it holds; benchmarks/settle_latency).
         """
-        client = self.relay.client
-        assert client is not None
         delay = self.timings.relay_retry_first_s
         registered = row.relay_registered
         while True:
@@ -254,7 +258,7 @@ class Settler:
                         continue
                     payment = found
                 else:
-                    payment = await self.register_with_relay(row)
+                    payment = await self.register_with_relay(client, row, checkout_request_id)
                 await self.apply_relay_payment(row.id, payment)
                 return
             except (RelayConflict, RelayRefused) as error:
@@ -272,15 +276,16 @@ class Settler:
     def query_gaps(self) -> list[float]:
         return query_gaps(self.timings, self._rng)
 
-    async def _query_daraja(self, row: PaymentAttempt) -> None:
-        assert row.checkout_request_id is not None and row.prompt_sent_at is not None
+    async def _query_daraja(self, row: PaymentAttempt, checkout_request_id: str) -> None:
+        if row.prompt_sent_at is None:
+            raise ValueError(f"attempt {row.id} is waiting for the customer but has no prompt_sent_at")
         silence_ends = row.prompt_sent_at + timedelta(seconds=self.timings.relay_silence_s)
         wait = (silence_ends - self._now()).total_seconds()
         if wait > 0:
             await self._sleep(wait)
         gaps = iter(self.query_gaps())
         while True:
-            view = await self.query_once(row.id, row.checkout_request_id)
+            view = await self.query_once(row.id, checkout_request_id)
             if view is not None and view.state in FINAL_STATES:
                 return
             await self._sleep(next(gaps, self.timings.query_max_gap_s))
