@@ -11,13 +11,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RELAY_DATA_DIR=/data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY daraja_core ./daraja_core
 COPY relay ./relay
 # One distribution holds the till and the relay; only the relay's code is copied in (the till's
-# `mpesa-till` entry point is left dangling on purpose). The dependency list is shared, so the till's
-# libraries are installed too, unused.
-RUN pip install . \
+# `mpesa-till` entry point is left dangling on purpose). The `relay` extra adds only what the relay needs
+# (no Qt, keyring or ngrok), at the versions in constraints.txt.
+RUN pip install -c constraints.txt ".[relay]" \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin relay \
     && mkdir -p /data && chown relay:relay /data
 

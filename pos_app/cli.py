@@ -115,8 +115,11 @@ def _run_window(args: argparse.Namespace) -> int:
     try:
         from pos_app.ui.app import run_gui
     except ImportError as error:
+        # PySide6 and qasync come with the `till` extra; a relay-only install (`.[relay]`) lacks them.
         print(
-            f"The till's window is not available ({error}). Use the commands instead: mpesa-till --help",
+            f"The till's window is not available ({error}). Install the till's libraries: "
+            "bash scripts/setup.sh, or pip install '.[till]' in the source folder. "
+            "The commands work without them: mpesa-till --help",
             file=sys.stderr,
         )
         return EXIT_USAGE

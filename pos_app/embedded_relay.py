@@ -118,8 +118,8 @@ class Tunnel:
             )
         try:
             from pyngrok import ngrok
-        except ImportError as error:  # pragma: no cover - pyngrok is a dependency
-            raise TunnelError("pyngrok is not installed") from error
+        except ImportError as error:  # pragma: no cover - the `till` extra installs pyngrok
+            raise TunnelError("pyngrok is not installed: pip install '.[till]'") from error
         connect = self._connect or ngrok.connect
         hide = _HideSecret(self._authtoken)
         ngrok_log = logging.getLogger("pyngrok.process.ngrok")

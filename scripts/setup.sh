@@ -60,12 +60,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mpesa-till-installed
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x .venv/bin/mpesa-till ]; then
   say "installing Python packages into .venv (about a minute the first time)"
   # grep drops the noise of find-links folders some machines' pip.conf names but do not have.
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored: it is neither" >&2 || true
-  if ! .venv/bin/python -m pip install -q -e ".[dev]" 2> >(grep -v "is ignored: it is neither" >&2); then
+  # The till, the relay it embeds, and the test tools, at the versions in constraints.txt.
+  if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[till,relay,dev]" \
+      2> >(grep -v "is ignored: it is neither" >&2); then
     say "pip could not install the Python packages (see above); is PyPI reachable?"
     exit 1
   fi

@@ -15,6 +15,10 @@ if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   done
 fi
 
+# The packaging test installs the relay extra into a fresh venv offline, from wheels fetched here.
+echo "[test] fetching the relay extra's wheels for the packaging test" >&2
+.venv/bin/python scripts/relay_wheelhouse.py
+
 export QT_QPA_PLATFORM=offscreen
 echo "[test] ruff" >&2
 .venv/bin/ruff check .

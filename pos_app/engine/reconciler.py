@@ -16,7 +16,8 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from pos_app.engine.relay_client import FeedItem, RelayClient, RelayError, RelayRefused
+from daraja_core.contract import FeedItem
+from pos_app.engine.relay_client import RelayClient, RelayError, RelayPayment, RelayRefused
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
 from pos_app.store.models import PaymentAttempt
@@ -147,11 +148,11 @@ class Reconciler:
 
     async def _apply_feed_items(self, items: list[FeedItem]) -> None:
         for item in items:
-            if item.payment.settled_at is not None:
-                self._on_callback_seen(item.payment.settled_at)
+            if (settled := item.settled_time) is not None:
+                self._on_callback_seen(settled)
         # order_id is the attempt id (the till registers it so); an order this store does not hold, or
-        # an attempt still being pushed, is skipped inside the batch.
-        await self.settler.apply_relay_payments([item.payment for item in items])
+        # an attempt still being pushed, is skipped inside the batch. A feed item is its payment.
+        await self.settler.apply_relay_payments(list[RelayPayment](items))
 
     # --- registrations the relay never got -----------------------------------------------------------
 

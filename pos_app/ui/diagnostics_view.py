@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from pos_app.ui.naming import named
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ class FindingsList(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("findingsList")
-        self.setAccessibleName("findingsList")
+        named(self, "findingsList")
         self.lang = "en"
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -93,8 +93,7 @@ class DiagnosticsView(QWidget):
         self.title = QLabel()
         self.title.setObjectName("screenTitle")
         self.run_button = QPushButton()
-        self.run_button.setObjectName("diagnosticsRun")
-        self.run_button.setAccessibleName("diagnosticsRun")
+        named(self.run_button, "diagnosticsRun")
         self.run_button.setAutoDefault(True)
         self.run_button.clicked.connect(self.run_requested)
         self.findings = FindingsList()

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.naming import named
 from pos_app.ui.presentation import method_word, state_word
 from pos_app.ui.strings import text
 
@@ -185,19 +186,16 @@ class HistoryView(QWidget):
         self.title = QLabel()
         self.title.setObjectName("screenTitle")
         self.search = QLineEdit()
-        self.search.setObjectName("historySearch")
-        self.search.setAccessibleName("historySearch")
+        named(self.search, "historySearch")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.set_search)
         self.status_filter = QComboBox()
-        self.status_filter.setObjectName("historyStatusFilter")
-        self.status_filter.setAccessibleName("historyStatusFilter")
+        named(self.status_filter, "historyStatusFilter")
         self.status_filter.currentIndexChanged.connect(
             lambda index: self.proxy.set_status(STATUS_FILTERS[max(index, 0)])
         )
         self.table = QTableView()
-        self.table.setObjectName("historyTable")
-        self.table.setAccessibleName("historyTable")
+        named(self.table, "historyTable")
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -19,8 +19,10 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from pos_app.engine.errors import ReceiptRefused, WrongPin
+from pos_app.engine.errors import WrongPin
+from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.naming import named
 from pos_app.ui.presentation import state_word
 from pos_app.ui.strings import text
 
@@ -36,8 +38,7 @@ class ManualReceiptDialog(QDialog):
 
     def __init__(self, service: TillService, attempt: AttemptView, lang: str, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setObjectName("manualReceiptDialog")
-        self.setAccessibleName("manualReceiptDialog")
+        named(self, "manualReceiptDialog")
         self.service = service
         self.attempt = attempt
         self.lang = lang
@@ -55,20 +56,17 @@ class ManualReceiptDialog(QDialog):
         )
         self.for_label.setWordWrap(True)
         self.receipt_input = QLineEdit()
-        self.receipt_input.setObjectName("manualReceiptInput")
-        self.receipt_input.setAccessibleName("manualReceiptInput")
+        named(self.receipt_input, "manualReceiptInput")
         self.receipt_input.setMaxLength(10)
         self.receipt_input.setValidator(
             QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self)
         )
         self.receipt_input.textEdited.connect(self._upper)
         self.pin_input = QLineEdit()
-        self.pin_input.setObjectName("manualPinInput")
-        self.pin_input.setAccessibleName("manualPinInput")
+        named(self.pin_input, "manualPinInput")
         self.pin_input.setEchoMode(QLineEdit.EchoMode.Password)
         self.result_label = QLabel()
-        self.result_label.setObjectName("manualResult")
-        self.result_label.setAccessibleName("manualResult")
+        named(self.result_label, "manualResult")
         self.result_label.setWordWrap(True)
         self.submit_button = QPushButton(text("manual_submit", lang))
         self.submit_button.setObjectName("manualSubmit")
@@ -104,6 +102,14 @@ class ManualReceiptDialog(QDialog):
         self.result_label.style().unpolish(self.result_label)
         self.result_label.style().polish(self.result_label)
 
+    def _refused(self, refusal: Exception) -> None:
+        if isinstance(refusal, WrongPin):
+            self._show(text("manual_wrong_pin", self.lang, reason=str(refusal)), "failed")
+            self.pin_input.clear()
+            self.pin_input.setFocus()
+        else:
+            self._show(text("manual_refused", self.lang, reason=str(refusal)), "failed")
+
     @asyncSlot()
     async def on_submit_clicked(self) -> None:
         if self.recorded is not None:  # already recorded: Enter now closes
@@ -113,21 +119,13 @@ class ManualReceiptDialog(QDialog):
         if not RECEIPT_PATTERN.fullmatch(receipt):
             self._show(text("manual_bad_code", self.lang), "failed")
             return
-        self.submit_button.setEnabled(False)
-        try:
-            result = await self.service.enter_manual_receipt(
-                self.attempt.attempt_id, receipt, self.pin_input.text()
-            )
-        except WrongPin as refused:
-            self._show(text("manual_wrong_pin", self.lang, reason=str(refused)), "failed")
-            self.pin_input.clear()
-            self.pin_input.setFocus()
+        result = await busy(
+            self.service.enter_manual_receipt(self.attempt.attempt_id, receipt, self.pin_input.text()),
+            self.submit_button,
+            refused=self._refused,
+        )
+        if result is None:
             return
-        except ReceiptRefused as refused:
-            self._show(text("manual_refused", self.lang, reason=str(refused)), "failed")
-            return
-        finally:
-            self.submit_button.setEnabled(True)
         self.recorded = result
         key = "manual_verified" if result.verified else "manual_unverified"
         self._show(text(key, self.lang, reason=result.reason), "paid" if result.verified else "unknown")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.naming import named
 from pos_app.ui.presentation import method_word
 from pos_app.ui.strings import keys, text
 
@@ -53,8 +54,7 @@ class BarChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("reportChart")
-        self.setAccessibleName("reportChart")
+        named(self, "reportChart")
         self._bars: list[tuple[str, int, int, str]] = []  # label, count, amount_kes, colour
         self.empty_text = ""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -120,8 +120,7 @@ class ReportView(QWidget):
         self.title = QLabel()
         self.title.setObjectName("screenTitle")
         self.paid_total = QLabel()
-        self.paid_total.setObjectName("reportPaidTotal")
-        self.paid_total.setAccessibleName("reportPaidTotal")
+        named(self.paid_total, "reportPaidTotal")
         self.chart = BarChart()
         self.outcome_table = QTableWidget(0, 3)
         self.outcome_table.setObjectName("reportByOutcome")
@@ -135,15 +134,13 @@ class ReportView(QWidget):
         self.review_title = QLabel()
         self.review_title.setProperty("role", "sectionTitle")
         self.review_list = QListWidget()
-        self.review_list.setObjectName("reportReview")
-        self.review_list.setAccessibleName("reportReview")
+        named(self.review_list, "reportReview")
         self.refresh_button = QPushButton()
         self.refresh_button.setObjectName("reportRefresh")
         self.refresh_button.setAutoDefault(True)
         self.refresh_button.clicked.connect(self.refresh_requested)
         self.export_button = QPushButton()
-        self.export_button.setObjectName("reportExport")
-        self.export_button.setAccessibleName("reportExport")
+        named(self.export_button, "reportExport")
         self.export_button.setAutoDefault(True)
         self.export_button.clicked.connect(self.export_requested)
         self.message = QLabel()

@@ -20,15 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from pos_app.ui.inputs import AmountInput, PhoneInput
+from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
-
-
-def named(widget: QWidget, name: str) -> None:
-    """objectName and accessible name together: stable handles for tests and screen readers."""
-    widget.setObjectName(name)
-    widget.setAccessibleName(name)
 
 
 class SaleScreen(QWidget):

@@ -26,36 +26,24 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from pos_app.engine.errors import TillError
+from pos_app.settings_schema import SCREEN_SETTINGS, SECRET_FIELDS
+from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import FindingsList
+from pos_app.ui.naming import named
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
     from pos_app.engine.views import TillSettings
 
-SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
-TEXT_FIELDS = ("consumer_key", "shortcode", "till_number", "relay_url", "callback_url")
-ENVIRONMENTS = ("sandbox", "production")
-TRANSACTION_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
-LANGUAGE_NAMES = (("en", "English"), ("sw", "Kiswahili"))
-
-_LABELS = {
-    "consumer_key": "set_consumer_key",
-    "consumer_secret": "set_consumer_secret",
-    "passkey": "set_passkey",
-    "environment": "set_environment",
-    "shortcode": "set_shortcode",
-    "till_number": "set_till_number",
-    "transaction_type": "set_transaction_type",
-    "relay_url": "set_relay_url",
-    "relay_key": "set_relay_key",
-    "use_embedded_relay": "set_embedded",
-    "ngrok_authtoken": "set_ngrok",
-    "callback_url": "set_callback_url",
-    "language": "set_language",
-    "max_amount_kes": "set_max_amount",
-}
+#: The form is built from the declaration (pos_app/settings_schema.py): one row per setting, in its order.
+_LABELS = {setting.name: setting.label for setting in SCREEN_SETTINGS}
+TEXT_FIELDS = tuple(s.name for s in SCREEN_SETTINGS if s.kind is str and not s.secret and not s.choices)
+FLAG_FIELDS = tuple(s.name for s in SCREEN_SETTINGS if s.kind is bool)
+CHOICES = {s.name: s.choices for s in SCREEN_SETTINGS if s.choices}
+MINIMUMS = {s.name: s.minimum or 0 for s in SCREEN_SETTINGS}
+#: Languages are offered by their own names; other choices show the value itself.
+LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 
 
 class SettingsDialog(QDialog):
@@ -63,8 +51,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, service: TillService, lang: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("settingsDialog")
-        self.setAccessibleName("settingsDialog")
+        named(self, "settingsDialog")
         self.service = service
         self.lang = lang
         self.loaded: TillSettings | None = None
@@ -79,28 +66,19 @@ class SettingsDialog(QDialog):
                 widget = line
             elif name in TEXT_FIELDS:
                 widget = QLineEdit()
-            elif name == "environment":
+            elif name in CHOICES:
                 combo = QComboBox()
-                combo.addItems(ENVIRONMENTS)
+                for choice in CHOICES[name]:
+                    combo.addItem(LANGUAGE_NAMES.get(choice, choice), choice)
                 widget = combo
-            elif name == "transaction_type":
-                combo = QComboBox()
-                combo.addItems(TRANSACTION_TYPES)
-                widget = combo
-            elif name == "language":
-                combo = QComboBox()
-                for code, label in LANGUAGE_NAMES:
-                    combo.addItem(label, code)
-                widget = combo
-            elif name == "use_embedded_relay":
+            elif name in FLAG_FIELDS:
                 widget = QCheckBox()
             else:
                 spin = QSpinBox()
-                spin.setRange(1, 999_999)
+                spin.setRange(MINIMUMS[name], 999_999)
                 spin.setGroupSeparatorShown(True)
                 widget = spin
-            widget.setObjectName(f"setting_{name}")
-            widget.setAccessibleName(f"setting_{name}")
+            named(widget, f"setting_{name}")
             self.fields[name] = widget
             form.addRow(text(_LABELS[name], lang), widget)
         self.old_pin = QLineEdit()
@@ -116,8 +94,7 @@ class SettingsDialog(QDialog):
         self.findings.lang = lang
         self.findings.show_placeholder("")
         self.message = QLabel()
-        self.message.setObjectName("settingsMessage")
-        self.message.setAccessibleName("settingsMessage")
+        named(self.message, "settingsMessage")
         self.message.setWordWrap(True)
         self.test_button = QPushButton(text("set_test", lang))
         self.test_button.setObjectName("settingsTest")
@@ -162,8 +139,7 @@ class SettingsDialog(QDialog):
             elif isinstance(widget, QLineEdit):
                 widget.setText(value or "")
             elif isinstance(widget, QComboBox):
-                index = widget.findData(value) if name == "language" else widget.findText(value or "")
-                widget.setCurrentIndex(max(index, 0))
+                widget.setCurrentIndex(max(widget.findData(value), 0))
             elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
             elif isinstance(widget, QSpinBox):
@@ -181,7 +157,7 @@ class SettingsDialog(QDialog):
             elif isinstance(widget, QLineEdit):
                 changes[name] = widget.text().strip()
             elif isinstance(widget, QComboBox):
-                changes[name] = widget.currentData() if name == "language" else widget.currentText()
+                changes[name] = widget.currentData()
             elif isinstance(widget, QCheckBox):
                 changes[name] = widget.isChecked()
             elif isinstance(widget, QSpinBox):
@@ -194,27 +170,21 @@ class SettingsDialog(QDialog):
 
     @asyncSlot()
     async def on_save_clicked(self) -> None:
-        self.save_button.setEnabled(False)
-        try:
-            settings = self.edited()
-            if self.new_pin.text():
-                await self.service.set_owner_pin(self.old_pin.text() or None, self.new_pin.text())
-                self.old_pin.clear()
-                self.new_pin.clear()
-            await self.service.save_settings(settings)
-            self.message.setText(text("set_saved", self.lang))
-            self.settings_saved.emit(settings)
-            self.accept()
-        except (TillError, ValueError) as refused:  # the engine's refusals carry a message for people
-            self.message.setText(str(refused))
-        finally:
-            self.save_button.setEnabled(True)
+        # The engine's refusals carry a message for people (busy.py).
+        await busy(self._save(), self.save_button, refused=lambda refusal: self.message.setText(str(refusal)))
+
+    async def _save(self) -> None:
+        settings = self.edited()
+        if self.new_pin.text():
+            await self.service.set_owner_pin(self.old_pin.text() or None, self.new_pin.text())
+            self.old_pin.clear()
+            self.new_pin.clear()
+        await self.service.save_settings(settings)
+        self.message.setText(text("set_saved", self.lang))
+        self.settings_saved.emit(settings)
+        self.accept()
 
     @asyncSlot()
     async def on_test_clicked(self) -> None:
-        self.test_button.setEnabled(False)
         self.findings.show_placeholder(text("set_testing", self.lang))
-        try:
-            self.findings.show_findings(await self.service.diagnostics())
-        finally:
-            self.test_button.setEnabled(True)
+        self.findings.show_findings(await busy(self.service.diagnostics(), self.test_button))

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from pos_app.engine.views import AlertCode
 from pos_app.ui.formatting import ago
+from pos_app.ui.naming import named
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
@@ -28,14 +29,11 @@ class TillStatusBar(QStatusBar):
         self.setSizeGripEnabled(False)
         self.lang = "en"
         self.mode_label = QLabel()
-        self.mode_label.setObjectName("modeLabel")
-        self.mode_label.setAccessibleName("modeLabel")
+        named(self.mode_label, "modeLabel")
         self.relay_label = QLabel()
-        self.relay_label.setObjectName("relayLabel")
-        self.relay_label.setAccessibleName("relayLabel")
+        named(self.relay_label, "relayLabel")
         self.callback_label = QLabel()
-        self.callback_label.setObjectName("callbackLabel")
-        self.callback_label.setAccessibleName("callbackLabel")
+        named(self.callback_label, "callbackLabel")
         self.addPermanentWidget(self.relay_label)
         self.addPermanentWidget(self.callback_label)
         self.addPermanentWidget(self.mode_label)
@@ -73,8 +71,7 @@ class Banner(QLabel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("banner")
-        self.setAccessibleName("banner")
+        named(self, "banner")
         self.setWordWrap(True)
         self.hide()
 

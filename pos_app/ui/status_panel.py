@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from pos_app.ui.formatting import countdown
+from pos_app.ui.naming import named
 from pos_app.ui.presentation import Action, Presentation, Tone, idle
 from pos_app.ui.strings import text
 
@@ -23,11 +24,6 @@ _ACTION_TEXT = {
     Action.NO_SMS_CHARGE_AGAIN: "step_no_sms",
     Action.NEW_SALE: "new_sale",
 }
-
-
-def _named(widget: QWidget, name: str) -> None:
-    widget.setObjectName(name)
-    widget.setAccessibleName(name)
 
 
 class StatusPanel(QFrame):
@@ -42,20 +38,20 @@ class StatusPanel(QFrame):
         self._started_at = datetime.now(UTC)
 
         self.status_label = QLabel()
-        _named(self.status_label, "paymentStatus")
+        named(self.status_label, "paymentStatus")
         self.status_label.setWordWrap(True)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label = QLabel()
-        _named(self.detail_label, "paymentDetail")
+        named(self.detail_label, "paymentDetail")
         self.detail_label.setWordWrap(True)
         self.extra_label = QLabel()
-        _named(self.extra_label, "paymentExtra")
+        named(self.extra_label, "paymentExtra")
         self.extra_label.setWordWrap(True)
         self.countdown_label = QLabel()
-        _named(self.countdown_label, "paymentCountdown")
+        named(self.countdown_label, "paymentCountdown")
         self.progress = QProgressBar()
-        _named(self.progress, "paymentProgress")
+        named(self.progress, "paymentProgress")
         self.progress.setTextVisible(False)
         self.progress.setRange(0, 1000)
 
@@ -64,7 +60,7 @@ class StatusPanel(QFrame):
         buttons_row.setSpacing(10)
         for action, key in _ACTION_TEXT.items():
             button = QPushButton(text(key, self.lang))
-            _named(button, f"step_{action.value}")
+            named(button, f"step_{action.value}")
             # Enter on a focused button presses it, as in a dialog: the whole window is keyboard-driven.
             button.setAutoDefault(True)
             button.clicked.connect(lambda _checked=False, a=action: self.action_chosen.emit(a.value))

@@ -1,0 +1,271 @@
+"""The sale flow on the sale screen: which mode it is in, and every move between modes.
+
+ENTRY: the cashier types amount and phone. SENDING: the push is in flight (one per press). WAITING: the
+engine waits for the customer's PIN. RESULT: paid, failed or unknown, with the safe next steps. The form
+is editable in ENTRY only. The controller reads the form, awaits TillService and renders the AttemptView
+the engine announces; the payment rules stay in the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from qasync import asyncSlot
+
+from pos_app.ui import presentation
+from pos_app.ui.busy import busy
+from pos_app.ui.formatting import kes, masked_phone
+from pos_app.ui.presentation import Action, Tone, present
+from pos_app.ui.strings import phone_problem_text, text
+
+if TYPE_CHECKING:
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import AttemptView
+    from pos_app.ui.history_view import HistoryModel
+    from pos_app.ui.sale_screen import SaleScreen
+
+PENDING_STATES = frozenset({"created", "prompt_sent"})
+
+
+class SaleMode(Enum):
+    """Where the sale screen is: typing, push in flight, waiting for the PIN, or showing a result."""
+
+    ENTRY = "entry"
+    SENDING = "sending"
+    WAITING = "waiting"
+    RESULT = "result"
+
+
+class SaleController(QObject):
+    attempt_shown = Signal(str)  # attempt id whose state the sale screen now shows
+    verify_requested = Signal()  # the cashier chose to verify the payment by its receipt code
+    late_result = Signal(str)  # a payment the cashier stopped watching has ended: one line to show
+
+    def __init__(
+        self,
+        screen: SaleScreen,
+        history: HistoryModel,
+        on_screen: Callable[[], bool],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.screen = screen
+        self.history = history
+        self.on_screen = on_screen  # whether the sale screen is the one showing (focus follows it)
+        self.service: TillService | None = None
+        self.lang = "en"
+        self.mode = SaleMode.ENTRY
+        self.current: AttemptView | None = None
+        self.sale_id: str | None = None
+        self.latest: dict[str, AttemptView] = {}
+        self.left_waiting: set[str] = set()
+        self._charging = False
+        screen.charge_requested.connect(self.on_charge_requested)
+        screen.enter_pressed.connect(self.on_enter)
+        screen.escape_pressed.connect(self.on_escape)
+        screen.status_panel.action_chosen.connect(self.on_action)
+
+    def attach(self, service: TillService) -> None:
+        self.service = service
+        self.screen.amount_input.max_amount_kes = service.config.max_amount_kes
+        self.screen.show_message("")
+        self.screen.charge_button.setEnabled(self.mode is SaleMode.ENTRY)
+
+    def detach(self) -> None:
+        self.service = None
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        if self.current is not None and self.mode in (SaleMode.WAITING, SaleMode.RESULT):
+            self.screen.show_presentation(present(self.current, lang))
+        elif self.mode is SaleMode.ENTRY and self.screen.status_panel.presentation.tone is Tone.IDLE:
+            self.screen.show_presentation(presentation.idle(lang))
+
+    def _enter(self, mode: SaleMode) -> None:
+        self.mode = mode
+        self.screen.set_form_enabled(mode is SaleMode.ENTRY and self.service is not None)
+
+    # ---- what the engine announces --------------------------------------------------------------
+
+    def remember(self, views: list[AttemptView]) -> None:
+        """The stored attempts (History) as known, unless an announcement already brought newer ones."""
+        for view in views:
+            self.latest.setdefault(view.attempt_id, view)
+
+    def attempt_changed(self, view: AttemptView) -> bool:
+        """Show an announced attempt; False when an announcement already shown had overtaken it."""
+        previous = self.latest.get(view.attempt_id)
+        if previous is not None and previous.updated_at > view.updated_at:
+            return False
+        self.latest[view.attempt_id] = view
+        self.history.upsert(view)
+        if self.current is not None and view.attempt_id == self.current.attempt_id:
+            self.current = view
+            if self.mode in (SaleMode.WAITING, SaleMode.RESULT):
+                self._render(view)
+        elif view.attempt_id in self.left_waiting and view.state not in PENDING_STATES:
+            self.left_waiting.discard(view.attempt_id)
+            self.late_result.emit(
+                text(
+                    "late_result",
+                    self.lang,
+                    amount=kes(view.amount_kes),
+                    phone=masked_phone(view.phone),
+                    state=presentation.state_word(view.state, self.lang),
+                )
+            )
+        return True
+
+    def pending_count(self) -> int:
+        return sum(1 for view in self.latest.values() if view.state in PENDING_STATES)
+
+    # ---- the cashier's keys and buttons ---------------------------------------------------------
+
+    def on_enter(self) -> None:
+        if not self.on_screen():
+            return
+        if self.mode is SaleMode.ENTRY:
+            self.screen.charge_button.click()
+        elif self.mode is SaleMode.RESULT:
+            self.new_sale()
+
+    def on_escape(self) -> None:
+        if self.mode is SaleMode.WAITING and self.current is not None:
+            # The engine keeps waiting and querying; the cashier just stops watching.
+            view = self.current
+            self.left_waiting.add(view.attempt_id)
+            self.new_sale()
+            self.screen.show_message(
+                text("left_waiting", self.lang, amount=kes(view.amount_kes), phone=masked_phone(view.phone))
+            )
+        elif self.mode is SaleMode.RESULT:
+            self._back_to_form(focus_phone=False)
+        elif self.mode is SaleMode.ENTRY:
+            self.screen.clear()
+
+    def on_action(self, action_value: str) -> None:
+        action = Action(action_value)
+        if action is Action.NEW_SALE:
+            self.new_sale()
+        elif action is Action.RETRY:
+            self._back_to_form(focus_phone=False)
+            self.on_charge_requested()
+        elif action is Action.NO_SMS_CHARGE_AGAIN:
+            self._back_to_form(focus_phone=False)
+            self.on_charge_again_no_sms()
+        elif action is Action.ANOTHER_NUMBER:
+            self._back_to_form(focus_phone=True)
+            self.screen.phone_input.clear()
+        elif action is Action.TAKE_CASH:
+            amount = self.current.amount_kes if self.current else self.screen.amount_input.amount_kes() or 0
+            self.new_sale()
+            self.screen.show_message(text("cash_taken", self.lang, amount=kes(amount)))
+        elif action is Action.VERIFY:
+            self.verify_requested.emit()
+
+    def new_sale(self) -> None:
+        self.current = None
+        self.sale_id = None
+        self._enter(SaleMode.ENTRY)
+        self.screen.clear()
+        self.screen.show_presentation(presentation.idle(self.lang))
+        self.screen.amount_input.setFocus()
+
+    def _back_to_form(self, *, focus_phone: bool) -> None:
+        self._enter(SaleMode.ENTRY)
+        self.screen.show_message("")
+        target = self.screen.phone_input if focus_phone else self.screen.amount_input
+        target.setFocus()
+
+    def focus(self) -> None:
+        """Give the keyboard to what the mode expects: the amount, the result's New sale, or the panel."""
+        button = self.screen.status_panel.focus_button()
+        if self.mode is SaleMode.ENTRY:
+            self.screen.amount_input.setFocus()
+        elif self.mode is SaleMode.RESULT and button is not None:
+            button.setFocus()
+        else:
+            self.screen.status_panel.setFocus()
+
+    # ---- charging -------------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def on_charge_requested(self) -> None:
+        await self.charge(customer_confirms_no_sms=False)
+
+    @asyncSlot()
+    async def on_charge_again_no_sms(self) -> None:
+        await self.charge(customer_confirms_no_sms=True)
+
+    async def charge(self, *, customer_confirms_no_sms: bool) -> None:
+        # One prompt per press: a second Enter while this one is in flight finds _charging set.
+        if self.service is None or self._charging or self.mode is not SaleMode.ENTRY:
+            return
+        problem = self.screen.amount_input.problem(self.lang)
+        if problem:
+            self.screen.show_message(problem, error=True)
+            self.screen.amount_input.setFocus()
+            return
+        phone_problem = self.screen.phone_input.problem()
+        msisdn = self.screen.phone_input.msisdn()
+        if phone_problem or msisdn is None:
+            self.screen.show_message(phone_problem_text(phone_problem or "", self.lang), error=True)
+            self.screen.phone_input.setFocus()
+            return
+        amount_kes = self.screen.amount_input.amount_kes() or 0
+        self._charging = True
+        self._enter(SaleMode.SENDING)
+        self.screen.show_message("")
+        self.screen.show_presentation(presentation.sending(amount_kes, msisdn, self.lang))
+        self.screen.status_panel.setFocus()
+        try:
+            # The form follows the mode, so busy() guards no control here; it brings the refusal policy.
+            view = await busy(
+                self.service.charge(
+                    amount_kes,
+                    msisdn,
+                    self.screen.description_input.text().strip(),
+                    sale_id=self.sale_id,
+                    customer_confirms_no_sms=customer_confirms_no_sms,
+                ),
+                refused=self._charge_refused,
+            )
+        finally:
+            self._charging = False
+        if view is not None:
+            self._charged(view)
+
+    def _charge_refused(self, refusal: Exception) -> None:
+        self._enter(SaleMode.ENTRY)
+        self.screen.show_presentation(
+            present(self.current, self.lang) if self.current else presentation.idle(self.lang)
+        )
+        self.screen.show_message(text("charge_refused", self.lang, reason=str(refusal)), error=True)
+        self.screen.amount_input.setFocus()
+
+    def _charged(self, view: AttemptView) -> None:
+        newest = self.latest.get(view.attempt_id)
+        if newest is not None and newest.updated_at > view.updated_at:
+            view = newest
+        self.latest[view.attempt_id] = view
+        self.history.upsert(view)
+        self.current = view
+        self.sale_id = view.sale_id
+        self._render(view)
+
+    def _render(self, view: AttemptView) -> None:
+        shown = present(view, self.lang)
+        self.screen.show_presentation(shown)
+        if shown.tone is Tone.PENDING:
+            self._enter(SaleMode.WAITING)
+            if self.on_screen():
+                self.screen.status_panel.setFocus()
+        else:
+            self._enter(SaleMode.RESULT)
+            button = self.screen.status_panel.focus_button()
+            if button is not None and self.on_screen():
+                button.setFocus()
+        self.attempt_shown.emit(view.attempt_id)
