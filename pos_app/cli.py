@@ -314,7 +314,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         await service.close()
     print(f"Mode: {status.mode}{' (DEMO)' if status.demo else ''}")
     for alert in status.alerts:
-        print(f"ALERT    {alert}")
+        print(f"ALERT    {alert.message}")
     for finding in findings:
         line = f"{finding.severity.upper():<8} {finding.message}"
         if finding.fix:
@@ -355,11 +355,10 @@ async def _receipt(args: argparse.Namespace) -> int:
 
 async def _set_pin(args: argparse.Namespace) -> int:
     from pos_app.engine.errors import WrongPin
-    from pos_app.engine.pin import SETTING_KEY
 
     service = await _open(args)
     try:
-        has_pin = await service._settings_store.get_setting(SETTING_KEY) is not None
+        has_pin = await service.has_owner_pin()
         old = getpass.getpass("Current owner PIN: ") if has_pin else None
         new = os.environ.get("MPESA_TILL_NEW_PIN") or getpass.getpass("New owner PIN (4-8 digits): ")
         if not os.environ.get("MPESA_TILL_NEW_PIN") and getpass.getpass("Repeat the new PIN: ") != new:

@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from daraja_core.phones import format_local_masked
 from daraja_core.results import NextStep, Outcome, classify
@@ -229,13 +230,29 @@ class Finding:
     fix: str
 
 
+class AlertCode(StrEnum):
+    """What an alert is about; the window and the CLI choose how to say it."""
+
+    DEMO_MODE = "demo_mode"
+    TUNNEL_FAILED = "tunnel_failed"
+    PAYMENTS_STUCK = "payments_stuck"
+    ANOMALIES_TO_REVIEW = "anomalies_to_review"
+    RELAY_UNREACHABLE = "relay_unreachable"
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: AlertCode
+    message: str  # in English, with the details (a count, the tunnel's error)
+
+
 @dataclass(frozen=True)
 class TillStatus:
     mode: str
     demo: bool
     relay_connected: bool | None
     last_callback_at: datetime | None
-    alerts: list[str]
+    alerts: list[Alert]
 
 
 #: Stands in for a stored secret in TillSettings (the window shows dots, never the value).
