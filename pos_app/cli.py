@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,15 @@ from pos_app import __version__
 EXIT_OK = 0
 EXIT_NOT_PAID = 1
 EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """Stops a command with one line for the person at the terminal (stderr) and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,12 +116,33 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return asyncio.run(handlers[args.command](args))
+    except CliError as error:
+        print(error.message, file=sys.stderr)
+        return error.code
     except KeyboardInterrupt:
         print("Stopped. An unfinished payment resumes the next time the till starts.", file=sys.stderr)
         return 130
 
 
+def _no_display() -> bool:
+    """On Linux, Qt aborts the process (SIGABRT) when it finds no display; tell it first, in words."""
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    )
+
+
 def _run_window(args: argparse.Namespace) -> int:
+    if _no_display():
+        print(
+            "No display to open the till's window on (DISPLAY and WAYLAND_DISPLAY are not set): run "
+            "mpesa-till in a desktop session; for a test without a screen, QT_QPA_PLATFORM=offscreen "
+            "mpesa-till or xvfb-run mpesa-till. The commands need no display: mpesa-till --help",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         from pos_app.ui.app import run_gui
     except ImportError as error:
@@ -272,6 +303,13 @@ async def _history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_file(path: Path, content: str) -> None:
+    try:
+        path.write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"Could not write {path}: {error.strerror or error}.") from error
+
+
 async def _report(args: argparse.Namespace) -> int:
     service = await _open(args)
     try:
@@ -300,7 +338,7 @@ async def _report(args: argparse.Namespace) -> int:
         for view in report.anomalies:
             print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}  {view.anomaly}")
     if args.csv is not None:
-        args.csv.write_text(report.to_csv(), encoding="utf-8")
+        _write_file(args.csv, report.to_csv())
         print(f"CSV written to {args.csv}")
     return EXIT_OK
 
@@ -323,11 +361,25 @@ async def _doctor(args: argparse.Namespace) -> int:
     return EXIT_NOT_PAID if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
+def _read_pin(prompt: str, script_hint: str) -> str:
+    """getpass, with one line instead of a traceback when nobody can type: Ctrl+D, or no terminal at all."""
+    with warnings.catch_warnings():
+        # Without a terminal getpass warns, then reads stdin with echo on: that is no place for a PIN.
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            return getpass.getpass(prompt)
+        except getpass.GetPassWarning as error:
+            raise CliError(f"No terminal to type the PIN in: {script_hint}.") from error
+        except EOFError as error:
+            print(file=sys.stderr)  # end the prompt's line
+            raise CliError("No PIN entered; nothing changed.") from error
+
+
 def _ask_pin(prompt: str) -> str:
     from_env = os.environ.get("MPESA_TILL_PIN")
     if from_env:
         return from_env
-    return getpass.getpass(prompt)
+    return _read_pin(prompt, "from a script, set MPESA_TILL_PIN")
 
 
 async def _receipt(args: argparse.Namespace) -> int:
@@ -360,9 +412,12 @@ async def _set_pin(args: argparse.Namespace) -> int:
     service = await _open(args)
     try:
         has_pin = await service._settings_store.get_setting(SETTING_KEY) is not None
-        old = getpass.getpass("Current owner PIN: ") if has_pin else None
-        new = os.environ.get("MPESA_TILL_NEW_PIN") or getpass.getpass("New owner PIN (4-8 digits): ")
-        if not os.environ.get("MPESA_TILL_NEW_PIN") and getpass.getpass("Repeat the new PIN: ") != new:
+        hint = "from a script, set MPESA_TILL_NEW_PIN (and MPESA_TILL_PIN to change a PIN already set)"
+        old = None
+        if has_pin:
+            old = os.environ.get("MPESA_TILL_PIN") or _read_pin("Current owner PIN: ", hint)
+        new = os.environ.get("MPESA_TILL_NEW_PIN") or _read_pin("New owner PIN (4-8 digits): ", hint)
+        if not os.environ.get("MPESA_TILL_NEW_PIN") and _read_pin("Repeat the new PIN: ", hint) != new:
             print("The two PINs differ; nothing changed.", file=sys.stderr)
             return EXIT_USAGE
         try:
