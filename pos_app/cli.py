@@ -1,7 +1,7 @@
 """`mpesa-till`: the desktop till, with subcommands for headless use on the same engine and store.
 
 mpesa-till [--demo]                                   the window
-mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid)
+mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid; see pay --help)
 mpesa-till history [--date D] [--json]                the day's attempts, newest first
 mpesa-till report [--date D] [--csv FILE]             totals by outcome and method
 mpesa-till doctor                                     diagnostics, one line per finding
@@ -28,8 +28,23 @@ from typing import Any
 from pos_app import __version__
 
 EXIT_OK = 0
-EXIT_NOT_PAID = 1
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+EXIT_REFUSED = 4
+EXIT_INTERRUPTED = 130
+
+PAY_EXIT_CODES = f"""\
+exit codes (and the "status" of --json):
+  {EXIT_OK:>3}  paid     the money is in; the receipt is on the last line
+  {EXIT_FAILED:>3}  failed   not paid: M-Pesa answered no; "next_step" says what is safe now
+  {EXIT_USAGE:>3}  invalid  wrong amount, phone or option (or configuration); nothing was sent
+  {EXIT_UNKNOWN:>3}  unknown  no clear answer (or "pending": still waiting when --timeout ran out):
+                check the customer's SMS or `mpesa-till history` before charging again
+  {EXIT_REFUSED:>3}  refused  not charged: the sale is paid, has a payment waiting, or its last
+                payment is unknown (--customer-confirms-no-sms clears that); nothing was sent
+  {EXIT_INTERRUPTED:>3}  stopped  Ctrl+C: an unfinished payment resumes when the till next starts
+"""
 
 
 class CliError(Exception):
@@ -60,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    pay = with_demo(commands.add_parser("pay", help="take one payment"))
+    pay = with_demo(
+        commands.add_parser(
+            "pay",
+            help="take one payment",
+            epilog=PAY_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     pay.add_argument("--amount", required=True, type=int, help="whole shillings")
     pay.add_argument("--phone", required=True, help="customer's phone, e.g. 0708374149")
     pay.add_argument("--description", default="", help="shown on the sale")
@@ -121,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.code
     except KeyboardInterrupt:
         print("Stopped. An unfinished payment resumes the next time the till starts.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _no_display() -> bool:
@@ -169,9 +191,17 @@ async def _open(args: argparse.Namespace) -> Any:
     return await TillService.open(config)
 
 
+def _pay_status(view: Any) -> str:
+    """paid, failed, unknown, or pending (created or prompt sent, still waiting when the CLI stopped)."""
+    return view.state if view.state in ("paid", "failed", "unknown") else "pending"
+
+
+_PAY_EXIT = {"paid": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOWN, "pending": EXIT_UNKNOWN}
+
+
 def _result_json(view: Any) -> dict[str, Any]:
     return {
-        "status": view.state if view.state in ("paid", "failed", "unknown") else "unknown",
+        "status": _pay_status(view),
         "reason": "" if view.state == "paid" else (view.reason or view.message_en),
         "receipt": view.receipt,
         "amount_kes": view.amount_kes,
@@ -201,6 +231,8 @@ async def _pay(args: argparse.Namespace) -> int:
         last_shown: dict[str, str] = {}
 
         def show(view: Any) -> None:
+            if _pay_status(view) != "pending":
+                return  # the result is printed once, at the end
             line = f"[{view.state}] {view.message_en}"
             if last_shown.get(view.attempt_id) != line:
                 last_shown[view.attempt_id] = line
@@ -218,20 +250,22 @@ async def _pay(args: argparse.Namespace) -> int:
                 )
             except (InvalidPaymentRequest, InvalidPhone, ChargeRefused) as error:
                 message = getattr(error, "message", None) or str(error)
+                refused = isinstance(error, ChargeRefused)
                 print(f"Not charged: {message}", file=sys.stderr)
                 if args.json:
                     print(
                         json.dumps(
                             {
-                                "status": "failed",
+                                "status": "refused" if refused else "invalid",
                                 "reason": message,
                                 "receipt": None,
                                 "amount_kes": args.amount,
                                 "checkout_request_id": None,
+                                "sale_id": args.sale,
                             }
                         )
                     )
-                return EXIT_USAGE
+                return EXIT_REFUSED if refused else EXIT_USAGE
             print(
                 f"Attempt {view.attempt_id} (sale {view.sale_id}): KES {view.amount_kes} "
                 f"to {format_local_masked(view.phone)}",
@@ -248,13 +282,20 @@ async def _pay(args: argparse.Namespace) -> int:
             final = await service.attempt(view.attempt_id)
         finally:
             unsubscribe()
-        if final.state == "paid":
+        status = _pay_status(final)
+        if status == "paid":
             print(f"PAID: receipt {final.receipt or '(by STK Query, receipt to follow)'}", flush=True)
+        elif status == "pending":
+            print(
+                "PENDING: still waiting for the customer when --timeout ran out. Check `mpesa-till history` "
+                "before charging again: the till resumes this payment when it next starts.",
+                flush=True,
+            )
         else:
-            print(f"{final.state.upper()}: {final.reason or final.message_en}", flush=True)
+            print(f"{status.upper()}: {final.reason or final.message_en}", flush=True)
         if args.json:
             print(json.dumps(_result_json(final)), flush=True)
-        return EXIT_OK if final.state == "paid" else EXIT_NOT_PAID
+        return _PAY_EXIT[status]
     finally:
         await service.close()
 
@@ -358,7 +399,7 @@ async def _doctor(args: argparse.Namespace) -> int:
         if finding.fix:
             line += f"  → {finding.fix}"
         print(line)
-    return EXIT_NOT_PAID if any(f.severity == "error" for f in findings) else EXIT_OK
+    return EXIT_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK
 
 
 def _read_pin(prompt: str, script_hint: str) -> str:
@@ -391,7 +432,7 @@ async def _receipt(args: argparse.Namespace) -> int:
             result = await service.enter_manual_receipt(args.attempt, args.receipt, _ask_pin("Owner PIN: "))
         except TillError as error:
             print(f"Refused: {error.message}", file=sys.stderr)
-            return EXIT_NOT_PAID
+            return EXIT_FAILED
     finally:
         await service.close()
     state = "VERIFIED" if result.verified else "NOT VERIFIED"
@@ -424,7 +465,7 @@ async def _set_pin(args: argparse.Namespace) -> int:
             await service.set_owner_pin(old, new)
         except WrongPin as error:
             print(f"Refused: {error.message}", file=sys.stderr)
-            return EXIT_NOT_PAID
+            return EXIT_FAILED
     finally:
         await service.close()
     print("Owner PIN saved.")
