@@ -3,7 +3,7 @@
 mpesa-till [--demo]                                   the window
 mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid; see pay --help)
 mpesa-till history [--date D] [--json]                the day's attempts, newest first
-mpesa-till report [--date D] [--csv FILE]             totals by outcome and method
+mpesa-till report [--date D] [--csv FILE] [--json]    totals by outcome and method; CSV for a spreadsheet
 mpesa-till doctor                                     diagnostics, one line per finding
 mpesa-till receipt ORDER_OR_ATTEMPT RECEIPT           manual receipt (owner PIN; MPESA_TILL_PIN for scripts)
 mpesa-till set-pin                                    set or change the owner PIN
@@ -56,6 +56,15 @@ class CliError(Exception):
         self.code = code
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-21"
+        ) from error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mpesa-till",
@@ -96,12 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
 
     history = with_demo(commands.add_parser("history", help="the day's payment attempts"))
-    history.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
+    history.add_argument("--date", type=_day, default=None, help="YYYY-MM-DD (Nairobi), today if not given")
     history.add_argument("--json", action="store_true")
 
     report = with_demo(commands.add_parser("report", help="the day report"))
-    report.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
-    report.add_argument("--csv", type=Path, default=None, help="also write the report as CSV to FILE")
+    report.add_argument("--date", type=_day, default=None, help="YYYY-MM-DD (Nairobi), today if not given")
+    report.add_argument(
+        "--csv", type=Path, default=None, help="also write the day's payments to FILE, one row each"
+    )
+    report.add_argument(
+        "--summary-csv", type=Path, default=None, metavar="FILE", help="also write the totals to FILE"
+    )
+    report.add_argument("--json", action="store_true", help="print the report as JSON instead")
 
     with_demo(commands.add_parser("doctor", help="check the configuration and connections"))
 
@@ -301,12 +316,14 @@ async def _pay(args: argparse.Namespace) -> int:
 
 
 def _history_row(view: Any) -> dict[str, Any]:
+    from daraja_core.password import NAIROBI
     from daraja_core.phones import format_local_masked
 
     return {
         "attempt_id": view.attempt_id,
         "sale_id": view.sale_id,
         "created_at": view.created_at.isoformat(),
+        "created_at_local": view.created_at.astimezone(NAIROBI).isoformat(timespec="seconds"),
         "amount_kes": view.amount_kes,
         "phone": format_local_masked(view.phone),
         "status": view.state,
@@ -346,9 +363,33 @@ async def _history(args: argparse.Namespace) -> int:
 
 def _write_file(path: Path, content: str) -> None:
     try:
-        path.write_text(content, encoding="utf-8")
+        # With a byte-order mark, Excel reads the file as UTF-8 (the LibreOffice and Sheets do either way).
+        path.write_text(content, encoding="utf-8-sig")
     except OSError as error:
         raise CliError(f"Could not write {path}: {error.strerror or error}.") from error
+
+
+def _totals(found: dict[str, tuple[int, int]], keys: list[str]) -> dict[str, dict[str, int]]:
+    """Every key always present (zero when nothing happened), so a script can index without checking."""
+    every = {key: (0, 0) for key in keys} | found
+    return {key: {"count": count, "amount_kes": total} for key, (count, total) in every.items()}
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    from daraja_core.results import Outcome
+
+    return {
+        "day": report.day.isoformat(),
+        "timezone": "Africa/Nairobi",
+        "demo": report.demo,
+        "paid_total_kes": report.paid_total_kes,
+        "by_outcome": _totals(report.by_outcome, [o.value for o in Outcome] + ["pending"]),
+        "by_method": _totals(report.by_method, ["stk", "stk_query", "manual"]),
+        "attempts": [_history_row(v) for v in report.attempts],
+        "unknowns": [_history_row(v) for v in report.unknowns],
+        "manual_entries": [_history_row(v) for v in report.manual_entries],
+        "anomalies": [_history_row(v) for v in report.anomalies],
+    }
 
 
 async def _report(args: argparse.Namespace) -> int:
@@ -357,6 +398,24 @@ async def _report(args: argparse.Namespace) -> int:
         report = await service.day_report(args.date)
     finally:
         await service.close()
+    # Files first: when one cannot be written, the one line saying so is all the output.
+    outputs = [
+        (path, make)
+        for path, make in ((args.csv, report.to_csv), (args.summary_csv, report.summary_csv))
+        if path is not None
+    ]
+    for path, make in outputs:
+        _write_file(path, make())
+    if args.json:
+        print(json.dumps(_report_json(report)))
+    else:
+        _print_report(report)
+    for path, _make in outputs:
+        print(f"CSV written to {path}", file=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK
+
+
+def _print_report(report: Any) -> None:
     print(f"Day report {report.day.isoformat()}{' (DEMO, no real money)' if report.demo else ''}")
     print(f"Paid total: KES {report.paid_total_kes:,}")
     print("By outcome:")
@@ -378,10 +437,6 @@ async def _report(args: argparse.Namespace) -> int:
         print("Anomalies (check before the end of the day):")
         for view in report.anomalies:
             print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}  {view.anomaly}")
-    if args.csv is not None:
-        _write_file(args.csv, report.to_csv())
-        print(f"CSV written to {args.csv}")
-    return EXIT_OK
 
 
 async def _doctor(args: argparse.Namespace) -> int:
