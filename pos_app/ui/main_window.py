@@ -132,7 +132,6 @@ class MainWindow(QMainWindow):
         self.sale.set_form_enabled(True)
         self.sale.charge_button.setEnabled(False)
         self.resize(1100, 720)
-        self.setMinimumHeight(600)  # the width follows the widest labels (Swahili ones are longer)
         self.sale.amount_input.setFocus()
 
     # ---- wiring to the engine -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pos_app.ui import presentation
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, masked_phone
 from pos_app.ui.presentation import Action, Tone, present
-from pos_app.ui.strings import phone_problem_text, text
+from pos_app.ui.strings import engine_text, phone_problem_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -243,7 +243,8 @@ class SaleController(QObject):
         self.screen.show_presentation(
             present(self.current, self.lang) if self.current else presentation.idle(self.lang)
         )
-        self.screen.show_message(text("charge_refused", self.lang, reason=str(refusal)), error=True)
+        reason = engine_text(str(refusal), self.lang)
+        self.screen.show_message(text("charge_refused", self.lang, reason=reason), error=True)
         self.screen.amount_input.setFocus()
 
     def _charged(self, view: AttemptView) -> None:

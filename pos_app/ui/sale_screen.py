@@ -34,6 +34,7 @@ class SaleScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lang = "en"
+        self._phone_problem = ("", False)
         form_frame = QFrame()
         form_frame.setObjectName("saleForm")
 
@@ -60,6 +61,7 @@ class SaleScreen(QWidget):
         self.charge_button.clicked.connect(self.charge_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
+        self.hint_label.setWordWrap(True)
 
         for label, field in (
             (self.amount_label, self.amount_input),
@@ -111,6 +113,7 @@ class SaleScreen(QWidget):
         self.charge_button.setText(text("charge", lang))
         self.hint_label.setText(text("charge_hint", lang))
         self.status_panel.set_language(lang)
+        self._show_phone_problem(*self._phone_problem)
 
     def set_form_enabled(self, enabled: bool) -> None:
         for field in (self.amount_input, self.phone_input, self.description_input):
@@ -134,6 +137,7 @@ class SaleScreen(QWidget):
         self.amount_input.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
+        self._phone_problem = (message, is_error)  # said again in the other language after F9
         msisdn = self.phone_input.msisdn()
         shown = phone_problem_text(message, self.lang) if message else ""
         self.phone_hint.setText(shown or (text("phone_valid", self.lang) if msisdn else ""))

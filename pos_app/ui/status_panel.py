@@ -7,9 +7,10 @@ progress bar until the engine's wait deadline. Buttons only announce which next 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from pos_app.ui.formatting import countdown
 from pos_app.ui.naming import named
@@ -24,6 +25,7 @@ _ACTION_TEXT = {
     Action.NO_SMS_CHARGE_AGAIN: "step_no_sms",
     Action.NEW_SALE: "new_sale",
 }
+_STEPS_PER_ROW = 2
 
 
 class StatusPanel(QFrame):
@@ -56,8 +58,12 @@ class StatusPanel(QFrame):
         self.progress.setRange(0, 1000)
 
         self.buttons: dict[Action, QPushButton] = {}
-        buttons_row = QHBoxLayout()
-        buttons_row.setSpacing(10)
+        # Two steps per row: four Swahili steps side by side would set the window's minimum width above a
+        # 1024-pixel screen.
+        buttons_grid = QGridLayout()
+        buttons_grid.setSpacing(10)
+        for column in range(_STEPS_PER_ROW):
+            buttons_grid.setColumnStretch(column, 1)
         for action, key in _ACTION_TEXT.items():
             button = QPushButton(text(key, self.lang))
             named(button, f"step_{action.value}")
@@ -66,9 +72,7 @@ class StatusPanel(QFrame):
             button.clicked.connect(lambda _checked=False, a=action: self.action_chosen.emit(a.value))
             button.hide()
             self.buttons[action] = button
-            buttons_row.addWidget(button)
-        buttons_row.addStretch(1)
-        self._buttons_row = buttons_row
+        self._buttons_grid = buttons_grid
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
@@ -79,7 +83,7 @@ class StatusPanel(QFrame):
         layout.addWidget(self.progress)
         layout.addWidget(self.extra_label)
         layout.addStretch(1)
-        layout.addLayout(buttons_row)
+        layout.addLayout(buttons_grid)
 
         self._timer = QTimer(self)
         self._timer.setInterval(250)
@@ -113,11 +117,11 @@ class StatusPanel(QFrame):
         self.extra_label.setVisible(bool(presentation.extra))
         # Recommended step first, in the order the presentation gives.
         for button in self.buttons.values():
-            self._buttons_row.removeWidget(button)
+            self._buttons_grid.removeWidget(button)
             button.hide()
         for index, action in enumerate(presentation.actions):
             button = self.buttons[action]
-            self._buttons_row.insertWidget(index, button)
+            self._buttons_grid.addWidget(button, *divmod(index, _STEPS_PER_ROW))
             # The recommended step stands out; New sale is the Enter key's own button.
             button.setProperty("primary", index == 0 and action is not Action.NEW_SALE)
             button.style().unpolish(button)
@@ -133,8 +137,14 @@ class StatusPanel(QFrame):
             self._timer.stop()
 
     def visible_actions(self) -> list[Action]:
-        """The offered next steps, left to right."""
-        return [action for action in self._presentation.actions if self.buttons[action].isVisibleTo(self)]
+        """The offered next steps as laid out: left to right, then the next row."""
+        placed: list[tuple[int, int, Action]] = []
+        for action, button in self.buttons.items():
+            index = self._buttons_grid.indexOf(button)
+            if index >= 0 and button.isVisibleTo(self):
+                position = cast(tuple[int, int, int, int], self._buttons_grid.getItemPosition(index))
+                placed.append((position[0], position[1], action))
+        return [action for _row, _column, action in sorted(placed)]
 
     def focus_button(self) -> QPushButton | None:
         """New sale takes the focus after a result, so Enter starts the next sale (issue 5); the next
