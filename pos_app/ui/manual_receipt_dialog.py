@@ -104,9 +104,8 @@ class ManualReceiptDialog(QDialog):
 
     def _refused(self, refusal: Exception) -> None:
         if isinstance(refusal, WrongPin):
-            self._show(
-                text("manual_wrong_pin", self.lang, reason=engine_text(str(refusal), self.lang)), "failed"
-            )
+            # The engine's sentence already names the PIN ("Wrong owner PIN.", "No owner PIN is set yet…").
+            self._show(engine_text(str(refusal), self.lang), "failed")
             self.pin_input.clear()
             self.pin_input.setFocus()
         else:

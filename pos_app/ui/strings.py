@@ -167,7 +167,6 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Recorded but NOT verified: {reason}",
         "Imehifadhiwa lakini HAIJATHIBITISHWA: {reason}",
     ),
-    "manual_wrong_pin": ("Wrong owner PIN: {reason}", "PIN ya mmiliki si sahihi: {reason}"),
     "manual_refused": ("Refused: {reason}", "Imekataliwa: {reason}"),
     # Settings
     "settings_title": ("Settings", "Mipangilio"),
