@@ -2,18 +2,39 @@
 
 Daraja refuses `07…` and `+254…` with `Bad Request - Invalid PhoneNumber` (docs/daraja.md §2,
 §9 item 7), so every number is normalised before any request and refused with a message that
-names the problem when it cannot be.
+names the problem when it cannot be. Every Kenyan mobile number normalises; whether STK Push can
+reach it is a separate question (`mpesa_msisdn`, docs/daraja.md §2c).
 """
 
 from __future__ import annotations
 
 import re
 
+from daraja_core.mobile_networks import Network, network_of
+
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
 class InvalidPhone(ValueError):
     """The text is not a Kenyan mobile number; the message says what is wrong, for the cashier."""
+
+
+class NotMpesa(InvalidPhone):
+    """A valid Kenyan mobile number on a line STK Push cannot reach (docs/daraja.md §2c).
+
+    `network` says which network the prefix belongs to, for the till to word its own message; the
+    exception's text names only the prefix, never the whole number, so it is safe to log.
+    """
+
+    def __init__(self, msisdn: str, network: Network) -> None:
+        self.msisdn = msisdn
+        self.network = network
+        self.prefix = "0" + msisdn[3:6]
+        if network is Network.UNKNOWN:
+            where = f"{self.prefix} is not a Safaricom prefix"
+        else:
+            where = f"{self.prefix} numbers are {network} lines"
+        super().__init__(f"{where}: STK Push reaches Safaricom M-Pesa lines only.")
 
 
 def normalise_msisdn(raw: str) -> str:
@@ -45,6 +66,19 @@ def normalise_msisdn(raw: str) -> str:
     if len(local) > 9:
         raise InvalidPhone(f"The number is too long: {len(local) - 9} digit(s) too many.")
     return "254" + local
+
+
+def mpesa_msisdn(raw: str) -> str:
+    """`normalise_msisdn`, then refuse a number STK Push cannot reach.
+
+    Raises InvalidPhone when the text is not a Kenyan mobile number, NotMpesa (a subclass) when it is
+    one on another network.
+    """
+    msisdn = normalise_msisdn(raw)
+    network = network_of(msisdn)
+    if not network.stk_push_reaches:
+        raise NotMpesa(msisdn, network)
+    return msisdn
 
 
 def mask_msisdn(msisdn: str | int | None) -> str:

@@ -1,7 +1,7 @@
 """`mpesa-relay`: the callback relay and its admin commands.
 
-Configuration comes from the environment (`DATABASE_URL`, `RELAY_*`: relay/settings.py); a `.env` file
-in the working folder is read too.
+Configuration comes from the environment (`DATABASE_URL`, `RELAY_*`: relay/settings.py declares them and
+`mpesa-relay --help` lists them); a `.env` file in the working folder is read too, the environment winning.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 import httpx
@@ -20,17 +21,40 @@ from relay.db import Database
 from relay.intake import CallbackOutcome, replay_raw
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.notify import CHANNEL, encode_payload
-from relay.settings import RelaySettings, SettingsError
+from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
 from relay.sources import is_allowed
 from relay.tills import NoSuchTill, TillExists, active_tills, create_till_key, revoke_till_key
 from relay.writer import FEED_LOCK_KEY
 
 DEFAULT_URL = "http://127.0.0.1:8000/api/v1/payments/mpesa/callback"
+DOTENV = Path(".env")
+
+
+def _environment_help() -> str:
+    lines = ["settings, from the environment or ./.env (the environment wins):"]
+    for variable, field in environment_variables():
+        lines.append(f"  {variable:<27} {field.description}{_default_of(field.default)}")
+    return "\n".join(lines)
+
+
+def _default_of(value: object) -> str:
+    if isinstance(value, bool):
+        return f" (default {str(value).lower()})"
+    if isinstance(value, float):
+        return f" (default {value:g})"
+    if isinstance(value, int | str) and value != "":
+        return f" (default {value})"
+    return ""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mpesa-relay", description="M-Pesa STK callback relay")
+    parser = argparse.ArgumentParser(
+        prog="mpesa-relay",
+        description="M-Pesa STK callback relay",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the relay (migrates first)")
@@ -67,11 +91,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)
-    _load_dotenv()
     if args.command == "simulate-callback":
         return _simulate(args, out, err)
     try:
-        settings = RelaySettings.from_env()
+        settings = RelaySettings.from_env(env_file=DOTENV)
     except SettingsError as error:
         print(f"configuration: {error}", file=err)
         return 2
@@ -85,14 +108,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except (TillExists, NoSuchTill, LookupError, ValueError) as error:
         print(str(error).strip("'\""), file=err)
         return 1
-
-
-def _load_dotenv() -> None:
-    try:
-        from dotenv import load_dotenv
-    except ImportError:  # optional
-        return
-    load_dotenv(override=False)
 
 
 def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int:

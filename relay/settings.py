@@ -1,18 +1,39 @@
-"""The relay's configuration: one env-backed dataclass, read once at start-up.
+"""The relay's configuration: one declaration, read once at start-up.
 
-`DATABASE_URL` keeps the name the seed documents use; everything else is `RELAY_*`.
+Each field below names its environment variable (`DATABASE_URL` keeps the name the seed documents use;
+everything else is `RELAY_*`), its default, what it means and how its text is checked. `from_env()` reads
+the environment and, for `mpesa-relay`, a `.env` file (the environment wins); `mpesa-relay --help` lists
+the same variables. Built in code (`RelaySettings(database_url=...)`: tests, the till's embedded relay),
+the settings hold only what is given: the environment is read by `from_env()` alone.
+
+An empty variable counts as unset, except a true/false one, where empty means false.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from datetime import time
 from pathlib import Path
+from typing import Annotated, Any
 
-# Safaricom's callback sources (reference/daraja.md §5): the list libraries repeat, plus the two extra
+from dotenv import dotenv_values
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from relay.db import normalise_url
+
+# Safaricom's callback sources (docs/daraja.md §5): the list libraries repeat, plus the two extra
 # addresses mpesakit allows (.212.128, .212.132). 196.201.212.69 and .138 were seen delivering real callbacks.
 SAFARICOM_CALLBACK_IPS: tuple[str, ...] = (
     "196.201.214.200",
@@ -32,10 +53,16 @@ SAFARICOM_CALLBACK_IPS: tuple[str, ...] = (
 )
 
 LONG_POLL_MAX_S = 30.0
+MIN_BODY_BYTES = 1024
+DATABASE_URL_FORMS = "sqlite+aiosqlite:///path/relay.db or postgresql+asyncpg://user@host/name"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the relay cannot use; the message names the variable."""
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("RELAY_DATA_DIR", "") or Path.home() / ".local" / "share" / "mpesa-relay")
+    return Path.home() / ".local" / "share" / "mpesa-relay"
 
 
 def default_database_url(data_dir: Path | None = None) -> str:
@@ -43,117 +70,273 @@ def default_database_url(data_dir: Path | None = None) -> str:
     return f"sqlite+aiosqlite:///{folder / 'relay.db'}"
 
 
-class SettingsError(ValueError):
-    """A setting has a value the relay cannot use; the message names the variable."""
+# --- how the text of a variable becomes a value ---------------------------------------------------------
+# Each check raises ValueError with the words that follow the variable's name in SettingsError.
 
 
-def _bool(name: str, raw: str) -> bool:
+def _bool(raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off", ""):
         return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    raise ValueError(f"must be true or false, not {raw!r}")
 
 
-def _csv(raw: str) -> tuple[str, ...]:
+def _whole_number(raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"must be a whole number, not {raw!r}") from None
+
+
+def _number(raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"must be a number, not {raw!r}") from None
+
+
+def _csv(raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def parse_business_hours(raw: str) -> tuple[time, time]:
+def _addresses(entries: tuple[str, ...]) -> tuple[str, ...]:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"has {entry!r}, not an address") from None
+    return entries
+
+
+def _business_hours(raw: str) -> tuple[time, time]:
     """`08:00-20:00` (Africa/Nairobi) → (08:00, 20:00)."""
     try:
         start_text, end_text = raw.split("-", 1)
         start = time.fromisoformat(start_text.strip())
         end = time.fromisoformat(end_text.strip())
-    except ValueError as error:
-        raise SettingsError(f"RELAY_BUSINESS_HOURS must look like 08:00-20:00, not {raw!r}") from error
+    except ValueError:
+        raise ValueError(f"must look like 08:00-20:00, not {raw!r}") from None
     if start >= end:
-        raise SettingsError(f"RELAY_BUSINESS_HOURS must end after it starts, not {raw!r}")
+        raise ValueError(f"must end after it starts, not {raw!r}")
     return start, end
 
 
-@dataclass(frozen=True)
-class RelaySettings:
-    database_url: str = field(default_factory=default_database_url)
-    # Honour X-Forwarded-For only from these addresses or networks (the HTTPS proxy in front of us).
-    trusted_proxies: tuple[str, ...] = ()
-    # Refuse to *apply* callbacks from outside Safaricom's addresses (they are still stored and answered 200).
-    ip_allowlist_enabled: bool = False
-    allowed_callback_ips: tuple[str, ...] = SAFARICOM_CALLBACK_IPS
-    business_hours: str = "08:00-20:00"
+def _hours_text(raw: str) -> str:
+    _business_hours(raw)
+    return raw
+
+
+Flag = Annotated[bool, BeforeValidator(_bool)]
+Addresses = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv), AfterValidator(_addresses)]
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",  # a .env file may hold the till's variables too
+        case_sensitive=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        validate_default=True,
+    )
+
+    data_dir: Annotated[
+        Path,
+        Field(
+            validation_alias="RELAY_DATA_DIR",
+            description="where the SQLite file goes (default ~/.local/share/mpesa-relay)",
+        ),
+    ] = Field(default_factory=default_data_dir)
+    database_url: Annotated[
+        str,
+        Field(
+            validation_alias="DATABASE_URL",
+            description="SQLite file (default: relay.db in RELAY_DATA_DIR) or postgresql+asyncpg://…",
+        ),
+    ] = ""
+    trusted_proxies: Annotated[
+        Addresses,
+        Field(
+            validation_alias="RELAY_TRUSTED_PROXIES",
+            description="proxies (addresses, networks; comma separated) whose X-Forwarded-For is believed",
+        ),
+    ] = ()
+    ip_allowlist_enabled: Annotated[
+        Flag,
+        Field(
+            validation_alias="RELAY_IP_ALLOWLIST",
+            description="apply callbacks only from Safaricom's addresses (others are kept, not applied)",
+        ),
+    ] = False
+    allowed_callback_ips: Annotated[
+        Addresses,
+        Field(
+            validation_alias="RELAY_ALLOWED_CALLBACK_IPS",
+            description="Safaricom's callback addresses (default: the 14 known ones)",
+        ),
+    ] = SAFARICOM_CALLBACK_IPS
+    business_hours: Annotated[
+        str,
+        AfterValidator(_hours_text),
+        Field(
+            validation_alias="RELAY_BUSINESS_HOURS",
+            description="Africa/Nairobi; the 'no callback for an hour' alert applies inside these",
+        ),
+    ] = "08:00-20:00"
     # Daraja's callback is under 1 kB; 64 kB leaves room for any variant and refuses floods of garbage.
-    max_body_bytes: int = 64 * 1024
-    # When set, /metrics and /api/v1/alerts want `Authorization: Bearer <admin token>`.
-    admin_token: str | None = None
-    long_poll_max_s: float = LONG_POLL_MAX_S
-    migrate_on_start: bool = True
+    max_body_bytes: Annotated[
+        int,
+        BeforeValidator(_whole_number),
+        Field(validation_alias="RELAY_MAX_BODY_BYTES", description="larger callback bodies get HTTP 413"),
+    ] = 64 * 1024
+    admin_token: Annotated[
+        str | None,
+        Field(
+            validation_alias="RELAY_ADMIN_TOKEN",
+            repr=False,
+            description="when set, /metrics and /api/v1/alerts want 'Authorization: Bearer <token>'",
+        ),
+    ] = None
+    long_poll_max_s: Annotated[
+        float,
+        BeforeValidator(_number),
+        Field(validation_alias="RELAY_LONG_POLL_MAX_S", description="longest ?wait= a till may ask for"),
+    ] = LONG_POLL_MAX_S
+    migrate_on_start: Annotated[
+        Flag,
+        Field(validation_alias="RELAY_MIGRATE_ON_START", description="migrate the database before serving"),
+    ] = True
+    # Not read from the environment (no variable): tuning for tests and benchmarks.
     # Group commit: at most this many queued writes share one transaction.
     max_batch: int = 256
     # Pending payments older than this raise the "pending" alert.
     pending_alert_after_s: float = 300.0
 
-    def __post_init__(self) -> None:
-        for entry in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError as error:
-                raise SettingsError(f"RELAY_TRUSTED_PROXIES has {entry!r}, not an address") from error
-        for entry in self.allowed_callback_ips:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError as error:
-                raise SettingsError(f"RELAY_ALLOWED_CALLBACK_IPS has {entry!r}, not an address") from error
-        parse_business_hours(self.business_hours)
-        if self.max_body_bytes < 1024:
-            raise SettingsError("RELAY_MAX_BODY_BYTES must be at least 1024")
-        if not 0 < self.long_poll_max_s <= LONG_POLL_MAX_S:
-            raise SettingsError(f"RELAY_LONG_POLL_MAX_S must be in (0, {LONG_POLL_MAX_S:g}]")
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return default_database_url(info.data.get("data_dir"))
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            # The text is not echoed: a URL that does not parse may still hold a password.
+            raise ValueError(f"must be sqlite or postgresql ({DATABASE_URL_FORMS})") from None
+        try:
+            normalise_url(value)
+        except ValueError:
+            raise ValueError(f"must be sqlite or postgresql ({DATABASE_URL_FORMS}), not {driver}") from None
+        return value
+
+    @field_validator("max_body_bytes")
+    @classmethod
+    def _body_limit(cls, value: int) -> int:
+        if value < MIN_BODY_BYTES:
+            raise ValueError(f"must be at least {MIN_BODY_BYTES}")
+        return value
+
+    @field_validator("long_poll_max_s")
+    @classmethod
+    def _long_poll(cls, value: float) -> float:
+        if not 0 < value <= LONG_POLL_MAX_S:
+            raise ValueError(f"must be in (0, {LONG_POLL_MAX_S:g}]")
+        return value
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise SettingsError(_explain(error)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, *_: Any, **__: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Built in code, only what is given; the environment and .env come in through from_env().
+        return (init_settings,)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = None
+    ) -> RelaySettings:
+        """The settings from `environ` (default os.environ) over those in `env_file`, when it exists."""
+        variables = dict(os.environ if environ is None else environ)
+        if env_file is not None and env_file.is_file():
+            from_file = {name: value for name, value in dotenv_values(env_file).items() if value is not None}
+            variables = {**from_file, **variables}
+        return cls(**_Environment(cls, variables)())
 
     @property
     def hours(self) -> tuple[time, time]:
-        return parse_business_hours(self.business_hours)
+        return _business_hours(self.business_hours)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RelaySettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        if env.get("DATABASE_URL"):
-            values["database_url"] = env["DATABASE_URL"]
-        elif env.get("RELAY_DATA_DIR"):
-            values["database_url"] = default_database_url(Path(env["RELAY_DATA_DIR"]))
-        if "RELAY_TRUSTED_PROXIES" in env:
-            values["trusted_proxies"] = _csv(env["RELAY_TRUSTED_PROXIES"])
-        if "RELAY_IP_ALLOWLIST" in env:
-            values["ip_allowlist_enabled"] = _bool("RELAY_IP_ALLOWLIST", env["RELAY_IP_ALLOWLIST"])
-        if env.get("RELAY_ALLOWED_CALLBACK_IPS"):
-            values["allowed_callback_ips"] = _csv(env["RELAY_ALLOWED_CALLBACK_IPS"])
-        if env.get("RELAY_BUSINESS_HOURS"):
-            values["business_hours"] = env["RELAY_BUSINESS_HOURS"]
-        if env.get("RELAY_MAX_BODY_BYTES"):
-            values["max_body_bytes"] = _int("RELAY_MAX_BODY_BYTES", env["RELAY_MAX_BODY_BYTES"])
-        if env.get("RELAY_ADMIN_TOKEN"):
-            values["admin_token"] = env["RELAY_ADMIN_TOKEN"]
-        if env.get("RELAY_LONG_POLL_MAX_S"):
-            values["long_poll_max_s"] = _float("RELAY_LONG_POLL_MAX_S", env["RELAY_LONG_POLL_MAX_S"])
-        if "RELAY_MIGRATE_ON_START" in env:
-            values["migrate_on_start"] = _bool("RELAY_MIGRATE_ON_START", env["RELAY_MIGRATE_ON_START"])
-        return cls(**values)  # type: ignore[arg-type]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (hide_password(value) if name == "database_url" else value)
 
 
-def _int(name: str, raw: str) -> int:
+def variable_of(field: str) -> str | None:
+    """The environment variable a field is read from, or None for one that is not."""
+    alias = RelaySettings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else None
+
+
+def environment_variables() -> Iterator[tuple[str, FieldInfo]]:
+    """(variable, field) for every setting read from the environment, in declaration order."""
+    for name, field in RelaySettings.model_fields.items():
+        variable = variable_of(name)
+        if variable is not None:
+            yield variable, field
+
+
+def hide_password(database_url: str) -> str:
     try:
-        return int(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a database URL>"
 
 
-def _float(name: str, raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be a number, not {raw!r}") from error
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of os.environ.
+
+    Only fields that name a variable are read, and an empty variable counts as unset except for a
+    true/false one (empty means false).
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        flags = {variable for variable, field in environment_variables() if field.annotation is bool}
+        return {name: value for name, value in self._variables.items() if value != "" or name in flags}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if variable_of(field_name) is None:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+def _explain(error: ValidationError) -> str:
+    """One line per problem, each starting with the variable (or, for a field with none, its name)."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        where = str(problem["loc"][0]) if problem["loc"] else "settings"
+        name = variable_of(where) if where in RelaySettings.model_fields else None
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{name or where} {message}")
+    return "; ".join(lines)

@@ -97,5 +97,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def scenario_for(phone: str) -> Scenario:
-    """The scenario for the handset that gets the prompt; any other valid number pays."""
+    """The scenario for the handset that gets the prompt; any other Safaricom number pays.
+
+    Numbers on other networks never get here: validation refuses them (docs/daraja.md §2c).
+    """
     return SCENARIOS.get(phone, DEFAULT_SCENARIO)

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from daraja_core.mobile_networks import stk_push_reaches
 from daraja_core.password import parse_nairobi_timestamp, stk_password
 from daraja_core.simulator import errors
 from daraja_core.simulator.errors import DarajaError
@@ -115,8 +116,10 @@ def _amount_kes(value: Any) -> int:
 
 def _msisdn(value: Any) -> str:
     # `07…`/`+254…` → Invalid PhoneNumber (§2 PartyA, §9 item 7); 2541… is live too.
+    # An Airtel, Telkom or Equitel line has no M-Pesa to prompt: refused the same way (§2c; the exact
+    # answer Daraja gives for one is unconfirmed).
     text = _scalar_text(value)
-    if text is None or not _MSISDN.fullmatch(text):
+    if text is None or not _MSISDN.fullmatch(text) or not stk_push_reaches(text):
         raise RequestRefused(errors.bad_request("PhoneNumber"))
     return text
 

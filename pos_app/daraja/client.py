@@ -26,7 +26,7 @@ from typing import Any, Literal
 import httpx
 
 from daraja_core.password import nairobi_timestamp, stk_password
-from daraja_core.phones import InvalidPhone, mask_msisdn, normalise_msisdn
+from daraja_core.phones import InvalidPhone, NotMpesa, mask_msisdn, mpesa_msisdn
 from daraja_core.results import QUERY_PENDING_CODES, ResultInfo, classify, normalise_code
 from pos_app.daraja.config import DarajaConfig
 from pos_app.daraja.errors import (
@@ -36,6 +36,7 @@ from pos_app.daraja.errors import (
     InvalidAccessToken,
     InvalidPaymentPhone,
     InvalidPaymentRequest,
+    PhoneNotMpesa,
     PushNotSent,
     PushOutcomeUnknown,
     PushRateLimited,
@@ -248,7 +249,10 @@ class DarajaClient:
         if amount_kes > config.max_amount_kes:
             raise InvalidPaymentRequest(f"The amount is above the KES {config.max_amount_kes:,} limit.")
         try:
-            msisdn = normalise_msisdn(phone)
+            # §2c: an Airtel, Telkom or Equitel number is a Kenyan mobile no push can reach.
+            msisdn = mpesa_msisdn(phone)
+        except NotMpesa as exc:
+            raise PhoneNotMpesa(str(exc), exc.network) from exc
         except InvalidPhone as exc:
             raise InvalidPaymentPhone(str(exc)) from exc
         url = (callback_url or "").strip()

@@ -7,6 +7,7 @@ customer's phone (never send it again); every other error from `stk_push` means 
 
 from __future__ import annotations
 
+from daraja_core.mobile_networks import Network
 from daraja_core.phones import InvalidPhone
 
 
@@ -85,3 +86,14 @@ class InvalidPaymentRequest(ValueError):
 
 class InvalidPaymentPhone(InvalidPaymentRequest, InvalidPhone):
     """The phone number cannot be normalised (catchable as either kind)."""
+
+
+class PhoneNotMpesa(InvalidPaymentPhone):
+    """A Kenyan mobile number on a network STK Push cannot reach (docs/daraja.md §2c); no request was sent.
+
+    `network` lets the till word its own message (try a Safaricom number, or take cash).
+    """
+
+    def __init__(self, message: str, network: Network) -> None:
+        super().__init__(message)
+        self.network = network

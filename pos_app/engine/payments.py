@@ -41,6 +41,7 @@ from pos_app.engine.relay_client import (
     RelayRefused,
     RelayUnavailable,
 )
+from pos_app.engine.relay_events import NON_BLOCKING_ANOMALIES, event_from_relay
 from pos_app.engine.states import (
     FINAL_STATES,
     DeadlinePassed,
@@ -60,34 +61,10 @@ log = logging.getLogger(__name__)
 
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the counter
 RECEIPT_PATTERN = re.compile(r"^[A-Z0-9]{10}$")  # reference/daraja.md §7
-#: Relay anomalies that describe a later, extra message on a payment that is itself settled (the
-#: payment's status stands); any other anomaly means the callback did not match what was registered.
-NON_BLOCKING_ANOMALIES = frozenset({"contradicting_result", "duplicate", "duplicate_callback"})
 
 
 def new_id(prefix: str, length: int) -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def event_from_relay(payment: RelayPayment, at: datetime) -> ResultReported | None:
-    """The relay's view of a payment as a state-machine event; None while it is plainly pending."""
-    blocking = payment.anomaly if payment.anomaly and payment.anomaly not in NON_BLOCKING_ANOMALIES else None
-    if payment.status == "pending" and not blocking:
-        return None
-    code = payment.result_code
-    if code is None:
-        code = "0" if payment.status == "completed" else ""
-    if payment.status == "pending" and code == "":
-        code = "0" if payment.receipt else ""
-    return ResultReported(
-        at=at,
-        result_code=code,
-        result_desc=payment.reason,
-        method=Method.STK,
-        receipt=payment.receipt,
-        paid_amount_kes=payment.paid_amount_kes,
-        relay_anomaly=blocking,
-    )
 
 
 def query_gaps(timings: Timings, rng: random.Random) -> list[float]:

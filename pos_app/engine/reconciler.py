@@ -16,8 +16,9 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from daraja_core.contract import FeedItem
 from pos_app.engine.payments import PaymentEngine
-from pos_app.engine.relay_client import FeedItem, RelayError, RelayRefused
+from pos_app.engine.relay_client import RelayError, RelayPayment, RelayRefused
 from pos_app.engine.states import State
 from pos_app.store.models import PaymentAttempt
 
@@ -117,7 +118,8 @@ class Reconciler:
 
     async def _feed_loop(self) -> None:
         client = self.engine.relay.client
-        assert client is not None
+        if client is None:
+            raise RuntimeError("the relay feed loop runs only with a relay client (not in query-only mode)")
         delay = self.timings.relay_retry_first_s
         after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
         while True:
@@ -146,11 +148,11 @@ class Reconciler:
 
     async def _apply_feed_items(self, items: list[FeedItem]) -> None:
         for item in items:
-            if item.payment.settled_at is not None:
-                self._on_callback_seen(item.payment.settled_at)
+            if (settled := item.settled_time) is not None:
+                self._on_callback_seen(settled)
         # order_id is the attempt id (the till registers it so); an order this store does not hold, or
-        # an attempt still being pushed, is skipped inside the batch.
-        await self.engine.apply_relay_payments([item.payment for item in items])
+        # an attempt still being pushed, is skipped inside the batch. A feed item is its payment.
+        await self.engine.apply_relay_payments(list[RelayPayment](items))
 
     # --- registrations the relay never got -----------------------------------------------------------
 

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from daraja_core.phones import format_local_masked
 from daraja_core.results import NextStep, Outcome, classify
 from pos_app.engine.states import State
+from pos_app.settings_schema import SECRET_FIELDS as SECRET_FIELDS
+from pos_app.settings_schema import TillSettings as TillSettings
 from pos_app.store.models import PaymentAttempt
 
 SENDING_EN, SENDING_SW = "Sending prompt…", "Inatuma ombi…"
@@ -234,30 +236,8 @@ class TillStatus:
     alerts: list[str]
 
 
-@dataclass
-class TillSettings:
-    """What the Settings screen edits. Secrets come back as SECRET_PLACEHOLDER when set (never in clear);
-    saving the placeholder keeps the stored secret, saving "" removes it."""
-
-    consumer_key: str = ""
-    consumer_secret: str = ""
-    passkey: str = ""
-    environment: str = "sandbox"
-    shortcode: str = ""
-    till_number: str = ""
-    transaction_type: str = "CustomerPayBillOnline"
-    relay_url: str = ""
-    relay_key: str = ""
-    use_embedded_relay: bool = False
-    ngrok_authtoken: str = ""
-    callback_url: str = ""
-    language: str = "en"
-    max_amount_kes: int = 250_000
-
-
 #: Stands in for a stored secret in TillSettings (the window shows dots, never the value).
 SECRET_PLACEHOLDER = "••••••••"
-SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
 
 
 @dataclass(frozen=True)

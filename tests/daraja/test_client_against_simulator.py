@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from daraja_core.callback import parse_stk_callback
+from daraja_core.mobile_networks import Network
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.results import Outcome, classify
 from daraja_core.simulator import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
@@ -27,6 +28,7 @@ from pos_app.daraja import (
     DarajaConfig,
     DarajaError,
     InvalidPaymentRequest,
+    PhoneNotMpesa,
     PushOutcomeUnknown,
     PushRejected,
 )
@@ -221,6 +223,8 @@ async def test_an_unknown_shortcode_is_merchant_does_not_exist(
     ("field", "value", "local_args", "daraja_words"),
     [
         ("PhoneNumber", "0708374149", {"phone": "12345"}, "Invalid PhoneNumber"),
+        ("PhoneNumber", "254733123456", {"phone": "0733 123 456"}, "Invalid PhoneNumber"),
+        ("PartyA", "254771123456", {"phone": "0771 123 456"}, "Invalid PhoneNumber"),
         ("Amount", "10.50", {"amount_kes": 10.5}, "Invalid Amount"),
         ("Amount", 0, {"amount_kes": 0}, "Invalid Amount"),
         (
@@ -259,6 +263,30 @@ async def test_what_local_validation_stops_daraja_would_refuse(
     with pytest.raises(PushRejected, match=daraja_words) as caught:
         await client._send_stk_push(body)
     assert caught.value.error_code == "400.002.02"
+
+
+@pytest.mark.parametrize(
+    ("phone", "network", "words"),
+    [
+        ("0733 123 456", Network.AIRTEL, "0733 numbers are Airtel lines"),
+        ("0100 123 456", Network.AIRTEL, "0100 numbers are Airtel lines"),
+        ("+254 771 123 456", Network.TELKOM, "0771 numbers are Telkom lines"),
+    ],
+)
+async def test_no_push_ever_goes_to_a_number_on_another_network(
+    make: Callable[..., DarajaClient],
+    sim: RunningSimulator,
+    callback_sink: CallbackSink,
+    phone: str,
+    network: Network,
+    words: str,
+) -> None:
+    # docs/daraja.md §2c: STK Push reaches Safaricom M-Pesa lines only.
+    with pytest.raises(PhoneNotMpesa, match=words) as caught:
+        await push(make(), phone, callback_sink)
+    assert caught.value.network is network
+    assert "STK Push reaches Safaricom M-Pesa lines only" in str(caught.value)
+    assert (await sim.log())["requests"] == []
 
 
 async def test_an_empty_description_is_sent_as_a_default_so_daraja_never_sees_empty_remarks(

@@ -4,7 +4,7 @@ test client, and till helpers."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,8 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
     opened: list[AsyncTestClient] = []
 
     async def make(clock: Clock | None = None, **overrides: Any) -> InProcessRelay:
-        settings = replace(
-            RelaySettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"), **overrides
+        settings = RelaySettings(
+            **{"database_url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", **overrides}
         )
         await upgrade(settings.database_url)
         clock = clock or Clock()

@@ -14,6 +14,7 @@ from relay.cli import main
 from relay.db import Database
 from relay.migrate import current_revision, head_revision
 from relay.models import raw_table
+from relay.settings import environment_variables
 from tests.relay.conftest import SEED_CHECKOUT_ID, auth, fixture_bytes, registration
 from tests.support.relay_fixtures import RelayFactory, RunningRelay
 
@@ -206,3 +207,64 @@ def test_doctor_reports_an_unreachable_postgresql(monkeypatch: pytest.MonkeyPatc
     code, out, _ = run("doctor")
     assert code == 1
     assert "PROBLEM: database: cannot reach" in out
+
+
+@pytest.mark.parametrize("command", ["doctor", "serve", "migrate"])
+def test_an_unsupported_database_is_one_clear_line_not_a_traceback(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "mysql://x/y")
+    code, out, err = run(command)
+    assert code == 2
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("configuration: DATABASE_URL must be sqlite or postgresql")
+    assert line.endswith("not mysql")
+
+
+def test_a_database_url_that_does_not_parse_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "hunter2-not-a-url")
+    code, _, err = run("doctor")
+    assert code == 2
+    assert "DATABASE_URL must be sqlite or postgresql" in err
+    assert "hunter2" not in err
+
+
+async def test_a_dotenv_file_in_the_working_folder_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    from_file = tmp_path / "from-dotenv.db"
+    (tmp_path / ".env").write_text(f"MPESA_SHORTCODE=174379\nDATABASE_URL=sqlite+aiosqlite:///{from_file}\n")
+    assert (await asyncio.to_thread(run, "migrate"))[0] == 0
+    assert await current_revision(f"sqlite+aiosqlite:///{from_file}") == head_revision()
+
+    from_environment = tmp_path / "from-environment.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{from_environment}")
+    assert (await asyncio.to_thread(run, "migrate"))[0] == 0
+    assert await current_revision(f"sqlite+aiosqlite:///{from_environment}") == head_revision()
+
+
+def test_a_bad_value_in_the_dotenv_file_names_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("RELAY_IP_ALLOWLIST=sometimes\n")
+    code, _, err = run("doctor")
+    assert code == 2
+    assert err.strip() == "configuration: RELAY_IP_ALLOWLIST must be true or false, not 'sometimes'"
+
+
+def test_help_lists_every_setting_the_relay_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("--help")
+    assert exited.value.code == 0
+    listed = capsys.readouterr().out
+    for variable, _field in environment_variables():
+        assert f"\n  {variable} " in listed
+    assert "DATABASE_URL" in listed and "RELAY_MIGRATE_ON_START" in listed

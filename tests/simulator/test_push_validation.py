@@ -160,3 +160,25 @@ async def test_254711000007_is_refused_at_once_with_unable_to_lock_subscriber(
         "500.001.1001",
         "Unable to lock subscriber, a transaction is already in process for the current subscriber.",
     )
+
+
+@pytest.mark.asyncio(loop_scope="function")
+@pytest.mark.parametrize(
+    "phone",
+    ["254733123456", "254100123456", "254771123456"],
+    ids=["airtel-0733", "airtel-0100", "telkom-0771"],
+)
+async def test_a_number_on_another_network_is_refused_as_daraja_refuses_an_invalid_phone_and_never_rings(
+    simulator: RunningSimulator, phone: str
+) -> None:
+    # docs/daraja.md §2c: STK Push reaches Safaricom M-Pesa lines only.
+    async with daraja_client(simulator.base_url) as client:
+        access_token = await token(client)
+        refused = await push(client, access_token, phone=phone)
+        only_phone_number = await push(client, access_token, PhoneNumber=phone)
+    assert_daraja_error(refused, 400, INVALID, "Bad Request - Invalid PhoneNumber")
+    assert_daraja_error(only_phone_number, 400, INVALID, "Bad Request - Invalid PhoneNumber")
+    log = await simulator.log()
+    pushes = [entry for entry in log["requests"] if entry["path"] == PUSH_PATH]
+    assert [entry["outcome"] for entry in pushes] == ["400 400.002.02 Bad Request - Invalid PhoneNumber"] * 2
+    assert log["callbacks"] == []

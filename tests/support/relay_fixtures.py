@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,8 +83,8 @@ async def relay_factory(tmp_path: Path) -> AsyncIterator[RelayFactory]:
     started: list[RunningRelay] = []
 
     async def make(clock: Callable[[], datetime] = utcnow, **overrides: Any) -> RunningRelay:
-        settings = replace(
-            RelaySettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"), **overrides
+        settings = RelaySettings(
+            **{"database_url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", **overrides}
         )
         relay = RunningRelay(settings, clock)
         await relay.start()
