@@ -7,9 +7,10 @@ import pytest
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
+from pos_app.engine.views import build_day_report
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.resources import stylesheet
-from tests.ui.sale_states import presentation_of, sale_states
+from tests.ui.sale_states import NOW, attempt_view, presentation_of, sale_states
 
 pytestmark = pytest.mark.gui
 
@@ -36,6 +37,18 @@ def inside(widget: QWidget, window: MainWindow) -> bool:
     return window.rect().contains(QRect(top_left, widget.size()))
 
 
+def settle(window: MainWindow) -> None:
+    """Run the layout passes Qt would run from its event loop, innermost first, so a minimum size that
+    grew inside (a taller chart) has reached the window before the test measures it."""
+    QApplication.processEvents()
+    widgets = [window, *window.findChildren(QWidget)]
+    for widget in reversed(widgets):
+        layout = widget.layout()
+        if layout is not None:
+            layout.activate()
+    QApplication.processEvents()
+
+
 def smallest(window: MainWindow) -> tuple[int, int]:
     hint = window.minimumSizeHint().expandedTo(window.minimumSize())
     return hint.width(), hint.height()
@@ -51,7 +64,7 @@ def test_every_sale_state_fits_and_keeps_the_form_width(window, qtbot, lang, siz
     form_widths: dict[str, int] = {}
     for state, view in sale_states().items():
         window.sale.show_presentation(presentation_of(view, lang))
-        QApplication.processEvents()
+        settle(window)
         assert fits(smallest(window)), (state, smallest(window))
         assert window.size().toTuple() == size, state  # the window did not grow to fit the result
         form_widths[state] = form.width()
@@ -74,6 +87,32 @@ def test_the_phone_field_shows_the_whole_number_in_every_state(window):
         window.set_language(lang)
         for view in sale_states().values():
             window.sale.show_presentation(presentation_of(view, lang))
-            QApplication.processEvents()
+            settle(window)
             needed = phone.fontMetrics().horizontalAdvance(phone.text())
             assert phone.width() > needed + 16
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+def test_a_busy_day_report_scrolls_instead_of_growing_the_window(window, lang):
+    outcomes = ["paid", "cancelled", "insufficient_funds", "wrong_pin", "unreachable", "expired", "limit"]
+    codes = {"paid": "0", "cancelled": "1032", "insufficient_funds": "1", "wrong_pin": "2001"}
+    codes |= {"unreachable": "1037", "expired": "1019", "limit": "17"}
+    views = [
+        attempt_view(
+            id=f"a{n}",
+            state="paid" if outcome == "paid" else "failed",
+            outcome=outcome,
+            result_code=codes[outcome],
+            receipt=f"NLJ7RT6{n:03d}" if outcome == "paid" else None,
+        )
+        for n, outcome in enumerate(outcomes)
+    ]
+    views += [attempt_view(id="u1", state="unknown"), attempt_view(id="w1")]
+    window.set_language(lang)
+    window.resize(*SMALL)
+    window.stack.setCurrentWidget(window.report)
+    window.report.show_report(build_day_report(NOW.date(), views))
+    settle(window)
+    assert len(window.report.chart.bars()) == len(outcomes) + 2
+    assert fits(smallest(window)), smallest(window)
+    assert window.size().toTuple() == SMALL
