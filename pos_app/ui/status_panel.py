@@ -44,6 +44,10 @@ class StatusPanel(QFrame):
         self.status_label.setWordWrap(True)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_label = QLabel()
+        named(self.reason_label, "paymentReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label = QLabel()
         named(self.detail_label, "paymentDetail")
         self.detail_label.setWordWrap(True)
@@ -78,6 +82,7 @@ class StatusPanel(QFrame):
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(14)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.reason_label)
         layout.addWidget(self.detail_label)
         layout.addWidget(self.countdown_label)
         layout.addWidget(self.progress)
@@ -94,6 +99,14 @@ class StatusPanel(QFrame):
     def presentation(self) -> Presentation:
         return self._presentation
 
+    def said(self) -> str:
+        """What the panel says, headline first, then the reason or the receipt (one line each)."""
+        lines = [
+            self.status_label.text(),
+            self.reason_label.text() if self.reason_label.isVisibleTo(self) else "",
+        ]
+        return "\n".join(line for line in lines if line)
+
     def set_language(self, lang: str) -> None:
         self.lang = lang
         for action, key in _ACTION_TEXT.items():
@@ -106,11 +119,12 @@ class StatusPanel(QFrame):
         self.setProperty("tone", presentation.tone.value)
         self.style().unpolish(self)
         self.style().polish(self)
-        for child in (self.status_label, self.detail_label):
+        for child in (self.status_label, self.reason_label, self.detail_label):
             child.style().unpolish(child)
             child.style().polish(child)
-        lines = [presentation.headline, presentation.key_line]
-        self.status_label.setText("\n".join(line for line in lines if line))
+        self.status_label.setText(presentation.headline)
+        self.reason_label.setText(presentation.key_line)
+        self.reason_label.setVisible(bool(presentation.key_line))
         self.detail_label.setText(presentation.detail)
         self.detail_label.setVisible(bool(presentation.detail))
         self.extra_label.setText(presentation.extra)
