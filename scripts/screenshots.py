@@ -1,7 +1,10 @@
-"""Take the README's screenshots of the till in demo mode: sale screen, a paid result, a failure, the
-day report and the history. Real window, real engine, the Daraja simulator; nothing is faked.
+"""Take the README's screenshots of the till in demo mode: sale screen, a paid result, a failure, a push
+M-Pesa refused, an unknown result, the day report and the history. Real window, real engine, the Daraja
+simulator; nothing is faked.
 
     xvfb-run -a .venv/bin/python scripts/screenshots.py        # writes docs/screenshots/*.png
+    xvfb-run -a .venv/bin/python scripts/screenshots.py --size 1024x600 --lang sw
+                                                   # writes docs/screenshots/*-1024x600-sw.png
 
 Runs under any Qt platform (QT_QPA_PLATFORM=offscreen works too); Xvfb gives the fonts and rendering a
 desktop has.
@@ -9,6 +12,7 @@ desktop has.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -41,11 +45,14 @@ async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
+SUFFIX = ""  # "-1024x600-sw" when a size or language is asked for
+
+
 async def shoot(window: MainWindow, name: str) -> None:
     # Let Qt lay out and paint through the loop (never processEvents() inside a coroutine: qasync
     # would try to run other tasks inside this one).
     await asyncio.sleep(0.2)
-    path = OUT / f"{name}.png"
+    path = OUT / f"{name}{SUFFIX}.png"
     window.grab().save(str(path))
     print(f"wrote {path.relative_to(ROOT)}")
 
@@ -58,38 +65,45 @@ async def sale(window: MainWindow, amount: str, phone: str) -> None:
     await asyncio.sleep(0.1)
 
 
-async def charge_and_wait(window: MainWindow, amount: str, phone: str, words: str) -> None:
+async def charge_and_wait(window: MainWindow, amount: str, phone: str, *states: str) -> None:
     await sale(window, amount, phone)
     window.sale.charge_button.click()
-    await until(lambda: window.sale.status_panel.status_label.text().startswith(words))
+    await until(lambda: window.current is not None and window.current.state in states)
 
 
-async def take(window: MainWindow) -> None:
+async def take(window: MainWindow, lang: str) -> None:
     service = await TillService.open(load_config(force_demo=True))
     try:
         await service.set_owner_pin(None, OWNER_PIN)
         window.attach(service)
+        window.set_language(lang)
         await asyncio.sleep(0.5)
 
         await sale(window, "1250", "0708374149")
         await shoot(window, "sale")
 
         window.sale.charge_button.click()
-        await until(lambda: window.sale.status_panel.status_label.text().startswith("Waiting"))
+        await until(lambda: window.current is not None and window.current.state == "prompt_sent")
         await asyncio.sleep(1.2)
         await shoot(window, "waiting")
         await until(lambda: window.current is not None and window.current.receipt is not None)
         await asyncio.sleep(0.2)
         await shoot(window, "paid")
 
-        await charge_and_wait(window, "480", "0711000002", "Not paid")
+        await charge_and_wait(window, "480", "0711000002", "failed")
         await shoot(window, "failure")
 
-        await charge_and_wait(window, "300", "0711000001", "Not paid")
+        await charge_and_wait(window, "150", "0711000007", "failed")  # the push itself refused (§2b)
+        await shoot(window, "refused")
+
+        await charge_and_wait(window, "650", "0711000009", "unknown")  # no answer to the push
+        await shoot(window, "unknown")
+
+        await charge_and_wait(window, "300", "0711000001", "failed")
         assert window.current is not None
         await service.enter_manual_receipt(window.current.attempt_id, "QK81XYZ7PA", OWNER_PIN)
-        await charge_and_wait(window, "95", "0708374149", "Paid")
-        await charge_and_wait(window, "2000", "0711000003", "Not paid")
+        await charge_and_wait(window, "95", "0708374149", "paid")
+        await charge_and_wait(window, "2000", "0711000003", "failed")
         window.new_sale()
 
         window.on_report_clicked()
@@ -106,6 +120,15 @@ async def take(window: MainWindow) -> None:
 
 
 def main() -> int:
+    global SUFFIX
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", help="window size, e.g. 1024x600 (default 1100x720)")
+    parser.add_argument("--lang", choices=("en", "sw"), help="language (default en)")
+    options = parser.parse_args()
+    width, height = (int(n) for n in (options.size or "1100x720").split("x"))
+    lang = options.lang or "en"
+    if options.size or options.lang:
+        SUFFIX = f"-{width}x{height}-{lang}"
     OUT.mkdir(parents=True, exist_ok=True)
     home = tempfile.mkdtemp(prefix="mpesa-till-shots-")
     os.environ["MPESA_TILL_HOME"] = home  # a fresh demo till, not the developer's own sales
@@ -116,10 +139,10 @@ def main() -> int:
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow()
-    window.resize(1100, 720)
+    window.resize(width, height)
     window.show()
     with loop:
-        loop.run_until_complete(take(window))
+        loop.run_until_complete(take(window, lang))
     window.close_without_asking()
     return 0
 

@@ -254,7 +254,7 @@ class Settler:
 
     async def _query_daraja(self, row: PaymentAttempt, checkout_request_id: str) -> None:
         if row.prompt_sent_at is None:
-            raise ValueError(f"attempt {row.id} is waiting for the customer but has no prompt_sent_at")
+            raise RuntimeError(f"attempt {row.id} is waiting for the customer but has no prompt_sent_at")
         silence_ends = row.prompt_sent_at + timedelta(seconds=self.timings.relay_silence_s)
         wait = (silence_ends - self._now()).total_seconds()
         if wait > 0:

@@ -21,6 +21,8 @@ SENDING_EN, SENDING_SW = "Sending prompt…", "Inatuma ombi…"
 WAITING_EN, WAITING_SW = "Waiting for the customer's PIN", "Inasubiri PIN ya mteja"
 UNKNOWN_EN = "Unknown: check the customer's SMS before charging again"
 UNKNOWN_SW = "Haijulikani: angalia SMS ya mteja kabla ya kutoza tena"
+PUSH_REFUSED_EN = "M-Pesa did not send the prompt, so nothing was charged. Try again or take cash."
+PUSH_REFUSED_SW = "M-Pesa haikutuma ombi, kwa hiyo hakuna pesa iliyotozwa. Jaribu tena au pokea pesa taslimu."
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,9 @@ def _messages(row: PaymentAttempt) -> tuple[str, str, NextStep]:
         return info.message_en, info.message_sw, info.next_step
     # failed
     if row.prompt_sent_at is None:
-        # Daraja refused the push itself (reference/daraja.md §2b): nothing reached the phone.
-        reason = row.reason or "the request was refused"
-        return (
-            f"M-Pesa refused the request: {reason}",
-            f"M-Pesa imekataa ombi: {reason}",
-            NextStep.RETRY,
-        )
+        # Daraja refused the push itself (docs/daraja.md §2b): nothing reached the phone. One sentence
+        # for the cashier; Daraja's words, code and request id stay in `reason` for history and logs.
+        return PUSH_REFUSED_EN, PUSH_REFUSED_SW, NextStep.RETRY
     info = classify(row.result_code or "")
     return info.message_en, info.message_sw, info.next_step
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from pos_app.ui.naming import named
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.views import Finding
@@ -65,18 +65,20 @@ class FindingsList(QWidget):
             mark = QLabel(_MARK.get(finding.severity, "?"))
             mark.setObjectName("findingMark")
             mark.setProperty("severity", finding.severity)
-            message = QLabel(finding.message)
+            said = engine_text(finding.message, self.lang)
+            message = QLabel(said)
             message.setWordWrap(True)
             message.setObjectName("findingMessage")
             body = QVBoxLayout()
             body.addWidget(message)
-            line = f"{finding.severity}: {finding.message}"
+            line = f"{finding.severity}: {said}"
             if finding.fix and finding.severity != "ok":
-                fix = QLabel(text("diag_fix", self.lang, fix=finding.fix))
+                advice = text("diag_fix", self.lang, fix=engine_text(finding.fix, self.lang))
+                fix = QLabel(advice)
                 fix.setWordWrap(True)
                 fix.setObjectName("findingFix")
                 body.addWidget(fix)
-                line += " " + text("diag_fix", self.lang, fix=finding.fix)
+                line += " " + advice
             row = QHBoxLayout(card)
             row.addWidget(mark)
             row.addLayout(body, 1)

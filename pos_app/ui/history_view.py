@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
-from pos_app.ui.presentation import method_word, state_word
+from pos_app.ui.presentation import anomaly_word, method_word, state_word
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class HistoryModel(QAbstractTableModel):
             return self._cell(view, column)
         if role == Qt.ItemDataRole.UserRole:
             return view
+        if role == Qt.ItemDataRole.ToolTipRole and column == len(_COLUMNS) - 1:
+            return self._cell(view, column) or None  # the whole reason, however narrow the column
         if role == Qt.ItemDataRole.ForegroundRole and column == 3 and view.state in _STATE_COLOURS:
             return QBrush(QColor(_STATE_COLOURS[view.state]))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
@@ -94,8 +96,7 @@ class HistoryModel(QAbstractTableModel):
         if column == 5:
             return method_word(view.method, self.lang)
         if view.state in ("failed", "unknown") or view.anomaly:
-            message = view.message_sw if self.lang == "sw" and view.message_sw else view.message_en
-            return f"{message} [{view.anomaly}]" if view.anomaly else message
+            return " · ".join(reason_parts(view, self.lang))
         return ""
 
     def set_language(self, lang: str) -> None:
@@ -122,6 +123,20 @@ class HistoryModel(QAbstractTableModel):
 
     def views(self) -> list[AttemptView]:
         return list(self._rows)
+
+
+def reason_parts(view: AttemptView, lang: str) -> list[str]:
+    """The cashier's sentence, then the details the sale screen leaves out: Daraja's words, codes and
+    request ids, or why the result is unknown (AttemptView.reason), and the anomaly to review."""
+    message = view.message_sw if lang == "sw" and view.message_sw else view.message_en
+    parts = [message]
+    if view.state in ("failed", "unknown") and view.reason and view.reason not in (view.message_en, message):
+        parts.append(view.reason)
+    if view.result_code and view.result_code != "0" and view.result_code not in view.reason:
+        parts.append(text("history_code", lang, code=view.result_code))
+    if view.anomaly:
+        parts.append(text("anomaly_line", lang, anomaly=anomaly_word(view.anomaly, lang)))
+    return parts
 
 
 class HistoryFilter(QSortFilterProxyModel):

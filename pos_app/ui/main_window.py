@@ -130,7 +130,6 @@ class MainWindow(QMainWindow):
         self.sale.show_presentation(presentation.idle(lang))
         self.sale.show_message(text("starting", lang))
         self.resize(1100, 720)
-        self.setMinimumHeight(600)  # the width follows the widest labels (Swahili ones are longer)
         self.sale.amount_input.setFocus()
 
     # ---- wiring to the engine -------------------------------------------------------------------

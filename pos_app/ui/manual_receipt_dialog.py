@@ -24,7 +24,7 @@ from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import state_word
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -104,11 +104,14 @@ class ManualReceiptDialog(QDialog):
 
     def _refused(self, refusal: Exception) -> None:
         if isinstance(refusal, WrongPin):
-            self._show(text("manual_wrong_pin", self.lang, reason=str(refusal)), "failed")
+            # The engine's sentence already names the PIN ("Wrong owner PIN.", "No owner PIN is set yet…").
+            self._show(engine_text(str(refusal), self.lang), "failed")
             self.pin_input.clear()
             self.pin_input.setFocus()
         else:
-            self._show(text("manual_refused", self.lang, reason=str(refusal)), "failed")
+            self._show(
+                text("manual_refused", self.lang, reason=engine_text(str(refusal), self.lang)), "failed"
+            )
 
     @asyncSlot()
     async def on_submit_clicked(self) -> None:
@@ -128,7 +131,8 @@ class ManualReceiptDialog(QDialog):
             return
         self.recorded = result
         key = "manual_verified" if result.verified else "manual_unverified"
-        self._show(text(key, self.lang, reason=result.reason), "paid" if result.verified else "unknown")
+        reason = engine_text(result.reason, self.lang)
+        self._show(text(key, self.lang, reason=reason), "paid" if result.verified else "unknown")
         self.submit_button.setText(text("manual_close", self.lang))
         self.receipt_input.setReadOnly(True)
         self.pin_input.setReadOnly(True)

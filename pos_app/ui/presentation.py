@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from daraja_core.results import NextStep
 from pos_app.ui.formatting import kes, local_time, masked_phone
-from pos_app.ui.strings import text
+from pos_app.ui.strings import keys, text
 
 if TYPE_CHECKING:
     from pos_app.engine.views import AttemptView
@@ -69,6 +69,12 @@ def state_word(state: str, lang: str) -> str:
 _STATE_KEYS = {f"state_{s}" for s in ("created", "prompt_sent", "paid", "failed", "unknown")}
 
 
+def anomaly_word(anomaly: str, lang: str) -> str:
+    """What the owner must check, in words; an anomaly this table does not know yet shows as named."""
+    key = f"anomaly_{anomaly}"
+    return text(key, lang) if key in keys() else anomaly.replace("_", " ")
+
+
 def method_word(method: str, lang: str) -> str:
     return text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual") else method
 
@@ -106,7 +112,7 @@ def idle(lang: str) -> Presentation:
 def present(view: AttemptView, lang: str) -> Presentation:
     detail = f"KES {kes(view.amount_kes)} · {masked_phone(view.phone)} · {local_time(view.updated_at)}"
     if view.demo:
-        detail += " · DEMO"
+        detail += " · " + text("demo_mark", lang)
     message = view.message_sw if lang == "sw" and view.message_sw else view.message_en
     extras: list[str] = []
     if view.method == "manual" and view.manual_verified is not None:
@@ -114,7 +120,7 @@ def present(view: AttemptView, lang: str) -> Presentation:
             text("manual_line_verified" if view.manual_verified else "manual_line_unverified", lang)
         )
     if view.anomaly:
-        extras.append(text("anomaly_line", lang, anomaly=view.anomaly))
+        extras.append(text("anomaly_line", lang, anomaly=anomaly_word(view.anomaly, lang)))
     extra = "\n".join(extras)
     if view.state in ("created", "prompt_sent"):
         return Presentation(
@@ -141,16 +147,14 @@ def present(view: AttemptView, lang: str) -> Presentation:
         return Presentation(
             Tone.FAILED, text("failed_title", lang), message, detail, extra, (*steps, Action.NEW_SALE), None
         )
-    # unknown: the money may have moved; the SMS decides (product.md, "A payment, end to end" step 5).
-    key_line = text("unknown_detail", lang)
-    if view.reason:
-        extras.insert(0, view.reason)
+    # unknown: the money may have moved; the SMS decides. Why it is unknown (a timeout, an exception) is
+    # for History and the logs, not the cashier (view.reason).
     return Presentation(
         Tone.UNKNOWN,
         text("unknown_title", lang),
-        key_line,
+        text("unknown_detail", lang),
         detail,
-        "\n".join(extras),
+        extra,
         (*_ACTIONS[NextStep.CHECK_SMS], Action.NEW_SALE),
         None,
     )

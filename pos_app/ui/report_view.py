@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -168,10 +170,21 @@ class ReportView(QWidget):
         grid.setRowStretch(5, 1)
         for table in (self.outcome_table, self.method_table):
             table.setMinimumHeight(150)  # five outcome rows without a scroll bar at the usual size
+        # The chart grows a bar per outcome: on a small screen the report scrolls, the window keeps its size.
+        body = QWidget()
+        body.setObjectName("reportBody")
+        body.setLayout(grid)
+        grid.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        scroll.viewport().setAutoFillBackground(False)  # the page's own background, not a grey box
+        body.setAutoFillBackground(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(top)
-        layout.addLayout(grid, 1)
+        layout.addWidget(scroll, 1)
         layout.addWidget(self.message)
         self.set_language("en")
 

@@ -22,7 +22,7 @@ from pos_app.ui import presentation
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, masked_phone
 from pos_app.ui.presentation import Action, Tone, present
-from pos_app.ui.strings import phone_problem_text, text
+from pos_app.ui.strings import engine_text, phone_problem_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -308,7 +308,7 @@ class SaleController(QObject):
             self._charged(view)
 
     def _charge_refused(self, refusal: Exception) -> None:
-        self._form_back(text("charge_refused", self.lang, reason=str(refusal)))
+        self._form_back(text("charge_refused", self.lang, reason=engine_text(str(refusal), self.lang)))
 
     def _charge_failed(self) -> None:
         self._form_back(text("charge_failed", self.lang))

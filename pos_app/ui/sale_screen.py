@@ -26,6 +26,9 @@ from pos_app.ui.shortcuts import CHARGE_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
+#: Width of the amount/phone column, in pixels; fits 1024-pixel screens beside the result panel.
+FORM_WIDTH = 360
+
 
 class SaleScreen(QWidget):
     charge_requested = Signal()
@@ -37,6 +40,7 @@ class SaleScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lang = "en"
+        self._phone_problem = ("", False)
         form_frame = QFrame()
         form_frame.setObjectName("saleForm")
 
@@ -99,10 +103,13 @@ class SaleScreen(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(16)
-        layout.addWidget(form_frame, 4)
-        layout.addWidget(self.status_panel, 6)
+        # The form keeps one width in every state and language: a result's longer step buttons take room
+        # from the panel's side, never from the amount and phone boxes (no jump between states).
+        form_frame.setFixedWidth(FORM_WIDTH)
+        layout.addWidget(form_frame)
+        layout.addWidget(self.status_panel, 1)
 
-        # Tab goes amount → phone → Charge (issue 5); the optional description comes after.
+        # Tab goes amount → phone → Charge; the optional description comes after.
         QWidget.setTabOrder(self.amount_input, self.phone_input)
         QWidget.setTabOrder(self.phone_input, self.charge_button)
         QWidget.setTabOrder(self.charge_button, self.description_input)
@@ -120,6 +127,7 @@ class SaleScreen(QWidget):
         self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
         self.status_panel.set_language(lang)
         self._show_amount_problem()
+        self._show_phone_problem(*self._phone_problem)
 
     def set_form_enabled(self, enabled: bool) -> None:
         for field in (self.amount_input, self.phone_input, self.description_input):
@@ -153,6 +161,7 @@ class SaleScreen(QWidget):
         self.amount_hint.style().polish(self.amount_hint)
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
+        self._phone_problem = (message, is_error)  # said again in the other language after F9
         msisdn = self.phone_input.msisdn()
         shown = phone_problem_text(message, self.lang) if message else ""
         self.phone_hint.setText(shown or (text("phone_valid", self.lang) if msisdn else ""))

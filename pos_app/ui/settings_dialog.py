@@ -30,7 +30,7 @@ from pos_app.settings_schema import SCREEN_SETTINGS, SECRET_FIELDS
 from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import FindingsList
 from pos_app.ui.naming import named
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -171,7 +171,10 @@ class SettingsDialog(QDialog):
     @asyncSlot()
     async def on_save_clicked(self) -> None:
         # The engine's refusals carry a message for people (busy.py).
-        await busy(self._save(), self.save_button, refused=lambda refusal: self.message.setText(str(refusal)))
+        await busy(self._save(), self.save_button, refused=self._refused)
+
+    def _refused(self, refusal: Exception) -> None:
+        self.message.setText(engine_text(str(refusal), self.lang))
 
     async def _save(self) -> None:
         settings = self.edited()

@@ -38,9 +38,10 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 KEYS: tuple[str, ...] = tuple(dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values())))
 
 
-def with_key(label: str, key: str) -> str:
-    """A button's words with its key: `Retry (Alt+R)`."""
-    return f"{label} ({key})"
+def with_key(label: str, key: str, *, stacked: bool = False) -> str:
+    """A button's words with its key: `Retry (Alt+R)`, or the key on a second line when `stacked` (the
+    result panel's step buttons, which must fit two abreast on a 1024-pixel screen)."""
+    return f"{label}\n({key})" if stacked else f"{label} ({key})"
 
 
 def bindable(key: str) -> str:

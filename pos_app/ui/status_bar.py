@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 from pos_app.engine.views import AlertCode
 from pos_app.ui.formatting import ago
 from pos_app.ui.naming import named
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, keys, text
 
 if TYPE_CHECKING:
     from pos_app.engine.views import TillStatus
@@ -46,7 +46,9 @@ class TillStatusBar(QStatusBar):
         if status.demo:
             self.mode_label.setText(text("sb_demo", lang))
         else:
-            self.mode_label.setText(text("sb_mode", lang, mode=status.mode.replace("_", " ")))
+            mode_key = f"mode_{status.mode}"
+            mode = text(mode_key, lang) if mode_key in keys() else status.mode.replace("_", " ")
+            self.mode_label.setText(text("sb_mode", lang, mode=mode))
         _restyle(self.mode_label, "demo", status.demo)
         if status.mode == "query_only":
             relay, tone = text("sb_relay_none", lang), "warning"
@@ -80,7 +82,7 @@ class Banner(QLabel):
         if status.demo:
             lines.append(text("demo_banner", lang))
         # The engine also lists demo mode among its alerts; the banner already says it, once.
-        lines.extend(a.message for a in status.alerts if a.code != AlertCode.DEMO_MODE)
+        lines.extend(engine_text(a.message, lang) for a in status.alerts if a.code != AlertCode.DEMO_MODE)
         self.setText("\n".join(lines))
         _restyle(self, "kind", "alert" if len(lines) > int(status.demo) else "demo")
         self.setVisible(bool(lines))

@@ -7,10 +7,11 @@ progress bar until the engine's wait deadline. Buttons only announce which next 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from pos_app.ui.formatting import countdown
 from pos_app.ui.naming import named
@@ -26,6 +27,7 @@ _ACTION_TEXT = {
     Action.NO_SMS_CHARGE_AGAIN: "step_no_sms",
     Action.NEW_SALE: "new_sale",
 }
+_STEPS_PER_ROW = 2
 
 
 class StatusPanel(QFrame):
@@ -44,6 +46,10 @@ class StatusPanel(QFrame):
         self.status_label.setWordWrap(True)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_label = QLabel()
+        named(self.reason_label, "paymentReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_label = QLabel()
         named(self.detail_label, "paymentDetail")
         self.detail_label.setWordWrap(True)
@@ -58,8 +64,12 @@ class StatusPanel(QFrame):
         self.progress.setRange(0, 1000)
 
         self.buttons: dict[Action, QPushButton] = {}
-        buttons_row = QHBoxLayout()
-        buttons_row.setSpacing(10)
+        # Two steps per row: four Swahili steps side by side would set the window's minimum width above a
+        # 1024-pixel screen.
+        buttons_grid = QGridLayout()
+        buttons_grid.setSpacing(10)
+        for column in range(_STEPS_PER_ROW):
+            buttons_grid.setColumnStretch(column, 1)
         for action in _ACTION_TEXT:
             button = QPushButton()
             named(button, f"step_{action.value}")
@@ -68,21 +78,20 @@ class StatusPanel(QFrame):
             button.clicked.connect(lambda _checked=False, a=action: self.action_chosen.emit(a.value))
             button.hide()
             self.buttons[action] = button
-            buttons_row.addWidget(button)
-        buttons_row.addStretch(1)
-        self._buttons_row = buttons_row
+        self._buttons_grid = buttons_grid
 
         self.set_language(self.lang)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(14)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.reason_label)
         layout.addWidget(self.detail_label)
         layout.addWidget(self.countdown_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.extra_label)
         layout.addStretch(1)
-        layout.addLayout(buttons_row)
+        layout.addLayout(buttons_grid)
 
         self._timer = QTimer(self)
         self._timer.setInterval(250)
@@ -93,11 +102,19 @@ class StatusPanel(QFrame):
     def presentation(self) -> Presentation:
         return self._presentation
 
+    def said(self) -> str:
+        """What the panel says, headline first, then the reason or the receipt (one line each)."""
+        lines = [
+            self.status_label.text(),
+            self.reason_label.text() if self.reason_label.isVisibleTo(self) else "",
+        ]
+        return "\n".join(line for line in lines if line)
+
     def set_language(self, lang: str) -> None:
         self.lang = lang
         for action, key in _ACTION_TEXT.items():
             button = self.buttons[action]
-            button.setText(with_key(text(key, lang), STEP_KEYS[action]))
+            button.setText(with_key(text(key, lang), STEP_KEYS[action], stacked=True))
             # After setText, which replaces the shortcut with the label's mnemonic (none here). A hidden
             # button's shortcut does not fire, so each key acts only while its step is offered.
             button.setShortcut(QKeySequence(bindable(STEP_KEYS[action])))
@@ -109,22 +126,23 @@ class StatusPanel(QFrame):
         self.setProperty("tone", presentation.tone.value)
         self.style().unpolish(self)
         self.style().polish(self)
-        for child in (self.status_label, self.detail_label):
+        for child in (self.status_label, self.reason_label, self.detail_label):
             child.style().unpolish(child)
             child.style().polish(child)
-        lines = [presentation.headline, presentation.key_line]
-        self.status_label.setText("\n".join(line for line in lines if line))
+        self.status_label.setText(presentation.headline)
+        self.reason_label.setText(presentation.key_line)
+        self.reason_label.setVisible(bool(presentation.key_line))
         self.detail_label.setText(presentation.detail)
         self.detail_label.setVisible(bool(presentation.detail))
         self.extra_label.setText(presentation.extra)
         self.extra_label.setVisible(bool(presentation.extra))
         # Recommended step first, in the order the presentation gives.
         for button in self.buttons.values():
-            self._buttons_row.removeWidget(button)
+            self._buttons_grid.removeWidget(button)
             button.hide()
         for index, action in enumerate(presentation.actions):
             button = self.buttons[action]
-            self._buttons_row.insertWidget(index, button)
+            self._buttons_grid.addWidget(button, *divmod(index, _STEPS_PER_ROW))
             # The recommended step stands out; New sale is the Enter key's own button.
             button.setProperty("primary", index == 0 and action is not Action.NEW_SALE)
             button.style().unpolish(button)
@@ -140,8 +158,14 @@ class StatusPanel(QFrame):
             self._timer.stop()
 
     def visible_actions(self) -> list[Action]:
-        """The offered next steps, left to right."""
-        return [action for action in self._presentation.actions if self.buttons[action].isVisibleTo(self)]
+        """The offered next steps as laid out: left to right, then the next row."""
+        placed: list[tuple[int, int, Action]] = []
+        for action, button in self.buttons.items():
+            index = self._buttons_grid.indexOf(button)
+            if index >= 0 and button.isVisibleTo(self):
+                position = cast(tuple[int, int, int, int], self._buttons_grid.getItemPosition(index))
+                placed.append((position[0], position[1], action))
+        return [action for _row, _column, action in sorted(placed)]
 
     def focus_button(self) -> QPushButton | None:
         """New sale takes the focus after a result, so Enter starts the next sale; the next steps are one

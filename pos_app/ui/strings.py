@@ -181,7 +181,6 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Recorded but NOT verified: {reason}",
         "Imehifadhiwa lakini HAIJATHIBITISHWA: {reason}",
     ),
-    "manual_wrong_pin": ("Wrong owner PIN: {reason}", "PIN ya mmiliki si sahihi: {reason}"),
     "manual_refused": ("Refused: {reason}", "Imekataliwa: {reason}"),
     # Settings
     "settings_title": ("Settings", "Mipangilio"),
@@ -244,6 +243,24 @@ _TABLE: dict[str, tuple[str, str]] = {
         "The till hit an unexpected error. The payment data is safe. Details: {error}",
         "Till imepata hitilafu isiyotarajiwa. Data ya malipo iko salama. Maelezo: {error}",
     ),
+    # Words around the engine's results: demo mark, codes in History, anomalies, modes
+    "demo_mark": ("DEMO", "MAJARIBIO"),
+    "history_code": ("code {code}", "msimbo {code}"),
+    "anomaly_amount_mismatch": ("paid a different amount", "kiasi tofauti kimelipwa"),
+    "anomaly_phone_mismatch": ("paid from another phone", "imelipwa kutoka simu nyingine"),
+    "anomaly_phone_missing": ("no payer phone to check", "hakuna simu ya mlipaji ya kukagua"),
+    "anomaly_contradicting_result": (
+        "M-Pesa sent two different results",
+        "M-Pesa ilituma majibu mawili tofauti",
+    ),
+    "anomaly_paid_after_failed": ("paid after it had failed", "imelipwa baada ya kushindwa"),
+    "anomaly_sale_paid_twice": ("the sale was paid twice", "mauzo yamelipwa mara mbili"),
+    "anomaly_duplicate": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
+    "anomaly_duplicate_callback": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
+    "mode_remote": ("remote", "relay ya mbali"),
+    "mode_embedded": ("embedded", "relay ndani ya till"),
+    "mode_query_only": ("query only", "kuuliza tu"),
+    "mode_demo": ("demo", "majaribio"),
 }
 
 
@@ -290,3 +307,267 @@ def phone_problem_text(message: str, lang: str) -> str:
         if pattern.fullmatch(message):
             return pattern.sub(swahili, message)
     return message
+
+
+# The engine's sentences for people (refusals, receipt checks, alerts, diagnostics findings) are English;
+# these are the same sentences for a Swahili-speaking cashier or owner. "{}" stands for a value the
+# engine fills in (an amount, a host, an error), carried over as {0}, {1}… in the same order. When several
+# patterns match, the one with the most fixed words wins. Unknown wording falls through in English rather
+# than disappearing; tests/ui/test_swahili.py finds every sentence the engine can raise or report.
+_ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
+    # Charging refused
+    ("A payment for this sale is already being sent.", "Malipo ya mauzo haya tayari yanatumwa."),
+    (
+        "This sale already has a payment waiting for the customer.",
+        "Mauzo haya tayari yana malipo yanayomsubiri mteja.",
+    ),
+    ("This sale is already paid.", "Mauzo haya tayari yamelipwa."),
+    (
+        "The last payment for this sale is unknown: check the customer's SMS. Charge again only when the "
+        "customer confirms no M-Pesa SMS arrived.",
+        "Malipo ya mwisho ya mauzo haya hayajulikani: angalia SMS ya mteja. Toza tena tu mteja akithibitisha "
+        "kwamba hakupata SMS ya M-Pesa.",
+    ),
+    (
+        "The till has never reached its relay, so it does not know where M-Pesa should send the result. "
+        "Check the relay (mpesa-till doctor) or set MPESA_CALLBACK_URL.",
+        "Till haijawahi kufikia relay yake, kwa hiyo haijui M-Pesa itume jibu wapi. Kagua relay "
+        "(mpesa-till doctor) au weka MPESA_CALLBACK_URL.",
+    ),
+    ("No payment {} in this till.", "Hakuna malipo {0} kwenye till hii."),
+    ("No payment or sale {} in this till.", "Hakuna malipo wala mauzo {0} kwenye till hii."),
+    # Owner PIN, receipts and settings refused
+    (
+        "No owner PIN is set yet: set one in Settings (or `mpesa-till set-pin`).",
+        "Bado hakuna PIN ya mmiliki: iweke kwenye Mipangilio (au `mpesa-till set-pin`).",
+    ),
+    ("Wrong owner PIN.", "PIN ya mmiliki si sahihi."),
+    ("The current owner PIN is wrong.", "PIN ya sasa ya mmiliki si sahihi."),
+    ("The owner PIN must be 4 to 8 digits.", "PIN ya mmiliki lazima iwe tarakimu 4 hadi 8."),
+    (
+        "An M-Pesa receipt is 10 letters and digits, like NLJ7RT61SV.",
+        "Risiti ya M-Pesa ina herufi na tarakimu 10, kama NLJ7RT61SV.",
+    ),
+    ("This payment is already paid (receipt {}).", "Malipo haya tayari yamelipwa (risiti {0})."),
+    (
+        "This payment is already paid (receipt by STK Query).",
+        "Malipo haya tayari yamelipwa (yalithibitishwa kwa kuuliza M-Pesa).",
+    ),
+    ("Receipt {} is already used on sale {}.", "Risiti {0} tayari imetumika kwenye mauzo {1}."),
+    ("language must be one of {}", "Lugha lazima iwe mojawapo ya {0}"),
+    ("environment must be sandbox or production", "Mazingira lazima yawe sandbox au production"),
+    (
+        "max_amount_kes must be a whole number of shillings, at least 1",
+        "Kiasi kikubwa zaidi lazima kiwe shilingi kamili, angalau 1",
+    ),
+    # Checking a receipt entered by hand
+    (
+        "No relay to check the receipt against (query-only mode).",
+        "Hakuna relay ya kukagua risiti (hali ya kuuliza tu).",
+    ),
+    ("The relay could not be asked ({}).", "Relay haikuweza kuulizwa ({0})."),
+    ("The relay has no M-Pesa payment with this receipt.", "Relay haina malipo ya M-Pesa yenye risiti hii."),
+    (
+        "The relay's record of this receipt is not a payment (code {}).",
+        "Rekodi ya relay ya risiti hii si malipo (msimbo {0}).",
+    ),
+    (
+        "The relay's payment with this receipt is KES {}, not KES {}.",
+        "Malipo ya relay yenye risiti hii ni KES {0}, si KES {1}.",
+    ),
+    (
+        "Matches the M-Pesa payment of KES {} the relay received.",
+        "Inalingana na malipo ya M-Pesa ya KES {0} yaliyopokelewa na relay.",
+    ),
+    # Alerts (the banner)
+    (
+        "DEMO mode: Daraja simulator, no real money.",
+        "HALI YA MAJARIBIO: simulator ya Daraja, si pesa halisi.",
+    ),
+    (
+        "{} payment(s) pending or unknown for more than 5 minutes.",
+        "Malipo {0} yanasubiri au hayajulikani kwa zaidi ya dakika 5.",
+    ),
+    ("{} payment(s) with an anomaly to review.", "Malipo {0} yana hitilafu ya kukagua."),
+    (
+        "The relay is not reachable: payments settle by STK Query.",
+        "Relay haipatikani: malipo yanathibitishwa kwa STK Query.",
+    ),
+    (
+        "No ngrok token: set NGROK_AUTHTOKEN (Settings → embedded relay) or use a relay URL.",
+        "Hakuna tokeni ya ngrok: weka NGROK_AUTHTOKEN (Mipangilio → relay ya ndani) au tumia URL ya relay.",
+    ),
+    ("pyngrok is not installed: pip install '.[till]'", "pyngrok haijasakinishwa: pip install '.[till]'"),
+    (
+        "The ngrok tunnel could not start ({}). Payments are confirmed by STK Query only until it works: "
+        "check NGROK_AUTHTOKEN and the internet connection.",
+        "Tunnel ya ngrok haikuweza kuanza ({0}). Malipo yanathibitishwa kwa kuuliza M-Pesa tu hadi "
+        "ifanye kazi: kagua NGROK_AUTHTOKEN na muunganisho wa intaneti.",
+    ),
+    (
+        "ngrok gave no HTTPS address ({}); payments use STK Query only.",
+        "ngrok haikutoa anwani ya HTTPS ({0}); malipo yanatumia kuuliza M-Pesa tu.",
+    ),
+    # Diagnostics findings and their fixes
+    ("Daraja accepted the credentials.", "Daraja imekubali funguo."),
+    ("Daraja refused the consumer key and secret.", "Daraja imekataa consumer key na secret."),
+    (
+        "Copy MPESA_CONSUMER_KEY and MPESA_CONSUMER_SECRET again from the Daraja portal, and check "
+        "MPESA_ENVIRONMENT (sandbox keys do not work in production).",
+        "Nakili tena MPESA_CONSUMER_KEY na MPESA_CONSUMER_SECRET kutoka tovuti ya Daraja, na kagua "
+        "MPESA_ENVIRONMENT (funguo za sandbox hazifanyi kazi katika production).",
+    ),
+    ("Daraja did not answer: {}", "Daraja haikujibu: {0}"),
+    (
+        "Check the internet connection; payments cannot start until Daraja answers.",
+        "Kagua muunganisho wa intaneti; malipo hayawezi kuanza hadi Daraja ijibu.",
+    ),
+    ("{} is not set.", "{0} haijawekwa."),
+    (
+        "Set {} in Settings, in the .env file or in the environment.",
+        "Weka {0} kwenye Mipangilio, kwenye faili ya .env au kwenye mazingira.",
+    ),
+    (
+        "No relay and no MPESA_CALLBACK_URL: payments are confirmed by STK Query only, without receipt "
+        "numbers.",
+        "Hakuna relay wala MPESA_CALLBACK_URL: malipo yanathibitishwa kwa kuuliza M-Pesa tu, bila namba "
+        "za risiti.",
+    ),
+    (
+        "Set MPESA_RELAY_URL and MPESA_RELAY_KEY, or NGROK_AUTHTOKEN for the embedded relay.",
+        "Weka MPESA_RELAY_URL na MPESA_RELAY_KEY, au NGROK_AUTHTOKEN kwa relay ya ndani.",
+    ),
+    ("The callback URL contains spaces.", "Callback URL ina nafasi."),
+    ("Remove the spaces.", "Ondoa nafasi."),
+    (
+        "The callback URL is not HTTPS ({}); Safaricom posts to public HTTPS only.",
+        "Callback URL si HTTPS ({0}); Safaricom hutuma kwa HTTPS ya umma tu.",
+    ),
+    (
+        "Use the relay's https:// address (a host with TLS) or the embedded relay with ngrok.",
+        "Tumia anwani ya https:// ya relay (seva yenye TLS) au relay ya ndani na ngrok.",
+    ),
+    (
+        "The callback URL points at {}: Safaricom cannot reach this machine.",
+        "Callback URL inaelekeza {0}: Safaricom haiwezi kufikia kompyuta hii.",
+    ),
+    ("The callback URL points at {}, this machine.", "Callback URL inaelekeza {0}, kompyuta hii."),
+    (
+        "The callback URL host {} is a local network name.",
+        "Seva ya callback URL {0} ni jina la mtandao wa ndani.",
+    ),
+    (
+        "The callback URL points at a private address ({}) Safaricom cannot reach.",
+        "Callback URL inaelekeza anwani ya ndani ({0}) ambayo Safaricom haiwezi kufikia.",
+    ),
+    ("Use the relay's public address.", "Tumia anwani ya umma ya relay."),
+    (
+        "The callback URL contains {}, which Safaricom rejects in URLs.",
+        "Callback URL ina {0}, ambayo Safaricom hukataa kwenye URL.",
+    ),
+    (
+        "Use the relay's tokenised path /api/v1/callbacks/stk/<token> and a host name without these words.",
+        "Tumia njia ya relay yenye tokeni /api/v1/callbacks/stk/<token> na jina la seva lisilo na "
+        "maneno haya.",
+    ),
+    (
+        "The callback URL is on a tunnel host ({}); Safaricom is reported to block some of these.",
+        "Callback URL iko kwenye seva ya tunnel ({0}); inasemekana Safaricom huzuia baadhi yake.",
+    ),
+    (
+        "Fine for trials; use a relay on your own domain in production.",
+        "Inafaa kwa majaribio; tumia relay kwenye domain yako mwenyewe katika production.",
+    ),
+    ("The callback URL answered HTTP {}.", "Callback URL imejibu HTTP {0}."),
+    (
+        "The callback URL answered HTTP {}: the relay, or the proxy or tunnel in front of it, is failing.",
+        "Callback URL imejibu HTTP {0}: relay, au proxy au tunnel iliyo mbele yake, ina hitilafu.",
+    ),
+    (
+        "Check the relay (mpesa-relay doctor on its host) and the proxy or tunnel before it.",
+        "Kagua relay (mpesa-relay doctor kwenye seva yake) na proxy au tunnel iliyo mbele yake.",
+    ),
+    (
+        "Point MPESA_CALLBACK_URL at the relay's callback path.",
+        "Elekeza MPESA_CALLBACK_URL kwenye njia ya callback ya relay.",
+    ),
+    ("The callback URL could not be reached ({}).", "Callback URL haikufikiwa ({0})."),
+    (
+        "Check the address and that the relay (or the tunnel) is up.",
+        "Kagua anwani na kwamba relay (au tunnel) inafanya kazi.",
+    ),
+    (
+        "A test callback sent to the callback URL never reached this till's relay.",
+        "Callback ya majaribio iliyotumwa kwa callback URL haikufika kwenye relay ya till hii.",
+    ),
+    (
+        "The callback URL points somewhere else: use the relay's tokenised callback path for this till.",
+        "Callback URL inaelekeza kwingine: tumia njia ya callback ya relay yenye tokeni ya till hii.",
+    ),
+    (
+        "A test callback went through the callback URL to the relay.",
+        "Callback ya majaribio imepita kwenye callback URL hadi kwenye relay.",
+    ),
+    ("The relay answers but reports a problem.", "Relay inajibu lakini inaripoti tatizo."),
+    ("Run mpesa-relay doctor.", "Endesha mpesa-relay doctor."),
+    ("The relay at {} answers and knows this till.", "Relay iliyo {0} inajibu na inaitambua till hii."),
+    ("The relay at {} does not answer ({}).", "Relay iliyo {0} haijibu ({1})."),
+    (
+        "Check MPESA_RELAY_URL and that the relay is running (mpesa-relay doctor on its host). Payments "
+        "still settle by STK Query meanwhile.",
+        "Kagua MPESA_RELAY_URL na kwamba relay inafanya kazi (mpesa-relay doctor kwenye seva yake). Kwa "
+        "sasa malipo bado yanakamilika kwa kuuliza M-Pesa.",
+    ),
+    ("The relay refused this till's key.", "Relay imekataa ufunguo wa till hii."),
+    (
+        "Create a key with `mpesa-relay create-till-key NAME` and set MPESA_RELAY_KEY.",
+        "Tengeneza ufunguo kwa `mpesa-relay create-till-key NAME` na uweke MPESA_RELAY_KEY.",
+    ),
+    ("The relay's till API failed ({}).", "API ya till ya relay imeshindwa ({0})."),
+    ("The relay did not answer the self-test ({}).", "Relay haikujibu jaribio lake ({0})."),
+    (
+        "This computer's clock is {} s ahead of the relay's.",
+        "Saa ya kompyuta hii iko mbele ya saa ya relay kwa sekunde {0}.",
+    ),
+    (
+        "This computer's clock is {} s behind the relay's.",
+        "Saa ya kompyuta hii iko nyuma ya saa ya relay kwa sekunde {0}.",
+    ),
+    (
+        "Turn on automatic time (NTP); Daraja's Timestamp must match Nairobi time (reference §2).",
+        "Washa saa ya kiotomatiki (NTP); Timestamp ya Daraja lazima ilingane na saa ya Nairobi "
+        "(reference §2).",
+    ),
+    (
+        "Demo mode: the Daraja simulator and a relay on this computer.",
+        "Hali ya majaribio: simulator ya Daraja na relay kwenye kompyuta hii.",
+    ),
+    ("Check NGROK_AUTHTOKEN and the connection.", "Kagua NGROK_AUTHTOKEN na muunganisho."),
+)
+
+
+def _engine_pattern(english: str) -> re.Pattern[str]:
+    return re.compile("(.+?)".join(re.escape(part) for part in english.split("{}")), re.DOTALL)
+
+
+_ENGINE_SW: tuple[tuple[re.Pattern[str], int, str], ...] = tuple(
+    (_engine_pattern(english), len(english.replace("{}", "")), swahili)
+    for english, swahili in _ENGINE_SW_SOURCE
+)
+
+
+def engine_sentences() -> tuple[tuple[str, str], ...]:
+    """The engine's English sentences ("{}" for values) and their Swahili, as the table holds them."""
+    return _ENGINE_SW_SOURCE
+
+
+def engine_text(message: str, lang: str) -> str:
+    """One of the engine's sentences for people, in `lang`."""
+    if lang != "sw":
+        return message
+    best: tuple[int, str] | None = None
+    for pattern, fixed, swahili in _ENGINE_SW:
+        found = pattern.fullmatch(message)
+        if found and (best is None or fixed > best[0]):
+            best = (fixed, swahili.format(*found.groups()))
+    return best[1] if best else message

@@ -118,7 +118,7 @@ class Till:
         return widget
 
     def status_text(self) -> str:
-        return self.window.sale.status_panel.status_label.text()
+        return self.window.sale.status_panel.said()
 
     def type_sale(self, amount: str, phone: str) -> None:
         """Amount, Tab, phone: the keys a cashier presses, into whatever has the focus."""

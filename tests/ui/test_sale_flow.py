@@ -44,7 +44,7 @@ FAILURES = [
     ("0711000004", "The customer's phone could not be reached or did not answer.", "step_retry"),
     ("0711000010", "The prompt expired before the customer answered.", "step_retry"),
     ("0711000011", "M-Pesa blocked a repeat of the same amount within 2 minutes.", "step_verify"),
-    ("0711000007", "M-Pesa refused the request", "step_retry"),
+    ("0711000007", "M-Pesa did not send the prompt, so nothing was charged.", "step_retry"),
 ]
 
 

@@ -58,10 +58,10 @@ def test_a_charge_waiting_for_a_till_that_fails_to_start_says_it_was_not_sent(qt
     qtbot.keyClick(window.sale.amount_input, Qt.Key.Key_Tab)
     qtbot.keyClicks(window.sale.phone_input, "0708374149")
     qtbot.keyClick(window.sale.phone_input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: "as soon as the till is ready" in window.sale.status_panel.status_label.text())
+    qtbot.waitUntil(lambda: "as soon as the till is ready" in window.sale.status_panel.said())
 
     window.show_start_error("MPESA_SHORTCODE is missing")
     message = window.sale.form_message.text()
     assert message.startswith("Not sent: ") and "MPESA_SHORTCODE is missing" in message
     assert not window.sale.amount_input.isReadOnly()
-    assert window.sale.status_panel.status_label.text().startswith("Ready")
+    assert window.sale.status_panel.said().startswith("Ready")
