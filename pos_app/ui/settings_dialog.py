@@ -374,6 +374,7 @@ class SettingsDialog(QDialog):
     async def on_test_clicked(self) -> None:
         self.findings.show_placeholder(text("set_testing", self.lang))
         self.findings.show_findings(await busy(self.service.diagnostics(), self.test_button))
+        self.scroll_area.ensureWidgetVisible(self.findings)  # under the printer section: bring it into view
 
     def _printer_target(self) -> PrinterTarget | None:
         """The printer the form names, at the form's paper width; None after showing why it cannot print."""

@@ -195,6 +195,7 @@ def test_test_connection_runs_the_diagnostics_and_shows_each_finding_with_its_fi
     till.qtbot.keyClick(dialog.test_button, Qt.Key.Key_Space)
     till.qtbot.waitUntil(lambda: len(dialog.findings.lines()) > 1, timeout=15_000)
     lines = dialog.findings.lines()
+    assert not dialog.findings.visibleRegion().isEmpty()  # scrolled into view, under the printer section
     # Loopback relay over plain HTTP: the callback URL cannot be used by Safaricom, and says why.
     assert any(line.startswith("error:") and "Fix:" in line for line in lines), lines
     dialog.reject()
