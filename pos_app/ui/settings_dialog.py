@@ -35,16 +35,6 @@ from qasync import asyncSlot
 from pos_app.engine.errors import WrongPin
 from pos_app.engine.pin import valid_pin
 from pos_app.engine.views import SECRET_PLACEHOLDER
-from pos_app.printing import (
-    DEFAULT_TIMEOUT_S,
-    Language,
-    PrinterTarget,
-    PrinterUnavailable,
-    Receipt,
-    Tender,
-    parse_printer_target,
-    print_receipt,
-)
 from pos_app.settings_schema import (
     SCREEN_SETTINGS,
     SECRET_FIELDS,
@@ -61,6 +51,7 @@ from pos_app.ui.strings import text
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
     from pos_app.engine.views import TillSettings
+    from pos_app.printing import Language, PrinterTarget
 
 #: Sections whose changes take effect when the till next starts (the engine applies the rest at once).
 RESTART_SECTIONS = ("mpesa", "relay")
@@ -387,6 +378,9 @@ class SettingsDialog(QDialog):
             self._say(self.print_result, text("set_print_none", self.lang), "error")
             printer.setFocus()
             return None
+        # Imported on first use: python-escpos takes ~0.2 s to load, too long to add to the window's start.
+        from pos_app.printing import parse_printer_target
+
         try:
             check_printer(setting)
             target = parse_printer_target(setting)
@@ -409,6 +403,8 @@ class SettingsDialog(QDialog):
         self.print_button.setFocus()  # disabling it moved the focus on: the owner may press it again
 
     async def _print_sample(self, target: PrinterTarget) -> tuple[str, str]:
+        from pos_app.printing import DEFAULT_TIMEOUT_S, PrinterUnavailable, Receipt, Tender, print_receipt
+
         language: Language = "sw" if self.lang == "sw" else "en"
         shop_name = self.fields["shop_name"]
         sample = Receipt(

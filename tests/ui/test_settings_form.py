@@ -4,7 +4,10 @@ print to a real raw-port printer on loopback, and a screen that fits 1024×600."
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -297,3 +300,15 @@ def test_test_print_without_a_printer_says_what_to_write(till: Till) -> None:
     assert dialog.print_result.text() == "Write the printer first, for example tcp://192.168.1.50:9100."
     assert focused() is dialog.fields["printer"]
     dialog.reject()
+
+
+def test_opening_the_window_does_not_load_the_printer_driver() -> None:
+    """python-escpos takes about 0.2 s to import: the Settings screen loads it on the first Test print."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import sys, pos_app.ui.main_window; print('escpos' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert found.stdout.strip() == "False"
