@@ -92,6 +92,11 @@ class TillConfig:
     use_embedded_relay: bool = False
     language: str = "en"
     max_amount_kes: int = 250_000
+    #: The name printed at the top of a receipt.
+    shop_name: str = ""
+    #: The receipt printer's target (pos_app/printing/targets.py), "" for none, and its characters per line.
+    printer: str = ""
+    printer_width: int = 42
     timings: Timings = field(default_factory=Timings)
     #: Where the values came from, for diagnostics ("MPESA_SHORTCODE" → "environment" | ".env" | "settings").
     sources: Mapping[str, str] = field(default_factory=dict)

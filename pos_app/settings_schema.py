@@ -1,7 +1,8 @@
 """Every setting the till reads, declared once: its variable name, type, default, whether it is a secret,
 its label on the Settings screen and what values it accepts.
 
-`TillSettings` is the declaration of the settings the owner edits (one field each, in screen order);
+`TillSettings` is the declaration of the settings the owner edits (one field each, in screen order, each in
+its section of the screen: `SECTIONS`, owner-facing first);
 `OTHER_SETTINGS` declares the variables read only from the environment, `.env` or the settings table.
 `pos_app/config.py` reads the environment, `.env` and the settings store through `SETTINGS`; the Settings
 screen builds its form from `SCREEN_SETTINGS`; both validate with `Setting.parse` / `Setting.check`, so a
@@ -12,6 +13,7 @@ its `TillConfig` attribute and its label text in `pos_app/ui/strings.py`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +21,14 @@ from pos_app.daraja.config import BASE_URLS, DEFAULT_MAX_AMOUNT_KES, PAY_BILL, T
 
 LANGUAGES = ("en", "sw")
 ENVIRONMENTS = tuple(BASE_URLS)
+#: The Settings screen's sections, in screen order: what the owner runs the shop with first, then how the
+#: till reaches M-Pesa, then the relay that brings results back, then the receipt printer.
+SECTIONS = ("shop", "mpesa", "relay", "printer")
+#: Characters per receipt line: 32 on 58 mm paper, 42 on 80 mm, 48 on 80 mm printers with a smaller font
+#: (the widths pos_app/printing/receipt.py lays out).
+PRINTER_WIDTHS = (32, 42, 48)
+PRINTER_VARIABLE = "MPESA_TILL_PRINTER"
+PRINTER_WIDTH_VARIABLE = "MPESA_TILL_PRINTER_WIDTH"
 #: The words a yes/no setting accepts, the same as the relay's (relay/settings.py); anything else is refused.
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
@@ -31,7 +41,25 @@ _SOURCE_WORDS = {"environment": "the environment", "settings": "the saved settin
 
 
 class ConfigError(ValueError):
-    """A configuration value cannot be used; the message names the variable and the fix."""
+    """A configuration value cannot be used; the message names the variable and the fix. `variable` is
+    that variable's name when one setting is at fault (the screen shows the message next to its field)."""
+
+    def __init__(self, message: str, variable: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+def check_printer(value: str) -> None:
+    """Refuse a printer target pos_app/printing cannot use (empty: no printer). Its paper width has its own
+    setting, so the target does not carry one."""
+    if not value.strip():
+        return
+    # Imported here: python-escpos is loaded only once a printer is configured.
+    from pos_app.printing.targets import parse_printer_target
+
+    parse_printer_target(value)  # PrinterSettingError, a ValueError, says what to write instead
+    if "width=" in value.partition("?")[2]:
+        raise ValueError(f"Give the paper width in {PRINTER_WIDTH_VARIABLE}, not in the printer setting.")
 
 
 @dataclass(frozen=True)
@@ -47,12 +75,16 @@ class Setting:
     secret: bool = False
     #: The label's key in pos_app/ui/strings.py; only screen settings have one.
     label: str = ""
-    choices: tuple[str, ...] = ()
+    #: The Settings screen section it is shown in (one of SECTIONS); only screen settings have one.
+    section: str = ""
+    choices: tuple[str, ...] | tuple[int, ...] = ()
     minimum: int | None = None
     #: What a number counts, for the error message ("shillings", "seconds").
     unit: str = ""
     #: A Timings attribute rather than a TillConfig one.
     timing: bool = False
+    #: A further check of a text value; its ValueError's sentence becomes the refusal.
+    validate: Callable[[str], None] | None = None
 
     def parse(self, raw: str, source: str) -> str | bool | int | float:
         """The text from `source` (the environment, `.env` or the settings table) as a checked value."""
@@ -71,7 +103,7 @@ class Setting:
                 value = text
         except ValueError as error:
             raise ConfigError(
-                f"{self.variable} must be {_kind_words(self)}, not {raw!r}{_where(source)}"
+                f"{self.variable} must be {_kind_words(self)}, not {raw!r}{_where(source)}", self.variable
             ) from error
         self.check(value, source)
         return value
@@ -80,15 +112,22 @@ class Setting:
         """Refuse a value of the wrong type or outside the accepted ones, naming the variable."""
         # bool is an int in Python; a tick box is not an amount.
         if not isinstance(value, self.kind) or (self.kind is not bool and isinstance(value, bool)):
-            raise ConfigError(f"{self.variable} must be {_kind_words(self)}{_where(source)}")
+            raise ConfigError(f"{self.variable} must be {_kind_words(self)}{_where(source)}", self.variable)
         if self.choices and value not in self.choices:
+            listed = ", ".join(map(str, self.choices))
             raise ConfigError(
-                f"{self.variable} must be one of {', '.join(self.choices)}, not {value!r}{_where(source)}"
+                f"{self.variable} must be one of {listed}, not {value!r}{_where(source)}", self.variable
             )
         if self.minimum is not None and isinstance(value, int) and value < self.minimum:
             raise ConfigError(
-                f"{self.variable} must be at least {self.minimum}, not {value!r}{_where(source)}"
+                f"{self.variable} must be at least {self.minimum}, not {value!r}{_where(source)}",
+                self.variable,
             )
+        if self.validate is not None and isinstance(value, str):
+            try:
+                self.validate(value)
+            except ValueError as error:
+                raise ConfigError(f"{self.variable}: {error}{_where(source)}", self.variable) from error
 
 
 def _where(source: str) -> str:
@@ -110,10 +149,12 @@ def on_screen(
     default: T,
     *,
     label: str,
+    section: str,
     secret: bool = False,
-    choices: tuple[str, ...] = (),
+    choices: tuple[str, ...] | tuple[int, ...] = (),
     minimum: int | None = None,
     unit: str = "",
+    validate: Callable[[str], None] | None = None,
 ) -> T:
     """A TillSettings field that declares its setting (the name is filled in from the field's name)."""
     declared = Setting(
@@ -122,9 +163,11 @@ def on_screen(
         kind=type(default),
         secret=secret,
         label=label,
+        section=section,
         choices=choices,
         minimum=minimum,
         unit=unit,
+        validate=validate,
     )
     found: T = field(default=default, metadata={_DECLARED: declared})
     return found
@@ -136,25 +179,54 @@ class TillSettings:
     (never in clear); saving the placeholder keeps the stored secret, saving "" removes it. Building one
     checks every value against its declaration, so the screen refuses what `.env` would refuse."""
 
-    consumer_key: str = on_screen("MPESA_CONSUMER_KEY", "", label="set_consumer_key")
-    consumer_secret: str = on_screen("MPESA_CONSUMER_SECRET", "", label="set_consumer_secret", secret=True)
-    passkey: str = on_screen("MPESA_PASSKEY", "", label="set_passkey", secret=True)
-    environment: str = on_screen(
-        "MPESA_ENVIRONMENT", "sandbox", label="set_environment", choices=ENVIRONMENTS
+    # The shop: what the owner runs the till with (the owner PIN joins them on the screen).
+    shop_name: str = on_screen("MPESA_TILL_SHOP_NAME", "", label="set_shop_name", section="shop")
+    till_number: str = on_screen("MPESA_TILL_NUMBER", "", label="set_till_number", section="shop")
+    language: str = on_screen(
+        "MPESA_TILL_LANGUAGE", "en", label="set_language", section="shop", choices=LANGUAGES
     )
-    shortcode: str = on_screen("MPESA_SHORTCODE", "", label="set_shortcode")
-    till_number: str = on_screen("MPESA_TILL_NUMBER", "", label="set_till_number")
-    transaction_type: str = on_screen(
-        "MPESA_TRANSACTION_TYPE", PAY_BILL, label="set_transaction_type", choices=TRANSACTION_TYPES
-    )
-    relay_url: str = on_screen("MPESA_RELAY_URL", "", label="set_relay_url")
-    relay_key: str = on_screen("MPESA_RELAY_KEY", "", label="set_relay_key", secret=True)
-    use_embedded_relay: bool = on_screen("MPESA_EMBEDDED_RELAY", False, label="set_embedded")
-    ngrok_authtoken: str = on_screen("NGROK_AUTHTOKEN", "", label="set_ngrok", secret=True)
-    callback_url: str = on_screen("MPESA_CALLBACK_URL", "", label="set_callback_url")
-    language: str = on_screen("MPESA_TILL_LANGUAGE", "en", label="set_language", choices=LANGUAGES)
     max_amount_kes: int = on_screen(
-        "MPESA_MAX_AMOUNT_KES", DEFAULT_MAX_AMOUNT_KES, label="set_max_amount", minimum=1, unit="shillings"
+        "MPESA_MAX_AMOUNT_KES",
+        DEFAULT_MAX_AMOUNT_KES,
+        label="set_max_amount",
+        section="shop",
+        minimum=1,
+        unit="shillings",
+    )
+    # The M-Pesa connection: the Daraja app's credentials and the business number (docs/daraja.md §1, §2).
+    consumer_key: str = on_screen("MPESA_CONSUMER_KEY", "", label="set_consumer_key", section="mpesa")
+    consumer_secret: str = on_screen(
+        "MPESA_CONSUMER_SECRET", "", label="set_consumer_secret", section="mpesa", secret=True
+    )
+    passkey: str = on_screen("MPESA_PASSKEY", "", label="set_passkey", section="mpesa", secret=True)
+    environment: str = on_screen(
+        "MPESA_ENVIRONMENT", "sandbox", label="set_environment", section="mpesa", choices=ENVIRONMENTS
+    )
+    shortcode: str = on_screen("MPESA_SHORTCODE", "", label="set_shortcode", section="mpesa")
+    transaction_type: str = on_screen(
+        "MPESA_TRANSACTION_TYPE",
+        PAY_BILL,
+        label="set_transaction_type",
+        section="mpesa",
+        choices=TRANSACTION_TYPES,
+    )
+    # The relay that receives M-Pesa's callbacks, or the tunnel to the one inside the till.
+    relay_url: str = on_screen("MPESA_RELAY_URL", "", label="set_relay_url", section="relay")
+    relay_key: str = on_screen("MPESA_RELAY_KEY", "", label="set_relay_key", section="relay", secret=True)
+    use_embedded_relay: bool = on_screen("MPESA_EMBEDDED_RELAY", False, label="set_embedded", section="relay")
+    ngrok_authtoken: str = on_screen("NGROK_AUTHTOKEN", "", label="set_ngrok", section="relay", secret=True)
+    callback_url: str = on_screen("MPESA_CALLBACK_URL", "", label="set_callback_url", section="relay")
+    # The receipt printer (pos_app/printing/targets.py): empty means no printer.
+    printer: str = on_screen(
+        PRINTER_VARIABLE, "", label="set_printer", section="printer", validate=check_printer
+    )
+    printer_width: int = on_screen(
+        PRINTER_WIDTH_VARIABLE,
+        42,
+        label="set_printer_width",
+        section="printer",
+        choices=PRINTER_WIDTHS,
+        unit="characters",
     )
 
     def __post_init__(self) -> None:
@@ -175,7 +247,7 @@ class TillSettings:
         return f"TillSettings({shown!r})"
 
 
-#: The settings on the Settings screen, in screen order.
+#: The settings on the Settings screen, in screen order (section by section, in SECTIONS order).
 SCREEN_SETTINGS: tuple[Setting, ...] = tuple(
     dataclasses.replace(declared.metadata[_DECLARED], name=declared.name)
     for declared in dataclasses.fields(TillSettings)

@@ -28,11 +28,13 @@ _KEPT = "The sale is saved; print it again from history when the printer is back
 
 
 class PrinterUnavailable(Exception):
-    """The receipt was not printed. `reason` is a plain sentence for the cashier."""
+    """The receipt was not printed. `reason` is plain sentences for the cashier: `problem`, what is wrong
+    with the printer, then that the sale is kept (a test print from Settings shows `problem` alone)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.reason = f"{problem} {_KEPT}"
+        super().__init__(self.reason)
 
 
 def _open(target: PrinterTarget, timeout_s: float) -> Any:
@@ -42,13 +44,11 @@ def _open(target: PrinterTarget, timeout_s: float) -> Any:
         printer = Network(target.host, target.port, timeout=timeout_s, profile="default")
     elif isinstance(target, UsbPrinter):
         if not Usb.is_usable():
-            raise PrinterUnavailable(f"USB printing needs the pyusb package, which is not installed. {_KEPT}")
+            raise PrinterUnavailable("USB printing needs the pyusb package, which is not installed.")
         printer = Usb(target.vendor_id, target.product_id, timeout=int(timeout_s * 1000), profile="default")
     elif isinstance(target, SerialPrinter):
         if not Serial.is_usable():
-            raise PrinterUnavailable(
-                f"Serial printing needs the pyserial package, which is not installed. {_KEPT}"
-            )
+            raise PrinterUnavailable("Serial printing needs the pyserial package, which is not installed.")
         printer = Serial(target.device, target.baud, timeout=timeout_s, profile="default")
     else:
         assert_never(target)
@@ -61,10 +61,10 @@ def _open(target: PrinterTarget, timeout_s: float) -> Any:
 
 def _away(target: PrinterTarget) -> str:
     if isinstance(target, UsbPrinter):
-        return f"The receipt printer ({target}) is not found: check its USB cable and that it is on. {_KEPT}"
+        return f"The receipt printer ({target}) is not found: check its USB cable and that it is on."
     if isinstance(target, SerialPrinter):
-        return f"The receipt printer ({target}) cannot be reached: check its cable and that it is on. {_KEPT}"
-    return f"The receipt printer ({target}) does not answer: check that it is on and connected. {_KEPT}"
+        return f"The receipt printer ({target}) cannot be reached: check its cable and that it is on."
+    return f"The receipt printer ({target}) does not answer: check that it is on and connected."
 
 
 def _print_blocking(target: PrinterTarget, receipt: Receipt, language: Language, timeout_s: float) -> None:
@@ -105,5 +105,5 @@ async def print_receipt(
     except TimeoutError:
         log.warning("receipt printer %s did not finish within %.1f s", target, timeout_s)
         raise PrinterUnavailable(
-            f"The receipt printer ({target}) did not answer within {timeout_s:g} s. {_KEPT}"
+            f"The receipt printer ({target}) did not answer within {timeout_s:g} s."
         ) from None

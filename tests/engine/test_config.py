@@ -15,7 +15,15 @@ from pos_app.config import ConfigError, TillConfig, Timings, load_config
 from pos_app.daraja import InvalidPaymentRequest
 from pos_app.engine.service import TillService
 from pos_app.engine.views import SECRET_PLACEHOLDER, TillSettings
-from pos_app.settings_schema import FALSE_WORDS, SCREEN_SETTINGS, SETTINGS, TRUE_WORDS
+from pos_app.printing.receipt import WIDTHS
+from pos_app.settings_schema import (
+    FALSE_WORDS,
+    PRINTER_WIDTHS,
+    SCREEN_SETTINGS,
+    SECTIONS,
+    SETTINGS,
+    TRUE_WORDS,
+)
 from pos_app.store.secrets import SecretStore
 
 REAL = {
@@ -153,6 +161,49 @@ def test_the_declaration_and_the_configs_attributes_agree() -> None:
     assert len(variables) == len(set(variables))
 
 
+def test_the_screens_settings_come_section_by_section_owner_facing_first() -> None:
+    sections = [setting.section for setting in SCREEN_SETTINGS]
+    assert set(sections) == set(SECTIONS)
+    # Each section's settings are together, and the sections come in SECTIONS order.
+    assert sections == sorted(sections, key=SECTIONS.index)
+    assert [s.name for s in SCREEN_SETTINGS if s.section == "shop"][:2] == ["shop_name", "till_number"]
+    assert PRINTER_WIDTHS == WIDTHS  # the widths a receipt can be laid out in
+
+
+@pytest.mark.parametrize(
+    "target", ["", "tcp://192.168.1.50:9100", "usb://04b8:0202", "serial:///dev/ttyUSB0?baud=19200"]
+)
+def test_a_printer_target_printing_understands_is_accepted(tmp_path: Path, target: str) -> None:
+    config = load_config(
+        env=env_for(tmp_path, MPESA_TILL_PRINTER=target, MPESA_TILL_PRINTER_WIDTH="32"),
+        dotenv_path=tmp_path / "x",
+        secrets=NoSecrets(),
+    )
+    assert (config.printer, config.printer_width) == (target, 32)
+    assert TillSettings(printer=target).printer == target
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("printer on the counter", "not understood: write tcp://HOST:9100"),
+        ("usb://4b8:202", "USB ids are 4 hex digits each"),
+        ("tcp://192.168.1.50:9100?width=32", "Give the paper width in MPESA_TILL_PRINTER_WIDTH"),
+    ],
+)
+def test_a_printer_target_printing_cannot_use_is_refused_naming_the_variable(target: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=f"^MPESA_TILL_PRINTER: .*{words}") as refused:
+        TillSettings(printer=target)
+    assert refused.value.variable == "MPESA_TILL_PRINTER"
+    with pytest.raises(ConfigError, match=r"^MPESA_TILL_PRINTER_WIDTH must be one of 32, 42, 48, not 40"):
+        TillSettings(printer_width=40)
+
+
+class NoSecrets:
+    def get(self, name: str) -> str | None:
+        return None
+
+
 def test_a_printed_config_never_shows_a_secret(tmp_path: Path, no_keyring: None) -> None:
     config = load_config(env=env_for(tmp_path, **REAL), dotenv_path=tmp_path / "x")
     assert "very-secret-value" not in repr(config) and "passkey-value" not in str(config)
@@ -217,3 +268,25 @@ async def test_settings_saved_by_the_owner_are_used_next_start_and_secrets_never
     assert config.sources["MPESA_SHORTCODE"] == "settings"
     assert "cs-secret" not in caplog.text and "rk-secret" not in caplog.text
     assert "cs-secret" not in (tmp_path / "till.sqlite3").read_bytes().decode("latin-1")
+
+
+async def test_every_declared_setting_the_owner_saves_comes_back(
+    tmp_path: Path, no_keyring: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPESA_TILL_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    service = await TillService.open(
+        load_config(env=env_for(tmp_path), dotenv_path=tmp_path / "x", force_demo=True)
+    )
+    try:
+        await service.save_settings(
+            TillSettings(shop_name="Mama Njeri Store", printer="tcp://192.168.1.50:9100", printer_width=32)
+        )
+        again = await service.load_settings()
+    finally:
+        await service.close()
+    assert (again.shop_name, again.printer, again.printer_width) == (
+        "Mama Njeri Store",
+        "tcp://192.168.1.50:9100",
+        32,
+    )

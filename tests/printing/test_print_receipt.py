@@ -114,6 +114,7 @@ async def test_a_printer_that_refuses_the_connection_is_unavailable_and_the_next
     assert caught.value.reason.startswith("The receipt printer (127.0.0.1:")
     assert "does not answer: check that it is on and connected" in caught.value.reason
     assert "The sale is saved; print it again from history" in caught.value.reason
+    assert caught.value.reason.startswith(caught.value.problem) and "sale" not in caught.value.problem
     await print_receipt(PAID, raw_printer.setting, timeout_s=5)
     assert b"UL2ABC1234" in await asyncio.wait_for(raw_printer.jobs.get(), 5)
 

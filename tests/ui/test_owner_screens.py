@@ -159,6 +159,13 @@ def test_settings_are_saved_and_reloaded_and_secrets_never_come_back_in_clear(ti
     till.qtbot.keyClick(language, Qt.Key.Key_Down)
     assert language.currentData() == "sw"
     till.qtbot.keyClick(dialog.fields["relay_url"], Qt.Key.Key_Return)  # Enter = Save (default button)
+    till.qtbot.waitUntil(lambda: dialog.message.text().startswith("Saved: "), timeout=5000)
+    assert dialog.message.text() == (
+        "Saved: Till number, Language, Consumer secret. "
+        "M-Pesa connection changes apply the next time the till starts."
+    )
+    assert secret.text() == "" and secret.placeholderText() == "saved: type to replace"
+    till.qtbot.keyClick(secret, Qt.Key.Key_Escape)  # the screen stays open after Save; Esc closes it
     till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
     assert window.lang == "sw"
     assert window.sale.charge_button.text() == "Toza (Enter)"
@@ -188,6 +195,7 @@ def test_test_connection_runs_the_diagnostics_and_shows_each_finding_with_its_fi
     till.qtbot.keyClick(dialog.test_button, Qt.Key.Key_Space)
     till.qtbot.waitUntil(lambda: len(dialog.findings.lines()) > 1, timeout=15_000)
     lines = dialog.findings.lines()
+    assert not dialog.findings.visibleRegion().isEmpty()  # scrolled into view, under the printer section
     # Loopback relay over plain HTTP: the callback URL cannot be used by Safaricom, and says why.
     assert any(line.startswith("error:") and "Fix:" in line for line in lines), lines
     dialog.reject()
@@ -213,10 +221,16 @@ def test_changing_the_owner_pin_needs_the_current_one_and_says_so(till):
     dialog.old_pin.setFocus()
     till.qtbot.keyClicks(dialog.old_pin, "1111")
     till.qtbot.keyClicks(dialog.new_pin, "1357")
-    till.qtbot.keyClick(dialog.new_pin, Qt.Key.Key_Return)
-    till.qtbot.waitUntil(lambda: dialog.message.text() == "The current owner PIN is wrong.", timeout=5000)
-    assert dialog.isVisible()
+    till.qtbot.keyClicks(dialog.confirm_pin, "1357")
+    till.qtbot.keyClick(dialog.confirm_pin, Qt.Key.Key_Return)
+    pin_error = dialog.errors["pin"]
+    till.qtbot.waitUntil(lambda: pin_error.text() == "The current owner PIN is wrong.", timeout=5000)
+    assert dialog.message.text() == "Not saved: The current owner PIN is wrong."
+    assert dialog.isVisible() and pin_error.isVisible() and focused() == dialog.old_pin
     dialog.old_pin.clear()
     till.qtbot.keyClicks(dialog.old_pin, OWNER_PIN)
-    till.qtbot.keyClick(dialog.new_pin, Qt.Key.Key_Return)
-    till.qtbot.waitUntil(lambda: not till.window.open_dialogs(), timeout=5000)
+    till.qtbot.keyClick(dialog.old_pin, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: dialog.message.text() == "Saved: Owner PIN.", timeout=5000)
+    assert not pin_error.isVisible() and dialog.new_pin.text() == ""
+    till.run(till.service.set_owner_pin("1357", "1357"))  # the new PIN is the owner PIN now
+    dialog.reject()
