@@ -7,7 +7,7 @@ in `pos_app/settings_schema.py`; a value it refuses stops the start with its var
 (consumer secret, passkey, relay key, ngrok token) live in the system keyring or a 0600 file
 (`pos_app/store/secrets.py`), never in the settings table, never in a log.
 
-Modes (product.md "Configuration", issue 4 "Modes"):
+Modes:
 - ``demo``: the Daraja simulator and an embedded relay on loopback, no credentials, no real money. The
   default when nothing is configured, or forced with ``--demo``.
 - ``remote``: a relay on a public HTTPS host (``MPESA_RELAY_URL`` + ``MPESA_RELAY_KEY``).
@@ -44,14 +44,14 @@ TILL_DB_NAME = "till.sqlite3"
 
 @dataclass(frozen=True)
 class Timings:
-    """How long the till waits for what. Defaults follow product.md §"A payment, end to end" step 4."""
+    """How long the till waits for what."""
 
     #: No result on the relay after this long → start asking Daraja with STK Query.
     relay_silence_s: float = 8.0
     #: After this long without a result the attempt is unknown (the countdown on the screen).
     wait_deadline_s: float = 90.0
     #: STK Query spacing after the silence window: first gap, growth, cap, ±jitter fraction. The cap
-    #: bounds how late a result Daraja already knows is seen (issue 4: within 15 s).
+    #: bounds how late a result Daraja already knows is seen: within 15 s.
     query_first_gap_s: float = 3.0
     query_growth: float = 1.6
     query_max_gap_s: float = 12.0
@@ -109,8 +109,8 @@ class TillConfig:
 
     @property
     def database_path(self) -> Path:
-        # Demo sales live in their own file so simulator money can never be counted as real money
-        # (style.md habit 6); the window and the CLI pick the same file because they resolve the same mode.
+        # Demo sales live in their own file so simulator money can never be counted as real money;
+        # the window and the CLI pick the same file because they resolve the same mode.
         return self.home / (DEMO_DB_NAME if self.demo else TILL_DB_NAME)
 
     @property

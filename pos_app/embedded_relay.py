@@ -140,7 +140,7 @@ class Tunnel:
         if url.startswith("http://"):
             url = (
                 "https://" + url[len("http://") :]
-            )  # Daraja needs HTTPS in production (§5); ngrok serves both
+            )  # Daraja needs HTTPS in production (docs/daraja.md §5); ngrok serves both
         if not url.startswith("https://"):
             raise TunnelError(f"ngrok gave no HTTPS address ({url or 'none'}); payments use STK Query only.")
         self.public_url = url

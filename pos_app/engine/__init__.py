@@ -1,2 +1,2 @@
 """The till's payment engine: state machine, persistence-then-announcement, relay client, settlement,
-reconciliation, manual receipts and diagnostics. No Qt here (style.md habit 1)."""
+reconciliation, manual receipts and diagnostics. No Qt here (docs/architecture.md)."""

@@ -1,6 +1,6 @@
-"""Diagnostics: what is wrong with this till's set-up, one Finding per problem, each with a fix
-(issue 4 "A diagnostics check", product.md "Configuration"). Pure checks on the configuration first; the
-network checks take their clients as arguments so tests run them against the real relay and simulator.
+"""Diagnostics: what is wrong with this till's set-up, one Finding per problem, each with a fix.
+Pure checks on the configuration first; the network checks take their clients as arguments so tests run
+them against the real relay and simulator.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pos_app.engine.views import Finding
 
 log = logging.getLogger(__name__)
 
-#: Words Safaricom rejects in URLs (reference/daraja.md §5, from the C2B register-URL rules).
+#: Words Safaricom rejects in URLs (docs/daraja.md §5, from the C2B register-URL rules).
 FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
-#: Tunnel hosts reference §5 says are "usually blocked".
+#: Tunnel hosts docs/daraja.md §5 says are "usually blocked".
 TUNNEL_HOST_SUFFIXES = (
     "ngrok.io",
     "ngrok-free.app",
@@ -78,7 +78,7 @@ def missing_variables(config: TillConfig) -> list[Finding]:
 
 
 def callback_url_findings(url: str) -> list[Finding]:
-    """Daraja's rules for a CallBackURL (reference/daraja.md §2 "CallBackURL", §5 "URL rules")."""
+    """Daraja's rules for a CallBackURL (docs/daraja.md §2 "CallBackURL", §5 "URL rules")."""
     findings: list[Finding] = []
     if not url:
         return findings

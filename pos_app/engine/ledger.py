@@ -1,6 +1,6 @@
 """The one place an attempt changes: decide with the pure state machine, persist (row + audit entry in one
-transaction), then announce to subscribers; nothing at all when the decision changes nothing (style.md
-habit 4, Electrum's `set_request_status`).
+transaction), then announce to subscribers; nothing at all when the decision changes nothing
+(Electrum's `set_request_status` does the same).
 
 Announcements run on the event loop, after the commit, so a listener (the window, the CLI) can never show
 a state the store does not hold.
@@ -163,7 +163,7 @@ class Ledger:
         if decision.state is State.PAID and row.state != State.PAID.value and not changes.get("anomaly"):
             # An unknown attempt can still turn paid after the cashier confirmed "no SMS" and charged the
             # sale again: the customer has then paid twice. The money moved, so this attempt is paid, but
-            # the owner must see it to refund (product.md: nothing charged twice goes unnoticed).
+            # the owner must see it to refund (nothing charged twice goes unnoticed).
             other = connection.execute(
                 "SELECT id FROM payment_attempts WHERE sale_id = ? AND id != ? AND state = 'paid' LIMIT 1",
                 (row.sale_id, row.id),

@@ -1,11 +1,12 @@
 """The background reconciler: keeps looking for the result of every attempt the till gave up waiting for
-(unknown), and for the receipt of every sale settled by STK Query, for hours (issue 4, product.md step 5:
-"a result that arrives after the till gave up still settles the payment").
+(unknown), and for the receipt of every sale settled by STK Query, for hours: a result that
+arrives after the till gave up still settles the payment.
 
 Two sources, both idempotent through the state machine:
 - the relay's cursor feed (`GET /api/v1/results?after=N&wait=S`), the cursor kept in the settings table so a
   till that was off catches up with nothing missed; registrations the relay never got are retried here;
-- STK Query, occasionally, on a growing per-attempt schedule (Daraja's rate limits are unpublished, §3).
+- STK Query, occasionally, on a growing per-attempt schedule (Daraja's rate limits are unpublished,
+  docs/daraja.md §3).
 """
 
 from __future__ import annotations

@@ -1,20 +1,20 @@
-"""The payment attempt's state machine: pure, no I/O, no clock (issue 4 "State machine and engine").
+"""The payment attempt's state machine: pure, no I/O, no clock.
 
     created ──push accepted──▶ prompt_sent ──result──▶ paid | failed(reason)
        │  └─push refused──▶ failed            └─deadline──▶ unknown ──late result──▶ paid | failed
        └──push outcome unknown / found on restart──▶ unknown
 
 - Paid is final. A later result that contradicts it (a failure code, another receipt) does not move the
-  state: it becomes an anomaly for the owner (product.md step 5, "never a silent flip").
+  state: it becomes an anomaly for the owner ("never a silent flip").
 - Failed is final for results too: a later "paid" for a failed attempt means money moved after the
   screen said it did not, which the owner must see, so it is an anomaly, not a silent flip either.
 - The same fact twice (a duplicate callback, a query confirming a callback) changes nothing.
-- A paid attempt settled by STK Query has no receipt (reference/daraja.md §3); the callback's receipt
+- A paid attempt settled by STK Query has no receipt (docs/daraja.md §3); the callback's receipt
   fills it in later without another state change.
 - Anything else raises IllegalTransition.
 
 `decide(attempt, event)` returns a Decision: the new state and field changes, or `None` changes for a
-no-op. The engine's `Ledger.apply` persists the decision, then announces it (style.md habit 4).
+no-op. The engine's `Ledger.apply` persists the decision, then announces it.
 """
 
 from __future__ import annotations
@@ -235,11 +235,11 @@ def _decide_result(snapshot: Snapshot, event: ResultReported) -> Decision:
         # No CheckoutRequestID is stored yet, so no result can be about this attempt.
         raise IllegalTransition(state, event)
     if info.code in ("4999",):
-        # "Still processing" is not a result (reference/daraja.md §3); callers filter it, this is the guard.
+        # "Still processing" is not a result (docs/daraja.md §3); callers filter it, this is the guard.
         return _no_change(snapshot)
     if event.relay_anomaly:
         # The relay saw a callback that does not match what was registered (amount or phone, or a forged
-        # one, reference/daraja.md §5): it never settles the attempt either way; the owner sees it.
+        # one, docs/daraja.md §5): it never settles the attempt either way; the owner sees it.
         if snapshot.anomaly == event.relay_anomaly:
             return _no_change(snapshot)
         return _anomaly(

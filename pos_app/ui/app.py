@@ -1,7 +1,7 @@
 """Start the desktop till: QApplication, the qasync loop, the window first, then the engine.
 
 The window is shown before anything slow happens; the TillService opens on the loop while the cashier
-already sees the screen (stack-notes.md: a small window shows 0.2–0.4 s after start). Closing the
+already sees the screen (docs/stack-notes.md: a small window shows 0.2–0.4 s after start). Closing the
 window closes the service; payments still pending resume on the next start (the engine resumes them).
 """
 

@@ -1,7 +1,7 @@
 """Entry script for the PyInstaller build (build.spec): the same `mpesa-till` as the installed command.
 
 Absolute imports only: a frozen entry script runs as `__main__` outside its package, where relative
-imports break (PyInstaller issue #2560, stack-notes.md "PyInstaller").
+imports break (PyInstaller issue #2560, docs/stack-notes.md "PyInstaller").
 """
 
 import sys

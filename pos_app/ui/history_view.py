@@ -1,7 +1,7 @@
 """Today's attempts in a table: search by phone, receipt or amount; filter by status; rows update live.
 
 `HistoryModel.upsert()` is fed by TillService.subscribe, so a late result changes its one row in place
-(the Electrum habit: refresh one row, not the table).
+(as Electrum does: refresh one row, not the table).
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ _ACTIONS: dict[str, tuple[Action, ...]] = {
     NextStep.TRY_ANOTHER_NUMBER: (Action.ANOTHER_NUMBER, Action.TAKE_CASH),
     NextStep.TAKE_CASH: (Action.TAKE_CASH, Action.ANOTHER_NUMBER),
     NextStep.VERIFY_BY_RECEIPT: (Action.VERIFY, Action.TAKE_CASH),
-    # Charging again after an unknown needs the customer's word that no SMS came (issue 4).
+    # Charging again after an unknown needs the customer's word that no SMS came: a second
+    # charge without it could take the money twice.
     NextStep.CHECK_SMS: (Action.VERIFY, Action.NO_SMS_CHARGE_AGAIN, Action.TAKE_CASH),
     NextStep.NONE: (Action.RETRY, Action.ANOTHER_NUMBER, Action.TAKE_CASH),
 }

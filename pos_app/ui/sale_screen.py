@@ -59,7 +59,7 @@ class SaleScreen(QWidget):
         self.description_label = QLabel()
         self.description_input = QLineEdit()
         named(self.description_input, "descriptionInput")
-        self.description_input.setMaxLength(13)  # Daraja's TransactionDesc limit (reference/daraja.md §2)
+        self.description_input.setMaxLength(13)  # Daraja's TransactionDesc limit (docs/daraja.md §2)
         self.form_message = QLabel()
         named(self.form_message, "formMessage")
         self.form_message.setWordWrap(True)

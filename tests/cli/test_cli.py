@@ -42,7 +42,8 @@ async def test_pay_in_demo_mode_prints_paid_with_a_receipt_as_the_last_json_line
     assert answer["amount_kes"] == 10 and answer["checkout_request_id"].startswith("ws_CO_")
     assert answer["reason"] == "" and answer["demo"] is True
     assert "DEMO" in result.stdout and "Waiting for the customer's PIN" in result.stdout
-    # Phones are masked. Daraja's CheckoutRequestID itself ends with 9 digits of the number (reference §7).
+    # Phones are masked. Daraja's CheckoutRequestID itself ends with 9 digits of the number
+    # (docs/daraja.md §7).
     shown = (result.stdout + result.stderr).replace(answer["checkout_request_id"], "")
     assert "708374149" not in shown
     assert "Traceback" not in result.stderr  # the embedded relay and the simulator stop cleanly

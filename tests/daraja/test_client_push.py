@@ -49,7 +49,7 @@ async def test_push_body_follows_the_daraja_contract(client: DarajaClient, fake:
     assert str(request.url) == "https://sandbox.safaricom.co.ke/mpesa/stkpush/v1/processrequest"
     assert request.headers["Authorization"] == "Bearer token-1"
     body = fake.bodies(PUSH)[0]
-    # The fake clock is 22:30:05 UTC: Nairobi is three hours ahead (§2).
+    # The fake clock is 22:30:05 UTC: Nairobi is three hours ahead (docs/daraja.md §2).
     assert body["Timestamp"] == "20261122013005"
     assert base64.b64decode(body["Password"]).decode() == "174379" + PASSKEY + "20261122013005"
     assert body == {
@@ -353,7 +353,7 @@ async def test_when_the_token_cannot_be_had_no_push_is_sent(client: DarajaClient
 async def test_an_access_token_daraja_quotes_back_stays_out_of_the_error_and_the_log(
     client: DarajaClient, fake: FakeDaraja, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 401.002.01 "Error Occurred - Invalid Access Token - <token>" (reference §1): Daraja echoes the
+    # 401.002.01 "Error Occurred - Invalid Access Token - <token>" (docs/daraja.md §1): Daraja echoes the
     # bearer token it was sent; the till shows and logs the error's text.
     def refuse(request: httpx.Request) -> httpx.Response:
         token = request.headers["Authorization"].removeprefix("Bearer ")

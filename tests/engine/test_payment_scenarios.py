@@ -72,7 +72,7 @@ async def test_callback_never_sent_is_settled_by_stk_query_without_a_receipt(rig
     final = await settle(till, view.attempt_id)
     assert final.state == "paid"
     assert final.method == "stk_query"
-    assert final.receipt is None  # STK Query returns no receipt (reference/daraja.md §3)
+    assert final.receipt is None  # STK Query returns no receipt (docs/daraja.md §3)
     calls = await rig.daraja_calls(view.checkout_request_id)
     report_calls("254711000005 paid, no callback", calls)
     assert calls["pushes"] == 1

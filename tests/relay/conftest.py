@@ -22,7 +22,7 @@ from relay.tills import create_till_key, revoke_till_key
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "daraja"
 
 ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
-# The seed's curl payload, verbatim from the issue (tests/fixtures/daraja/callback_seed_curl.json).
+# The seed's curl payload, verbatim (tests/fixtures/daraja/callback_seed_curl.json).
 SEED_CURL = (
     '{"Body":{"stkCallback":{"MerchantRequestID":"29115-34620561-1","CheckoutRequestID":'
     '"ws_CO_191220191020363925","ResultCode":0,"ResultDesc":"The service request is processed successfully.",'

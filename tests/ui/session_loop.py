@@ -50,7 +50,7 @@ def drain(loop: asyncio.AbstractEventLoop, qapp: QApplication, rounds: int = 200
 
 def close_loop(loop: qasync.QEventLoop, qapp: QApplication) -> None:
     """Drain, then leave the loop the way qasync expects a stopped one (running flag and marker cleared) and
-    close it. Never loop.stop(): it quits the QApplication for every later test (stack-notes.md)."""
+    close it. Never loop.stop(): it quits the QApplication for every later test (docs/stack-notes.md)."""
     drain(loop, qapp)
     loop._QEventLoop__is_running = False
     asyncio.events._set_running_loop(None)
