@@ -93,7 +93,8 @@ async def take(window: MainWindow, lang: str) -> None:
         await charge_and_wait(window, "480", "0711000002", "failed")
         await shoot(window, "failure")
 
-        await charge_and_wait(window, "150", "0711000007", "failed")  # the push itself refused (§2b)
+        # The push itself refused (docs/daraja.md §2b).
+        await charge_and_wait(window, "150", "0711000007", "failed")
         await shoot(window, "refused")
 
         await charge_and_wait(window, "650", "0711000009", "unknown")  # no answer to the push

@@ -52,7 +52,7 @@ Clock = Callable[[], datetime]
 LOG_LIMIT = 2000
 
 QUERY_ACCEPTED = "The service request has been accepted successfully"
-#: §3: what Daraja answers (HTTP 200) while the customer has not answered the prompt yet.
+#: docs/daraja.md §3: what Daraja answers (HTTP 200) while the customer has not answered the prompt yet.
 STILL_PROCESSING = FinalResult(
     "4999", "The transaction is still under processing", "The transaction is still under processing"
 )

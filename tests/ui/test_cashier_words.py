@@ -67,7 +67,8 @@ def history_reason(till: Till) -> str:
 @pytest.mark.parametrize("lang", ["en", "sw"])
 def test_a_refused_push_says_one_sentence_and_history_keeps_darajas_words(till, lang):
     till.window.set_language(lang)
-    till.charge("20", "0711000007")  # the simulator refuses this push: HTTP 500, 500.001.1001 (§2b)
+    # The simulator refuses this push: HTTP 500, 500.001.1001 (docs/daraja.md §2b).
+    till.charge("20", "0711000007")
     till.qtbot.waitUntil(lambda: till.window.current is not None and till.current().state == "failed")
     view = till.current()
     shown = till.status_text()
