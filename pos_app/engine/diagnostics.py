@@ -249,8 +249,7 @@ async def check_relay(relay: RelayClient, now: Callable[[], datetime]) -> list[F
                     "warning",
                     f"This computer's clock is {abs(skew):.0f} s "
                     f"{'ahead of' if skew > 0 else 'behind'} the relay's.",
-                    "Turn on automatic time (NTP); Daraja's Timestamp must match Nairobi time "
-                    "(reference §2).",
+                    "Turn on automatic time (NTP): M-Pesa refuses requests stamped with a wrong time.",
                 )
             )
     return findings

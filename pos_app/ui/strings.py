@@ -589,9 +589,8 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "Saa ya kompyuta hii iko nyuma ya saa ya relay kwa sekunde {0}.",
     ),
     (
-        "Turn on automatic time (NTP); Daraja's Timestamp must match Nairobi time (reference §2).",
-        "Washa saa ya kiotomatiki (NTP); Timestamp ya Daraja lazima ilingane na saa ya Nairobi "
-        "(reference §2).",
+        "Turn on automatic time (NTP): M-Pesa refuses requests stamped with a wrong time.",
+        "Washa saa ya kiotomatiki (NTP): M-Pesa inakataa maombi yenye saa isiyo sahihi.",
     ),
     (
         "Demo mode: the Daraja simulator and a relay on this computer.",
