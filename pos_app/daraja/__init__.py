@@ -1,6 +1,6 @@
 """The till's async Daraja client (OAuth, STK Push, STK Query) on httpx; see docs/architecture.md."""
 
-from pos_app.daraja.client import DarajaClient, PushAccepted, QueryAnswer
+from pos_app.daraja.client import DarajaClient
 from pos_app.daraja.config import BUY_GOODS, PAY_BILL, DarajaConfig, DarajaConfigError
 from pos_app.daraja.errors import (
     AuthenticationFailed,
@@ -16,6 +16,7 @@ from pos_app.daraja.errors import (
     PushRejected,
     RateLimited,
 )
+from pos_app.daraja.replies import PushAccepted, QueryAnswer
 
 __all__ = [
     "BUY_GOODS",

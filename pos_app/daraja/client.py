@@ -14,12 +14,10 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -27,7 +25,7 @@ import httpx
 
 from daraja_core.password import nairobi_timestamp, stk_password
 from daraja_core.phones import InvalidPhone, NotMpesa, mask_msisdn, mpesa_msisdn
-from daraja_core.results import QUERY_PENDING_CODES, ResultInfo, classify, normalise_code
+from daraja_core.results import QUERY_PENDING_CODES, normalise_code
 from pos_app.daraja.config import DarajaConfig
 from pos_app.daraja.errors import (
     AuthenticationFailed,
@@ -43,6 +41,17 @@ from pos_app.daraja.errors import (
     PushRejected,
     RateLimited,
 )
+from pos_app.daraja.replies import (
+    AUTH_REFUSED,
+    MERCHANT_ERROR_CODE,
+    PROMPT_MAY_BE_ON_PHONE,
+    PushAccepted,
+    QueryAnswer,
+    Reply,
+    definite_merchant_refusal,
+    parse_expires_in,
+    transport_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,111 +59,10 @@ OAUTH_PATH = "/oauth/v1/generate"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 
-#: §1: `404.001.03` (HTTP 404, documented), `400.003.01` (C2B/TS pages), `401.002.01` (Go SDK fixture).
-INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
-#: §2b / §3: spike arrest and quota, both HTTP 500; Apigee's own form is HTTP 429.
-RATE_LIMIT_CODES = frozenset({"500.003.02", "500.003.03"})
-#: §2b: one code for several situations, so its text is the only way to tell them apart.
-MERCHANT_ERROR_CODE = "500.001.1001"
-
 ACCOUNT_REFERENCE_MAX = 12  # §2: documented maximum, shown in the prompt
 TRANSACTION_DESC_MAX = 13  # §2: documented maximum; empty gives `Invalid Remarks` live
 DEFAULT_ACCOUNT_REFERENCE = "Sale"
 DEFAULT_DESCRIPTION = "Payment"
-DEFAULT_EXPIRES_IN_S = 3599  # §1: what Daraja returns
-
-AUTH_REFUSED = (
-    "Daraja refused the consumer key/secret: check MPESA_CONSUMER_KEY/MPESA_CONSUMER_SECRET and the "
-    "environment (sandbox vs production)"
-)
-PROMPT_MAY_BE_ON_PHONE = (
-    "No clear answer from Daraja after the payment request was sent; the prompt may be on the "
-    "customer's phone. Check the customer's SMS before charging again"
-)
-
-
-@dataclass(frozen=True)
-class PushAccepted:
-    merchant_request_id: str
-    checkout_request_id: str
-    customer_message: str
-    response_description: str = ""
-
-
-@dataclass(frozen=True)
-class QueryAnswer:
-    """`pending`: no result yet, ask again later. `final`: result_code is the payment's result.
-    `not_found`: Daraja does not know the CheckoutRequestID (§3)."""
-
-    state: Literal["pending", "final", "not_found"]
-    result_code: str | None
-    result_desc: str
-    raw: dict[str, Any] = field(default_factory=dict)
-    http_status: int = 200
-
-    @property
-    def info(self) -> ResultInfo | None:
-        return classify(self.result_code) if self.state == "final" and self.result_code else None
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    body: Any
-    #: The bearer token the request carried: `401.002.01` quotes it back in errorMessage (§1).
-    token: str = ""
-
-    @classmethod
-    def of(cls, response: httpx.Response, token: str = "") -> _Reply:
-        try:
-            body = json.loads(response.content) if response.content.strip() else None
-        except ValueError:
-            body = None
-        return cls(response.status_code, body, token)
-
-    def _field(self, name: str) -> str | None:
-        if isinstance(self.body, dict) and self.body.get(name) is not None:
-            return str(self.body[name]).strip()
-        return None
-
-    @property
-    def error_code(self) -> str | None:
-        return self._field("errorCode")
-
-    @property
-    def error_message(self) -> str:
-        message = self._field("errorMessage")
-        if message is not None:
-            return message.replace(self.token, "<access token>") if self.token else message
-        if isinstance(self.body, dict) and isinstance(self.body.get("fault"), dict):
-            return str(self.body["fault"].get("faultstring", ""))
-        return ""
-
-    @property
-    def request_id(self) -> str | None:
-        return self._field("requestId")
-
-    @property
-    def invalid_token(self) -> bool:
-        return self.error_code in INVALID_TOKEN_CODES or self.status == 401
-
-    @property
-    def rate_limited(self) -> bool:
-        return self.status == 429 or self.error_code in RATE_LIMIT_CODES
-
-    def error(self, kind: type[DarajaError], detail: str | None = None) -> DarajaError:
-        return kind(self.error_code, self.error_message, self.request_id, self.status, detail=detail)
-
-
-def _parse_expires_in(value: Any) -> float:
-    # A string "3599" on the wire, a number in the doc (§1, §9 item 12).
-    if isinstance(value, bool):
-        return DEFAULT_EXPIRES_IN_S
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return DEFAULT_EXPIRES_IN_S
-    return seconds if seconds > 0 else DEFAULT_EXPIRES_IN_S
 
 
 class DarajaClient:
@@ -213,14 +121,14 @@ class DarajaClient:
                 auth=httpx.BasicAuth(self.config.consumer_key, self.config.consumer_secret),
             )
         except httpx.TransportError as exc:
-            raise _transport_error(
+            raise transport_error(
                 DarajaUnreachable, exc, f"Could not reach Daraja at {base} for an access token"
             ) from exc
-        reply = _Reply.of(response)
+        reply = Reply.of(response)
         if reply.status == 200 and isinstance(reply.body, dict):
             token = reply.body.get("access_token")
             if isinstance(token, str) and token.strip():
-                expires_in = _parse_expires_in(reply.body.get("expires_in"))
+                expires_in = parse_expires_in(reply.body.get("expires_in"))
                 self._token = token.strip()
                 self._token_good_until = self._monotonic() + max(expires_in - self._margin_s, expires_in / 2)
                 log.info("Daraja access token obtained, valid for %d s", expires_in)
@@ -322,7 +230,7 @@ class DarajaClient:
         log.info("STK Push %s accepted: %s", description, accepted.checkout_request_id)
         return accepted
 
-    async def _post_push(self, body: dict[str, Any], token: str) -> _Reply:
+    async def _post_push(self, body: dict[str, Any], token: str) -> Reply:
         try:
             response = await self._http.post(
                 self.config.base_url + STK_PUSH_PATH, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -334,17 +242,17 @@ class DarajaClient:
             httpx.UnsupportedProtocol,
         ) as exc:
             # The connection was never made, so no byte of the request left the till.
-            raise _transport_error(
+            raise transport_error(
                 PushNotSent,
                 exc,
                 "Could not reach Daraja; the payment request was not sent. Check the connection",
             ) from exc
         except httpx.TransportError as exc:
             # Read timeout, dropped connection, half-written request: the prompt may exist.
-            raise _transport_error(PushOutcomeUnknown, exc, PROMPT_MAY_BE_ON_PHONE) from exc
-        return _Reply.of(response, token)
+            raise transport_error(PushOutcomeUnknown, exc, PROMPT_MAY_BE_ON_PHONE) from exc
+        return Reply.of(response, token)
 
-    def _push_result(self, reply: _Reply) -> PushAccepted:
+    def _push_result(self, reply: Reply) -> PushAccepted:
         body = reply.body
         if reply.status == 200:
             if isinstance(body, dict):
@@ -374,7 +282,7 @@ class DarajaClient:
                 "Daraja refused a fresh access token; check the environment (sandbox vs production)",
             )
         if reply.error_code == MERCHANT_ERROR_CODE:
-            refusal = _definite_merchant_refusal(reply.error_message)
+            refusal = definite_merchant_refusal(reply.error_message)
             if refusal is not None:
                 raise reply.error(PushRejected, refusal)
             raise reply.error(PushOutcomeUnknown, PROMPT_MAY_BE_ON_PHONE)
@@ -414,7 +322,7 @@ class DarajaClient:
                 continue
             return self._query_answer(reply)
 
-    async def _post_query(self, checkout_id: str, token: str) -> _Reply:
+    async def _post_query(self, checkout_id: str, token: str) -> Reply:
         config = self.config
         timestamp = nairobi_timestamp(self._now())
         body = {
@@ -428,14 +336,14 @@ class DarajaClient:
                 config.base_url + STK_QUERY_PATH, json=body, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.TransportError as exc:
-            raise _transport_error(DarajaUnreachable, exc, "No answer from Daraja to STK Query") from exc
-        return _Reply.of(response, token)
+            raise transport_error(DarajaUnreachable, exc, "No answer from Daraja to STK Query") from exc
+        return Reply.of(response, token)
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self._backoff_max_s, self._backoff_base_s * 2 ** (attempt - 1))
         return float(ceiling / 2 + self._jitter() * ceiling / 2)
 
-    def _query_answer(self, reply: _Reply) -> QueryAnswer:
+    def _query_answer(self, reply: Reply) -> QueryAnswer:
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status == 200:
             if not isinstance(reply.body, dict):
@@ -454,28 +362,9 @@ class DarajaClient:
                 return QueryAnswer("not_found", None, reply.error_message, body, reply.status)
             if "wrong credentials" in text or "merchant does not exist" in text:
                 # A settings problem, not "no answer yet": polling on would never end (§9 item 2).
-                raise reply.error(DarajaError, _definite_merchant_refusal(reply.error_message))
+                raise reply.error(DarajaError, definite_merchant_refusal(reply.error_message))
         if reply.status >= 500:
             # §3: "being processed" (2018), "under processing", and sporadic 500.001.1001 for known,
             # finished ids all mean "no answer yet, ask again"; so does any other server error.
             return QueryAnswer("pending", None, reply.error_message, body, reply.status)
         raise reply.error(DarajaError, "Daraja refused the STK Query")
-
-
-def _transport_error(kind: type[DarajaError], exc: Exception, detail: str) -> DarajaError:
-    # No Daraja words here: the failure is ours or the network's, named by httpx's exception type.
-    return kind(None, "", detail=f"{detail} ({type(exc).__name__})")
-
-
-def _definite_merchant_refusal(message: str) -> str | None:
-    """`500.001.1001` texts that mean Daraja refused the push before any prompt (§2b, §9 items 2 and 11)."""
-    text = message.lower()
-    if "wrong credentials" in text:
-        return (
-            "Daraja refused the shortcode/passkey (wrong credentials): check MPESA_SHORTCODE, MPESA_PASSKEY"
-        )
-    if "unable to lock subscriber" in text:
-        return "The customer already has an M-Pesa prompt open; wait for it to finish, then charge again"
-    if "merchant does not exist" in text:
-        return "Daraja does not know this shortcode: check MPESA_SHORTCODE and the environment"
-    return None
