@@ -135,8 +135,10 @@ class C2bPayment(msgspec.Struct, frozen=True):
         return parse_wire_time(self.paid_at)
 
 
-class FeedItem(Payment, frozen=True):
-    """One entry of a till's feed: the payment as it is now, and why it is in the feed."""
+class FeedItem(Payment, frozen=True, omit_defaults=True):
+    """One entry of a till's feed: the payment as it is now, and why it is in the feed.
+
+    `c2b` is left out of the JSON when None, so STK entries are on the wire exactly as before it."""
 
     seq: int
     kind: FeedKind
@@ -151,9 +153,9 @@ class FeedPage(msgspec.Struct, frozen=True):
     next_after: int
 
 
-class ReceiptAnswer(msgspec.Struct, frozen=True):
+class ReceiptAnswer(msgspec.Struct, frozen=True, omit_defaults=True):
     """`GET /api/v1/receipts/{receipt}`: a result with this receipt that belongs to the till (its STK
-    payment, or a C2B payment to its shop)."""
+    payment, or a C2B payment to its shop). `c2b` is left out of the JSON when None."""
 
     receipt: str
     amount_kes: int | None
