@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,8 @@ VALIDATION = "validation"
 #: Words Safaricom refuses in registered URLs (docs/daraja.md §5), lower-cased.
 FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 ORDER_ID_MAX = 120
+#: Raw statuses of C2B requests whose outcome is stored: replaying them has nothing to add.
+C2B_SETTLED_STATUSES = frozenset({"c2b_applied", "c2b_duplicate", "c2b_validation"})
 
 
 class ShopError(ValueError):
@@ -157,23 +160,13 @@ class C2bOutcome:
     error: str | None = None
 
 
-def process_c2b(connection: Connection, item: IncomingCallback, kind: str) -> tuple[C2bOutcome, Effects]:
-    """Store the request raw, then (a confirmation) parse it, dedupe on TransID and offer it to the shop."""
-    raw_id = connection.execute(
-        sa.insert(raw_table).returning(raw_table.c.id),
-        {
-            "received_at": item.received_at,
-            "path": item.path,
-            "token": item.token,
-            "till_id": None,
-            "source_ip": item.source_ip,
-            "headers": json.dumps(item.headers, separators=(",", ":")),
-            "body": item.body,
-            "status": "received",
-            "error": None,
-            "checkout_request_id": None,
-        },
-    ).scalar_one()
+def process_c2b(
+    connection: Connection, item: IncomingCallback, kind: str, raw_id: int | None = None
+) -> tuple[C2bOutcome, Effects]:
+    """Store the request raw (unless `raw_id` says it is stored: a replay), then parse it, and (a
+    confirmation) dedupe on TransID and offer it to the shop's tills."""
+    if raw_id is None:
+        raw_id = _store_raw(connection, item)
     effects = Effects()
     outcome = _decide(connection, item, kind, raw_id, effects)
     connection.execute(
@@ -193,6 +186,51 @@ def process_c2b(connection: Connection, item: IncomingCallback, kind: str) -> tu
         }
     )
     return outcome, effects
+
+
+def is_c2b_path(path: str) -> bool:
+    return path.startswith(C2B_PATH_PREFIX)
+
+
+def replay_c2b(
+    connection: Connection, raw_id: int, source_allowed: Callable[[str], bool]
+) -> tuple[C2bOutcome, Effects]:
+    """Process a stored C2B request again (`mpesa-relay replay`), judging its source by today's settings."""
+    row = connection.execute(sa.select(raw_table).where(raw_table.c.id == raw_id)).mappings().first()
+    if row is None or not is_c2b_path(row["path"]):
+        raise LookupError(f"no stored C2B request with id {raw_id}")
+    if row["status"] in C2B_SETTLED_STATUSES:
+        raise ValueError(f"C2B request {raw_id} was processed already ({row['status']}); nothing to replay")
+    item = IncomingCallback(
+        received_at=row["received_at"],
+        path=row["path"],
+        token=row["token"],
+        source_ip=row["source_ip"],
+        source_allowed=source_allowed(row["source_ip"]),
+        headers=json.loads(row["headers"]),
+        body=row["body"],
+    )
+    kind = VALIDATION if row["path"].rstrip("/").endswith("/" + VALIDATION) else CONFIRMATION
+    return process_c2b(connection, item, kind, raw_id)
+
+
+def _store_raw(connection: Connection, item: IncomingCallback) -> int:
+    raw_id: int = connection.execute(
+        sa.insert(raw_table).returning(raw_table.c.id),
+        {
+            "received_at": item.received_at,
+            "path": item.path,
+            "token": item.token,
+            "till_id": None,
+            "source_ip": item.source_ip,
+            "headers": json.dumps(item.headers, separators=(",", ":")),
+            "body": item.body,
+            "status": "received",
+            "error": None,
+            "checkout_request_id": None,
+        },
+    ).scalar_one()
+    return raw_id
 
 
 def _decide(

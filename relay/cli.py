@@ -20,16 +20,20 @@ from sqlalchemy.engine import Connection
 from relay.c2b import (
     CONFIRMATION,
     VALIDATION,
+    C2bOutcome,
     ShopError,
     ShopRef,
     add_till_to_shop,
     create_shop,
     find_shop,
     forbidden_url_words,
+    is_c2b_path,
+    replay_c2b,
 )
 from relay.db import Database
 from relay.intake import CallbackOutcome, replay_raw
 from relay.migrate import current_revision, head_revision, upgrade
+from relay.models import raw_table
 from relay.notify import CHANNEL, encode_payload
 from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
@@ -239,14 +243,23 @@ def _print_c2b_urls(shop: ShopRef, base_url: str, out: TextIO) -> None:
         print(f"WARNING: Safaricom refuses URLs containing {', '.join(words)}: use another address", file=out)
 
 
-def _replay_and_notify(connection: Connection, raw_id: int, settings: RelaySettings) -> CallbackOutcome:
+def _replay_and_notify(
+    connection: Connection, raw_id: int, settings: RelaySettings
+) -> CallbackOutcome | C2bOutcome:
     def allowed(address: str) -> bool:
         return not settings.ip_allowlist_enabled or is_allowed(address, settings.allowed_callback_ips)
 
     if connection.dialect.name == "postgresql":
         # The live writers' lock: feed seq order must stay commit order (relay.writer.FEED_LOCK_KEY).
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    outcome, effects = replay_raw(connection, raw_id, allowed)
+    path = connection.execute(
+        sa.select(raw_table.c.path).where(raw_table.c.id == raw_id)
+    ).scalar_one_or_none()
+    outcome: CallbackOutcome | C2bOutcome
+    if path is not None and is_c2b_path(path):
+        outcome, effects = replay_c2b(connection, raw_id, allowed)
+    else:
+        outcome, effects = replay_raw(connection, raw_id, allowed)
     if connection.dialect.name == "postgresql" and effects.till_ids:
         connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
     return outcome

@@ -15,7 +15,7 @@ from daraja_core.contract import FeedPage, ReceiptAnswer, decode
 from relay.c2b import CONFIRMATION, VALIDATION, forbidden_url_words
 from relay.cli import main
 from tests.relay.c2b_support import PAYER, auth, customer_pays, feed, make_shop, register_relay, rows
-from tests.support.relay_fixtures import RunningRelay
+from tests.support.relay_fixtures import RelayFactory, RunningRelay
 from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
 
 TILL_NUMBER = "5123456"
@@ -273,3 +273,31 @@ async def test_the_cli_creates_a_shop_adds_tills_and_prints_its_c2b_urls(
     assert code == 1 and "already has this name or shortcode" in err
     code, _, err = await asyncio.to_thread(run_cli, "add-till-to-shop", "duka", "nobody")
     assert code == 1 and "no till named 'nobody'" in err
+
+
+async def test_a_confirmation_refused_by_the_allow_list_is_replayed_as_a_c2b_payment(
+    relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    relay = await relay_factory(ip_allowlist_enabled=True)
+    shop = await make_shop(relay, "duka", TILL_NUMBER, ["front"])
+    body = {
+        "TransID": "UL2SIM0002",
+        "TransAmount": "10.00",
+        "BusinessShortCode": TILL_NUMBER,
+        "MSISDN": PAYER,
+    }
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        answer = await client.post(shop.ref.url(CONFIRMATION), json=body)
+    assert (answer.status_code, answer.json()) == (200, SUCCESS)
+    [raw] = await rows(relay.database_url, "SELECT id, status FROM raw_callback")
+    assert raw["status"] == "forbidden_source"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", relay.database_url)
+    monkeypatch.setenv("RELAY_IP_ALLOWLIST", "false")  # the allow-list was wrong; fixed now
+    code, out, _ = await asyncio.to_thread(run_cli, "replay", str(raw["id"]))
+    assert (code, out.strip()) == (0, f"callback {raw['id']}: c2b_applied")
+    code, _, err = await asyncio.to_thread(run_cli, "replay", str(raw["id"]))
+    assert code == 1 and "processed already" in err
+    async with httpx.AsyncClient(base_url=relay.base_url) as client:
+        items = await feed(client, shop.keys["front"])
+    assert [item["c2b"]["trans_id"] for item in items] == ["UL2SIM0002"]
