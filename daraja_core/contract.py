@@ -6,7 +6,10 @@ decodes the relay's answers into them (`decode`), so a field or a status that on
 drifts silently from the other. Timestamps travel as ISO-8601 text with a `+00:00` offset (`wire_time`),
 the form the contract has always had; msgspec's own datetime encoding would write `Z` instead.
 
-A new kind of feed item (C2B payments next) is one more `FeedKind` member here.
+A new kind of feed item is one more `FeedKind` member here. C2B payments (`FeedKind.C2B`) travel in the
+same feed: their `FeedItem.c2b` holds the payment, and the `Payment` fields around it are neutral
+(`order_id` and `checkout_request_id` "", `pending`), so a till that reads every entry as its own STK
+payment matches none of its sales with one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class FeedKind(StrEnum):
     RESULT = "result"
     #: The payment was flagged (`Payment.anomaly`); its status did not change.
     ANOMALY = "anomaly"
+    #: A C2B payment to the till's shop arrived, or its claim changed (`FeedItem.c2b`).
+    C2B = "c2b"
 
 
 class AnomalyKind(StrEnum):
@@ -110,11 +115,35 @@ class Payment(msgspec.Struct, frozen=True):
         return parse_wire_time(self.settled_at)
 
 
-class FeedItem(Payment, frozen=True):
-    """One entry of a till's feed: the payment as it is now, and why it is in the feed."""
+class C2bPayment(msgspec.Struct, frozen=True):
+    """A customer's C2B payment to the till's shop (paybill or till number, docs/daraja.md §6)."""
+
+    trans_id: str  # TransID, the M-Pesa receipt
+    amount_kes: int
+    first_name: str  # FirstName as Safaricom sent it
+    phone: str  # masked (`2547*****126`), "" when Safaricom sent only a digest
+    bill_ref: str  # BillRefNumber: the paybill account, usually "" for a till number
+    shortcode: str  # BusinessShortCode
+    paid_at: WireTime  # TransTime (Nairobi) in UTC; the relay's receipt time when TransTime is unreadable
+    received_at: WireTime
+    #: The sale (order id) that took this payment, None while nobody has claimed it.
+    claimed_by: str | None
+    claimed_at: WireTime | None
+
+    @property
+    def paid_time(self) -> datetime | None:
+        return parse_wire_time(self.paid_at)
+
+
+class FeedItem(Payment, frozen=True, omit_defaults=True):
+    """One entry of a till's feed: the payment as it is now, and why it is in the feed.
+
+    `c2b` is left out of the JSON when None, so STK entries are on the wire exactly as before it."""
 
     seq: int
     kind: FeedKind
+    #: Set only on `FeedKind.C2B` entries: the C2B payment as it is now.
+    c2b: C2bPayment | None = None
 
 
 class FeedPage(msgspec.Struct, frozen=True):
@@ -124,8 +153,9 @@ class FeedPage(msgspec.Struct, frozen=True):
     next_after: int
 
 
-class ReceiptAnswer(msgspec.Struct, frozen=True):
-    """`GET /api/v1/receipts/{receipt}`: a result with this receipt that belongs to the till."""
+class ReceiptAnswer(msgspec.Struct, frozen=True, omit_defaults=True):
+    """`GET /api/v1/receipts/{receipt}`: a result with this receipt that belongs to the till (its STK
+    payment, or a C2B payment to its shop). `c2b` is left out of the JSON when None."""
 
     receipt: str
     amount_kes: int | None
@@ -134,6 +164,9 @@ class ReceiptAnswer(msgspec.Struct, frozen=True):
     order_id: str | None  # None when the callback came for a payment the till never registered
     transaction_date: WireTime | None
     result_code: str
+    #: Set when the receipt is a C2B payment to the till's shop (then `checkout_request_id` is "" and
+    #: `order_id` is the sale that claimed it, if any).
+    c2b: C2bPayment | None = None
 
     @property
     def transaction_time(self) -> datetime | None:
@@ -155,6 +188,18 @@ class TillInfo(msgspec.Struct, frozen=True):
 
     name: str
     callback_path: str
+
+
+class C2bClaim(msgspec.Struct, frozen=True):
+    """`POST /api/v1/c2b/{trans_id}/claim`: the sale that takes the payment."""
+
+    order_id: str
+
+
+class C2bRelease(msgspec.Struct, frozen=True):
+    """`POST /api/v1/c2b/{trans_id}/release`: who released the claim (the till checked the owner PIN)."""
+
+    released_by: str = ""
 
 
 class ContractError(ValueError):

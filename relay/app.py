@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from relay.api.c2b import C2bController, c2b_callback
 from relay.api.callbacks import seed_path_callback, tokenised_callback
 from relay.api.ops import OpsController
 from relay.api.till import TillController
@@ -45,7 +46,14 @@ def create_app(
             await relay.stop()
 
     return Litestar(
-        route_handlers=[tokenised_callback, seed_path_callback, TillController, OpsController],
+        route_handlers=[
+            tokenised_callback,
+            seed_path_callback,
+            c2b_callback,
+            TillController,
+            C2bController,
+            OpsController,
+        ],
         lifespan=[lifespan],
         state=State({"relay": relay}),
         request_max_body_size=relay.settings.max_body_bytes,

@@ -17,9 +17,23 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from relay.c2b import (
+    CONFIRMATION,
+    VALIDATION,
+    C2bOutcome,
+    ShopError,
+    ShopRef,
+    add_till_to_shop,
+    create_shop,
+    find_shop,
+    forbidden_url_words,
+    is_c2b_path,
+    replay_c2b,
+)
 from relay.db import Database
 from relay.intake import CallbackOutcome, replay_raw
 from relay.migrate import current_revision, head_revision, upgrade
+from relay.models import raw_table
 from relay.notify import CHANNEL, encode_payload
 from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
@@ -71,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-till-key", help="revoke a till's key")
     revoke.add_argument("name")
 
+    shop = commands.add_parser("create-shop", help="a shop owning a till or paybill number (C2B payments)")
+    shop.add_argument("name")
+    shop.add_argument("shortcode")
+    shop.add_argument("--base-url", default="", help="the relay's public URL, to print whole C2B URLs")
+
+    member = commands.add_parser("add-till-to-shop", help="let a till see and claim its shop's C2B payments")
+    member.add_argument("shop")
+    member.add_argument("till")
+
+    c2b_urls = commands.add_parser("c2b-token", help="print a shop's C2B confirmation and validation URLs")
+    c2b_urls.add_argument("shop")
+    c2b_urls.add_argument("--base-url", default="", help="the relay's public URL, to print whole C2B URLs")
+
     simulate = commands.add_parser("simulate-callback", help="POST a realistic STK callback to a relay")
     simulate.add_argument("checkout_request_id")
     simulate.add_argument("--result-code", default="0")
@@ -102,10 +129,18 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return _serve(settings, args.host, args.port, args.log_level)
     if args.command == "doctor":
         return asyncio.run(_doctor(settings, args.url, out))
-    handler = {"migrate": _migrate, "create-till-key": _create, "revoke-till-key": _revoke, "replay": _replay}
+    handler = {
+        "migrate": _migrate,
+        "create-till-key": _create,
+        "revoke-till-key": _revoke,
+        "replay": _replay,
+        "create-shop": _create_shop,
+        "add-till-to-shop": _add_till_to_shop,
+        "c2b-token": _c2b_token,
+    }
     try:
         return asyncio.run(handler[args.command](settings, args, out))
-    except (TillExists, NoSuchTill, LookupError, ValueError) as error:
+    except (TillExists, NoSuchTill, ShopError, LookupError, ValueError) as error:
         print(str(error).strip("'\""), file=err)
         return 1
 
@@ -165,14 +200,66 @@ async def _revoke(settings: RelaySettings, args: argparse.Namespace, out: TextIO
     return 0
 
 
-def _replay_and_notify(connection: Connection, raw_id: int, settings: RelaySettings) -> CallbackOutcome:
+async def _create_shop(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        shop = await db.write(lambda c: create_shop(c, args.name, args.shortcode))
+    finally:
+        await db.dispose()
+    print(f"shop: {shop.name} (shortcode {shop.shortcode})", file=out)
+    _print_c2b_urls(shop, args.base_url, out)
+    return 0
+
+
+async def _add_till_to_shop(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        shop = await db.write(lambda c: add_till_to_shop(c, args.shop, args.till))
+    finally:
+        await db.dispose()
+    print(f"till {args.till.strip()} now sees the C2B payments of shop {shop.name}", file=out)
+    return 0
+
+
+async def _c2b_token(settings: RelaySettings, args: argparse.Namespace, out: TextIO) -> int:
+    db = await _with_db(settings)
+    try:
+        shop = await db.read(lambda c: find_shop(c, args.shop))
+    finally:
+        await db.dispose()
+    _print_c2b_urls(shop, args.base_url, out)
+    return 0
+
+
+def _print_c2b_urls(shop: ShopRef, base_url: str, out: TextIO) -> None:
+    """The URLs to register for the shop's shortcode (docs/daraja.md §6), and any word Safaricom refuses."""
+    confirmation, validation = shop.url(CONFIRMATION, base_url), shop.url(VALIDATION, base_url)
+    print(f"confirmation URL: {confirmation}", file=out)
+    print(f"validation URL: {validation}", file=out)
+    if not base_url:
+        print("(paths only: put the relay's public https address in front, or pass --base-url)", file=out)
+    words = forbidden_url_words(confirmation)
+    if words:
+        print(f"WARNING: Safaricom refuses URLs containing {', '.join(words)}: use another address", file=out)
+
+
+def _replay_and_notify(
+    connection: Connection, raw_id: int, settings: RelaySettings
+) -> CallbackOutcome | C2bOutcome:
     def allowed(address: str) -> bool:
         return not settings.ip_allowlist_enabled or is_allowed(address, settings.allowed_callback_ips)
 
     if connection.dialect.name == "postgresql":
         # The live writers' lock: feed seq order must stay commit order (relay.writer.FEED_LOCK_KEY).
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-    outcome, effects = replay_raw(connection, raw_id, allowed)
+    path = connection.execute(
+        sa.select(raw_table.c.path).where(raw_table.c.id == raw_id)
+    ).scalar_one_or_none()
+    outcome: CallbackOutcome | C2bOutcome
+    if path is not None and is_c2b_path(path):
+        outcome, effects = replay_c2b(connection, raw_id, allowed)
+    else:
+        outcome, effects = replay_raw(connection, raw_id, allowed)
     if connection.dialect.name == "postgresql" and effects.till_ids:
         connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
     return outcome

@@ -6,7 +6,10 @@ Where things live:
 - `stk_result`: the parsed result, once per `CheckoutRequestID` (the first copy wins; later copies are
   counted as duplicates or kept as contradictions).
 - `payment`: what a till registered; settles from its `stk_result`.
-- `feed_entry`: the per-till cursor feed (`seq`), one row per result or anomaly.
+- `feed_entry`: the per-till cursor feed (`seq`), one row per result or anomaly, and per C2B payment
+  event (`kind` c2b: then `payment_id` is a `c2b_payment` id).
+- `shop`, `shop_till`, `c2b_payment`, `claim_event`: C2B payments to a shop's shortcode, seen by every
+  till of the shop, claimed by one sale (relay/c2b.py).
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class FeedEntry(RelayModel, table=True):
     seq: int | None = Field(default=None, primary_key=True)
     till_id: int
     payment_id: int
-    kind: str = Field(max_length=16)  # result | anomaly
+    kind: str = Field(max_length=16)  # result | anomaly | c2b
     created_at: datetime = _dt()
 
 
@@ -146,6 +149,66 @@ class SelfTest(RelayModel, table=True):
     received_at: datetime = _dt()
 
 
+class Shop(RelayModel, table=True):
+    """Who owns a shortcode (till or paybill number); its tills all see its C2B payments."""
+
+    __tablename__ = "shop"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    shortcode: str = Field(max_length=20, unique=True)
+    # The secret part of the shop's C2B URLs; hex, like the till's callback token (relay/tills.py).
+    token: str = Field(max_length=64, unique=True)
+    created_at: datetime = _dt()
+
+
+class ShopTill(RelayModel, table=True):
+    """A till's membership of a shop: a till belongs to one shop at most."""
+
+    __tablename__ = "shop_till"
+
+    till_id: int = Field(primary_key=True)
+    shop_id: int = Field(index=True)
+    added_at: datetime = _dt()
+
+
+class C2bPaymentRow(RelayModel, table=True):
+    """A C2B payment, once per TransID (the first confirmation wins; copies are counted)."""
+
+    __tablename__ = "c2b_payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trans_id: str = Field(max_length=40, unique=True)
+    shop_id: int = Field(index=True)
+    raw_callback_id: int
+    transaction_type: str = Field(max_length=100)
+    trans_time: datetime | None = _dt(default=None, nullable=True)
+    amount_kes: int
+    shortcode: str = Field(max_length=20)
+    bill_ref: str = Field(max_length=100)
+    first_name: str = Field(max_length=100)
+    phone_masked: str = Field(max_length=20)
+    received_at: datetime = _dt()
+    duplicates: int = 0
+    claimed_by: str | None = Field(default=None, max_length=120, nullable=True)
+    claimed_till_id: int | None = Field(default=None, nullable=True)
+    claimed_at: datetime | None = _dt(default=None, nullable=True)
+
+
+class ClaimEvent(RelayModel, table=True):
+    """Every claim, refused claim and release of a C2B payment, with the till and sale behind it."""
+
+    __tablename__ = "claim_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    c2b_payment_id: int = Field(index=True)
+    action: str = Field(max_length=16)  # claim | refused | release
+    till_id: int
+    order_id: str | None = Field(default=None, max_length=120, nullable=True)
+    by: str = Field(default="", max_length=100)  # who released, as the till names them
+    at: datetime = _dt()
+
+
 def table(model: type[RelayModel]) -> sa.Table:
     """The Core table behind a model, for the batched statements the writer runs."""
     result: sa.Table = model.__table__  # type: ignore[attr-defined]
@@ -158,3 +221,7 @@ result_table = table(StkResult)
 payment_table = table(Payment)
 feed_table = table(FeedEntry)
 selftest_table = table(SelfTest)
+shop_table = table(Shop)
+shop_till_table = table(ShopTill)
+c2b_table = table(C2bPaymentRow)
+claim_event_table = table(ClaimEvent)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from daraja_core.contract import (
     AnomalyKind,
+    C2bPayment,
     FeedItem,
     FeedKind,
     Payment,
@@ -22,6 +23,7 @@ from daraja_core.contract import (
     wire_time,
 )
 from daraja_core.phones import mask_msisdn
+from relay.c2b import c2b_payments_by_id
 from relay.models import feed_table, payment_table, result_table, selftest_table
 from relay.settle import Effects, Unit
 from relay.tills import TillRef
@@ -141,17 +143,53 @@ def payment_status(connection: Connection, till_id: int, order_id: str) -> Payme
 
 
 def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> list[FeedItem]:
-    rows = connection.execute(
-        sa.select(feed_table.c.seq, feed_table.c.kind, payment_table)
-        .join(payment_table, payment_table.c.id == feed_table.c.payment_id)
-        .where(feed_table.c.till_id == till_id, feed_table.c.seq > after)
-        .order_by(feed_table.c.seq)
-        .limit(limit)
-    ).mappings()
-    return [
-        FeedItem(**msgspec.structs.asdict(payment_answer(row)), seq=row["seq"], kind=FeedKind(row["kind"]))
-        for row in rows
-    ]
+    """The till's feed after `after`: its payments' results and anomalies, and its shop's C2B payments."""
+    is_c2b = feed_table.c.kind == FeedKind.C2B
+    rows = list(
+        connection.execute(
+            sa.select(
+                feed_table.c.seq, feed_table.c.kind, feed_table.c.payment_id.label("entry_id"), payment_table
+            )
+            .outerjoin(payment_table, sa.and_(payment_table.c.id == feed_table.c.payment_id, sa.not_(is_c2b)))
+            .where(feed_table.c.till_id == till_id, feed_table.c.seq > after)
+            .order_by(feed_table.c.seq)
+            .limit(limit)
+        ).mappings()
+    )
+    c2b = c2b_payments_by_id(connection, [row["entry_id"] for row in rows if row["kind"] == FeedKind.C2B])
+    items: list[FeedItem] = []
+    for row in rows:
+        if row["kind"] == FeedKind.C2B:
+            items.append(c2b_feed_item(row["seq"], c2b[row["entry_id"]]))
+        else:
+            items.append(
+                FeedItem(
+                    **msgspec.structs.asdict(payment_answer(row)), seq=row["seq"], kind=FeedKind(row["kind"])
+                )
+            )
+    return items
+
+
+def c2b_feed_item(seq: int, c2b: C2bPayment) -> FeedItem:
+    """A C2B payment in the feed: neutral `Payment` fields (no order, no checkout id, pending), so a till
+    that reads every entry as one of its STK payments matches none of its sales (daraja_core/contract.py)."""
+    return FeedItem(
+        order_id="",
+        checkout_request_id="",
+        status=PaymentStatus.PENDING,
+        transaction_id="",
+        result_code=None,
+        reason="",
+        amount_kes=c2b.amount_kes,
+        paid_amount_kes=None,
+        phone=c2b.phone,
+        anomaly=None,
+        registered_at=c2b.received_at,
+        settled_at=None,
+        seq=seq,
+        kind=FeedKind.C2B,
+        c2b=c2b,
+    )
 
 
 def receipt_lookup(connection: Connection, till_id: int, receipt: str) -> ReceiptAnswer | None:

@@ -29,6 +29,7 @@ from daraja_core.contract import (
     decode,
 )
 from daraja_core.phones import InvalidPhone, normalise_msisdn
+from relay.c2b import c2b_receipt_lookup
 from relay.payments import (
     PaymentCreate,
     RegistrationConflict,
@@ -208,9 +209,11 @@ class TillController(Controller):
 
     @get("/receipts/{receipt:str}")
     async def receipt(self, request: Request[Any, Any, State], receipt: FromPath[str]) -> ReceiptAnswer:
-        _, answer = await authed_read(request, lambda c, t: receipt_lookup(c, t.id, receipt))
+        _, answer = await authed_read(
+            request, lambda c, t: receipt_lookup(c, t.id, receipt) or c2b_receipt_lookup(c, t.id, receipt)
+        )
         if answer is None:
-            raise NotFoundException("no result with this receipt for this till")
+            raise NotFoundException("no result with this receipt for this till or its shop")
         return answer
 
     @get("/selftest/{checkout_request_id:str}")

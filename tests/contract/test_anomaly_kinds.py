@@ -9,8 +9,10 @@ import httpx
 import sqlalchemy as sa
 
 from daraja_core.contract import AnomalyKind, FeedKind, PaymentStatus
+from relay.c2b import CONFIRMATION
 from relay.db import Database
 from relay.simulate import stk_callback_body, stk_callback_bytes
+from tests.relay.c2b_support import make_shop
 from tests.support.relay_fixtures import RunningRelay
 
 PHONE = "254708374149"
@@ -45,6 +47,15 @@ async def test_every_value_the_relay_writes_is_a_contract_enum_member(relay_serv
             assert (await http.post(path, content=body)).status_code == 200
         later = stk_callback_bytes("ws_CO_CONTRA", result_code=1032)
         assert (await http.post(path, content=later)).status_code == 200
+        # A C2B payment to the till's shop (docs/daraja.md §6): the feed's c2b kind.
+        shop = await make_shop(relay_server, "duka", "5123456", ["counter"])
+        c2b = {
+            "TransID": "UL2SIM0001",
+            "TransAmount": "10.00",
+            "BusinessShortCode": "5123456",
+            "MSISDN": PHONE,
+        }
+        assert (await http.post(shop.ref.url(CONFIRMATION), json=c2b)).status_code == 200
 
     db = Database(relay_server.database_url)
     try:

@@ -21,8 +21,10 @@ from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
 from relay.simulate import stk_callback_bytes
 from relay.writer import FEED_LOCK_KEY
+from tests.relay.c2b_support import customer_pays, make_shop, register_relay, rows
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RelayFactory
+from tests.support.simulator_fixtures import RunningSimulator
 
 pytestmark = pytest.mark.postgres
 
@@ -233,3 +235,40 @@ async def test_a_callback_on_an_overlong_or_nul_token_path_is_kept_and_acknowled
     finally:
         await db.dispose()
     assert statuses == ["unknown_token"] * 3
+
+
+async def test_c2b_two_tills_on_two_instances_racing_to_claim_one_payment_one_wins(
+    pg_url: str, relay_factory: RelayFactory, simulator: RunningSimulator
+) -> None:
+    instance_a = await relay_factory(database_url=pg_url)
+    instance_b = await relay_factory(database_url=pg_url)
+    shop = await make_shop(instance_a, "duka", "5123456", ["front", "back"])
+    await register_relay(simulator, instance_a, shop.ref)
+    async with (
+        httpx.AsyncClient(base_url=instance_a.base_url, timeout=40) as a,
+        httpx.AsyncClient(base_url=instance_b.base_url, timeout=40) as b,
+    ):
+        # The payment reaches instance A; the back till's long-poll on instance B wakes (LISTEN/NOTIFY).
+        poll = asyncio.create_task(b.get("/api/v1/results?after=0&wait=30", headers=auth(shop.keys["back"])))
+        await instance_b.long_polls_waiting(1)
+        paid = [await customer_pays(simulator, "5123456", 10 + index) for index in range(5)]
+        woken = (await asyncio.wait_for(poll, 10)).json()["items"]
+        assert woken[0]["c2b"]["trans_id"] == paid[0]["TransID"]
+        for payment in paid:
+            trans_id = payment["TransID"]
+            answers = await asyncio.gather(
+                a.post(
+                    f"/api/v1/c2b/{trans_id}/claim", json={"order_id": "a"}, headers=auth(shop.keys["front"])
+                ),
+                b.post(
+                    f"/api/v1/c2b/{trans_id}/claim", json={"order_id": "b"}, headers=auth(shop.keys["back"])
+                ),
+            )
+            assert sorted(answer.status_code for answer in answers) == [200, 409]
+            winner = next(answer for answer in answers if answer.status_code == 200).json()["claimed_by"]
+            refused = next(answer for answer in answers if answer.status_code == 409).json()
+            assert refused["extra"]["claimed_by"] == winner
+    claims = await rows(
+        pg_url, "SELECT action, count(*) AS n FROM claim_event GROUP BY action ORDER BY action"
+    )
+    assert [(row["action"], row["n"]) for row in claims] == [("claim", 5), ("refused", 5)]
