@@ -20,9 +20,11 @@ from daraja_core.password import parse_nairobi_timestamp
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from daraja_core.results import normalise_code
 
-# Larger than any M-Pesa amount and than a database integer: such an Amount cannot be a shilling count,
-# and int() of something like 1e999999999 would build a billion-digit number (minutes of CPU).
-MAX_AMOUNT_KES = 10**12
+# Far above any M-Pesa amount: such an Amount cannot be a shilling count.
+# 2**31 because every amount below it fits a 32-bit SQL INTEGER on SQLite and PostgreSQL alike, so a
+# store decides the same callback the same way; and int() of 1e999999999 would build a billion-digit
+# number (minutes of CPU).
+MAX_AMOUNT_KES = 2**31
 
 
 class CallbackParseError(ValueError):
