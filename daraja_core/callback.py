@@ -108,9 +108,25 @@ def _decode(body: bytes | str | dict[str, Any]) -> Any:
         raise CallbackParseError(f"cannot parse a callback from {type(body).__name__}")
     try:
         # Decimal keeps `1.00` exact (§4: Amount is a decimal literal on the wire).
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(body, parse_float=Decimal, object_pairs_hook=_object_without_duplicates)
+    except CallbackParseError:
+        raise
     except (ValueError, RecursionError) as exc:
         raise CallbackParseError(f"the callback body is not JSON: {exc}") from exc
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats.
+
+    `{"ResultCode": 1032, …, "ResultCode": 0}` is read last-wins by json.loads, first-wins by other
+    parsers: an ambiguous callback is kept raw as malformed and settles nothing.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise CallbackParseError(f"the callback repeats the key {key!r}: it is ambiguous")
+        found[key] = value
+    return found
 
 
 def _result_code(value: Any) -> str:
@@ -150,6 +166,9 @@ def _metadata_items(metadata: Any) -> dict[str, Any]:
     for item in raw_items:
         if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
             raise CallbackParseError("a CallbackMetadata item has no Name")
+        if item["Name"] in found:
+            # Two Amounts (or receipts, phones) cannot both be the payment's: ambiguous, like a repeated key.
+            raise CallbackParseError(f"CallbackMetadata has two items named {item['Name']!r}: ambiguous")
         found[item["Name"]] = item.get("Value")
     return found
 

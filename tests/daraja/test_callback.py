@@ -189,3 +189,27 @@ def test_callback_parse_error_is_a_value_error() -> None:
 
 def test_numeric_result_code_from_a_decoded_float_is_normalised() -> None:
     assert parse_stk_callback(_callback(ResultCode=1032.0)).result_code == "1032"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Read last-wins, this paid; other parsers read first-wins (1032, cancelled).
+        '{"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_1", '
+        '"ResultCode": 1032, "ResultDesc": "x", "ResultCode": 0}}}',
+        '{"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_1", '
+        '"CheckoutRequestID": "ws_CO_2", "ResultCode": 0, "ResultDesc": "x"}}}',
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}, "Body": {}}',
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "CallbackMetadata": '
+        '{"Item": [{"Name": "Amount", "Value": 1, "Value": 1000}]}}}}',
+    ],
+)
+def test_a_repeated_key_anywhere_makes_the_callback_ambiguous(body: str) -> None:
+    with pytest.raises(CallbackParseError, match=r"repeats the key .*ambiguous"):
+        parse_stk_callback(body)
+
+
+def test_two_metadata_items_with_one_name_make_the_callback_ambiguous() -> None:
+    items = _items({"Name": "Amount", "Value": 10}, {"Name": "Amount", "Value": 1})
+    with pytest.raises(CallbackParseError, match="two items named 'Amount'"):
+        parse_stk_callback(_callback(CallbackMetadata=items))

@@ -1,0 +1,58 @@
+"""What the relay decides for callbacks that are odd but not unstorable: ambiguous bodies, non-ASCII
+numbers, result codes it does not know. Real HTTP to the relay under uvicorn, a real SQLite file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from relay.db import Database
+from relay.models import raw_table
+from tests.relay.conftest import ACK, auth, registration
+from tests.support.relay_fixtures import RunningRelay
+
+
+async def raw_statuses(relay: RunningRelay) -> list[tuple[str, str | None]]:
+    db = Database(relay.database_url)
+    try:
+        return await db.read(
+            lambda c: [
+                (row.status, row.error)
+                for row in c.execute(
+                    sa.select(raw_table.c.status, raw_table.c.error).order_by(raw_table.c.id)
+                )
+            ]
+        )
+    finally:
+        await db.dispose()
+
+
+async def post_and_read_status(relay: RunningRelay, body: bytes, amount_kes: int = 10) -> dict[str, Any]:
+    key, path = await relay.create_till("front")
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=30) as client:
+        await client.post(
+            "/api/v1/payments", json=registration("o", "ws_CO_1", amount_kes), headers=auth(key)
+        )
+        answer = await client.post(path, content=body)
+        assert (answer.status_code, answer.json()) == (200, ACK)
+        status: dict[str, Any] = (await client.get("/api/v1/payments/o/status", headers=auth(key))).json()
+    return status
+
+
+async def test_a_callback_with_a_repeated_result_code_is_kept_as_malformed_and_settles_nothing(
+    relay_server: RunningRelay,
+) -> None:
+    body = (
+        b'{"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_1", '
+        b'"ResultCode": 1032, "ResultDesc": "Request cancelled by user", "ResultCode": 0, '
+        b'"CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 10}, '
+        b'{"Name": "MpesaReceiptNumber", "Value": "TKL5550001"}, '
+        b'{"Name": "PhoneNumber", "Value": 254708374149}]}}}}'
+    )
+    status = await post_and_read_status(relay_server, body)
+    assert (status["status"], status["transactionId"], status["result_code"]) == ("pending", "", None)
+    ((raw_status, error),) = await raw_statuses(relay_server)
+    assert raw_status == "malformed"
+    assert error is not None and "repeats the key 'ResultCode'" in error
