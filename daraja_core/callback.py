@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from daraja_core.password import parse_nairobi_timestamp
@@ -25,6 +26,11 @@ from daraja_core.results import normalise_code
 # store decides the same callback the same way; and int() of 1e999999999 would build a billion-digit
 # number (minutes of CPU).
 MAX_AMOUNT_KES = 2**31
+
+
+# An amount written as text (hand-made payloads, §4): ASCII digits with an optional fraction. A JSON
+# number is a number however it is written; text is read strictly.
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 class CallbackParseError(ValueError):
@@ -183,10 +189,10 @@ def _decimal(value: Any) -> Decimal | None:
     elif isinstance(value, float):
         number = Decimal(repr(value))
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
+        # ASCII digits only: Decimal() also reads "1e1", "１０" (fullwidth) and "٣" (Arabic-Indic).
+        if not _DECIMAL_TEXT.fullmatch(value.strip()):
             return None
+        number = Decimal(value.strip())
     else:
         return None
     return number if number.is_finite() else None

@@ -213,3 +213,22 @@ def test_two_metadata_items_with_one_name_make_the_callback_ambiguous() -> None:
     items = _items({"Name": "Amount", "Value": 10}, {"Name": "Amount", "Value": 1})
     with pytest.raises(CallbackParseError, match="two items named 'Amount'"):
         parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("amount", ["1e1", "１０", "٣", "10 000", "-10", "0x10", "1_0"])
+def test_an_amount_written_as_text_takes_ascii_digits_only(amount: str) -> None:
+    items = _items({"Name": "Amount", "Value": amount})
+    with pytest.raises(CallbackParseError, match="Amount is not a number"):
+        parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("phone", ["07²³¹²³¹²³", "2547０８３７４１４９", "-254708374149", -254708374149])
+def test_a_phone_number_not_in_ascii_digits_is_no_phone_number(phone: object) -> None:
+    cb = parse_stk_callback(_callback(CallbackMetadata=_items({"Name": "PhoneNumber", "Value": phone})))
+    assert cb.phone is None
+
+
+def test_a_transaction_date_not_in_ascii_digits_is_refused() -> None:
+    items = _items({"Name": "TransactionDate", "Value": "２０１９１２１９１０２１１５"})
+    with pytest.raises(CallbackParseError, match="TransactionDate"):
+        parse_stk_callback(_callback(CallbackMetadata=items))

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from relay.db import Database
 from relay.models import raw_table
+from relay.simulate import stk_callback_bytes
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RunningRelay
 
@@ -56,3 +57,20 @@ async def test_a_callback_with_a_repeated_result_code_is_kept_as_malformed_and_s
     ((raw_status, error),) = await raw_statuses(relay_server)
     assert raw_status == "malformed"
     assert error is not None and "repeats the key 'ResultCode'" in error
+
+
+async def test_a_phone_in_non_ascii_digits_is_refused_at_registration_and_missing_in_a_callback(
+    relay_server: RunningRelay,
+) -> None:
+    key, path = await relay_server.create_till("front")
+    body = stk_callback_bytes("ws_CO_1", amount=10).replace(b"254708374149", '"07²³¹²³¹²³"'.encode())
+    async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=30) as client:
+        refused = await client.post(
+            "/api/v1/payments", json=registration("x", "ws_CO_X", 10, phone="07²³¹²³¹²³"), headers=auth(key)
+        )
+        await client.post("/api/v1/payments", json=registration("o", "ws_CO_1", 10), headers=auth(key))
+        answer = await client.post(path, content=body)
+        status = (await client.get("/api/v1/payments/o/status", headers=auth(key))).json()
+    assert refused.status_code == 400
+    assert (answer.status_code, answer.json()) == (200, ACK)
+    assert (status["status"], status["anomaly"]) == ("pending", "phone_missing")
