@@ -232,3 +232,15 @@ def test_a_transaction_date_not_in_ascii_digits_is_refused() -> None:
     items = _items({"Name": "TransactionDate", "Value": "２０１９１２１９１０２１１５"})
     with pytest.raises(CallbackParseError, match="TransactionDate"):
         parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("code", ["00", "-1", "0.0", "+0", "０", "4999", "12345"])
+def test_an_unknown_code_is_not_a_final_result(code: str) -> None:
+    info = classify(code)
+    assert (info.outcome, info.final, info.paid) == (Outcome.UNKNOWN, False, False)
+
+
+def test_every_catalogue_code_but_still_processing_is_final() -> None:
+    from daraja_core.results import known_codes
+
+    assert {code for code in known_codes() if not classify(code).final} == {"4999"}

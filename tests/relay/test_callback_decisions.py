@@ -74,3 +74,35 @@ async def test_a_phone_in_non_ascii_digits_is_refused_at_registration_and_missin
     assert refused.status_code == 400
     assert (answer.status_code, answer.json()) == (200, ACK)
     assert (status["status"], status["anomaly"]) == ("pending", "phone_missing")
+
+
+async def test_an_unknown_result_code_leaves_the_payment_pending_and_flagged_never_failed(
+    relay_server: RunningRelay,
+) -> None:
+    key, path = await relay_server.create_till("front")
+    async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=30) as client:
+        for order, code in (("a", '"00"'), ("b", "-1"), ("c", '"0.0"')):
+            checkout_id = f"ws_CO_{order}"
+            await client.post(
+                "/api/v1/payments", json=registration(order, checkout_id, 10), headers=auth(key)
+            )
+            body = stk_callback_bytes(checkout_id, result_code=1).replace(
+                b'"ResultCode": 1', b'"ResultCode": ' + code.encode()
+            )
+            assert (await client.post(path, content=body)).status_code == 200
+        statuses = [
+            (await client.get(f"/api/v1/payments/{order}/status", headers=auth(key))).json()
+            for order in "abc"
+        ]
+        feed = (await client.get("/api/v1/results", headers=auth(key))).json()
+    assert [(s["status"], s["anomaly"], s["result_code"], s["settled_at"]) for s in statuses] == [
+        ("pending", "unknown_result", "00", None),
+        ("pending", "unknown_result", "-1", None),
+        ("pending", "unknown_result", "0.0", None),
+    ]
+    assert "check the customer's SMS" in statuses[0]["reason"]
+    assert [(item["order_id"], item["kind"]) for item in feed["items"]] == [
+        ("a", "anomaly"),
+        ("b", "anomaly"),
+        ("c", "anomaly"),
+    ]
