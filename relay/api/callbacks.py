@@ -48,11 +48,17 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+async def _answer(
+    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
     }
     await send(start)
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
@@ -61,7 +67,8 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
 
 async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
     if scope.get("method") != "POST":
-        await _answer(send, 405, b'{"detail":"POST a callback"}')
+        # RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+        await _answer(send, 405, b'{"detail":"POST a callback"}', ((b"allow", b"POST"),))
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
     started = time.perf_counter()
