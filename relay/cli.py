@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
+    from daraja_core.serve import bounded_http_options
     from relay.app import create_app, release_waiters
     from relay.logs import configure_logging
 
@@ -137,6 +138,7 @@ def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=5,
+        **bounded_http_options(),
     )
     RelayServer(config).run()
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -14,8 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from relay.cli import main
+from relay.db import Database
+from relay.models import raw_table
 from tests.relay.conftest import auth
 from tests.support.relay_fixtures import RunningRelay
 
@@ -103,3 +108,94 @@ async def test_a_405_on_a_callback_path_names_the_allowed_method(relay_server: R
         answers = [await client.request(method, path) for method in ("GET", "PUT")]
         answers.append(await client.get("/api/v1/payments/mpesa/callback"))
     assert [(answer.status_code, answer.headers.get("allow")) for answer in answers] == [(405, "POST")] * 3
+
+
+async def raw_exchange(base_url: str, head: bytes) -> bytes:
+    """Send a request head (and no body) on a fresh connection; the answer, or b"" if the relay hung up."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        return await reader.read(200)
+    except ConnectionError:
+        return b""
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_an_oversized_request_head_is_refused_before_it_is_read_whole(
+    relay_server: RunningRelay,
+) -> None:
+    _, path = await relay_server.create_till("front")
+    body = b'{"Body": {}}'
+    tail = b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    many_headers = b"".join(b"x-junk-%d: %s\r\n" % (n, b"a" * 8000) for n in range(100))
+    answers = [
+        await raw_exchange(
+            relay_server.base_url,
+            b"POST " + path.encode() + b" HTTP/1.1\r\nhost: x\r\n" + many_headers + tail,
+        ),
+        await raw_exchange(
+            relay_server.base_url,
+            b"POST " + path.encode() + b"?" + b"q" * 1_000_000 + b" HTTP/1.1\r\nhost: x\r\n" + tail,
+        ),
+        await raw_exchange(
+            relay_server.base_url,
+            b"POST " + path.encode() + b" HTTP/1.1\r\nhost: x\r\nx-one: " + b"v" * 1_000_000 + b"\r\n" + tail,
+        ),
+    ]
+    for answer in answers:
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 431 ")
+    assert any(answer.startswith(b"HTTP/1.1 431 ") for answer in answers)
+    db = Database(relay_server.database_url)
+    try:
+        stored = await db.read(
+            lambda c: c.execute(sa.select(sa.func.count()).select_from(raw_table)).scalar_one()
+        )
+    finally:
+        await db.dispose()
+    assert stored == 0
+    async with httpx.AsyncClient(base_url=relay_server.base_url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_only_a_bounded_allow_list_of_headers_is_kept_with_a_callback(
+    relay_server: RunningRelay,
+) -> None:
+    _, path = await relay_server.create_till("front")
+    async with httpx.AsyncClient(base_url=relay_server.base_url) as client:
+        answer = await client.post(
+            path,
+            content=b"{}",
+            headers={
+                "Content-Type": "application/json;charset=UTF-8",
+                "Businessshortcode": "174379",
+                "User-Agent": "u" * 5000,
+                "X-Junk": "j" * 5000,
+                "Cookie": "session=secret",
+            },
+        )
+    assert answer.status_code == 200
+    db = Database(relay_server.database_url)
+    try:
+        (headers_text,) = await db.read(lambda c: c.execute(sa.select(raw_table.c.headers)).scalars().all())
+    finally:
+        await db.dispose()
+    headers = json.loads(headers_text)
+    assert set(headers) == {"businessshortcode", "content-length", "content-type", "host", "user-agent"}
+    assert headers["user-agent"] == "u" * 512
+
+
+async def test_serve_bounds_the_request_head_too(served: tuple[subprocess.Popen[bytes], str, str]) -> None:
+    _, base_url, _ = served
+    await wait_until_up(base_url)
+    answer = await raw_exchange(
+        base_url, b"GET /healthz?" + b"q" * 1_000_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n"
+    )
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 ")
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await client.get("/healthz")).status_code == 200
