@@ -1,9 +1,9 @@
 """`mpesa-till`: the desktop till, with subcommands for headless use on the same engine and store.
 
 mpesa-till [--demo]                                   the window
-mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid)
+mpesa-till pay --amount A --phone P [--demo] [--json] take one payment (exit 0 only when paid; see pay --help)
 mpesa-till history [--date D] [--json]                the day's attempts, newest first
-mpesa-till report [--date D] [--csv FILE]             totals by outcome and method
+mpesa-till report [--date D] [--csv FILE] [--json]    totals by outcome and method; CSV for a spreadsheet
 mpesa-till doctor                                     diagnostics, one line per finding
 mpesa-till receipt ORDER_OR_ATTEMPT RECEIPT           manual receipt (owner PIN; MPESA_TILL_PIN for scripts)
 mpesa-till set-pin                                    set or change the owner PIN
@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
@@ -27,8 +28,41 @@ from typing import Any
 from pos_app import __version__
 
 EXIT_OK = 0
-EXIT_NOT_PAID = 1
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+EXIT_REFUSED = 4
+EXIT_INTERRUPTED = 130
+
+PAY_EXIT_CODES = f"""\
+exit codes (and the "status" of --json):
+  {EXIT_OK:>3}  paid     the money is in; the receipt is on the last line
+  {EXIT_FAILED:>3}  failed   not paid: M-Pesa answered no; "next_step" says what is safe now
+  {EXIT_USAGE:>3}  invalid  wrong amount, phone or option (or configuration); nothing was sent
+  {EXIT_UNKNOWN:>3}  unknown  no clear answer (or "pending": still waiting when --timeout ran out):
+                check the customer's SMS or `mpesa-till history` before charging again
+  {EXIT_REFUSED:>3}  refused  not charged: the sale is paid, has a payment waiting, or its last
+                payment is unknown (--customer-confirms-no-sms clears that); nothing was sent
+  {EXIT_INTERRUPTED:>3}  stopped  Ctrl+C: an unfinished payment resumes when the till next starts
+"""
+
+
+class CliError(Exception):
+    """Stops a command with one line for the person at the terminal (stderr) and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-21"
+        ) from error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    pay = with_demo(commands.add_parser("pay", help="take one payment"))
+    pay = with_demo(
+        commands.add_parser(
+            "pay",
+            help="take one payment",
+            epilog=PAY_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     pay.add_argument("--amount", required=True, type=int, help="whole shillings")
     pay.add_argument("--phone", required=True, help="customer's phone, e.g. 0708374149")
     pay.add_argument("--description", default="", help="shown on the sale")
@@ -64,12 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
 
     history = with_demo(commands.add_parser("history", help="the day's payment attempts"))
-    history.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
+    history.add_argument("--date", type=_day, default=None, help="YYYY-MM-DD (Nairobi), today if not given")
     history.add_argument("--json", action="store_true")
 
     report = with_demo(commands.add_parser("report", help="the day report"))
-    report.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (Nairobi)")
-    report.add_argument("--csv", type=Path, default=None, help="also write the report as CSV to FILE")
+    report.add_argument("--date", type=_day, default=None, help="YYYY-MM-DD (Nairobi), today if not given")
+    report.add_argument(
+        "--csv", type=Path, default=None, help="also write the day's payments to FILE, one row each"
+    )
+    report.add_argument(
+        "--summary-csv", type=Path, default=None, metavar="FILE", help="also write the totals to FILE"
+    )
+    report.add_argument("--json", action="store_true", help="print the report as JSON instead")
 
     with_demo(commands.add_parser("doctor", help="check the configuration and connections"))
 
@@ -106,12 +153,33 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return asyncio.run(handlers[args.command](args))
+    except CliError as error:
+        print(error.message, file=sys.stderr)
+        return error.code
     except KeyboardInterrupt:
         print("Stopped. An unfinished payment resumes the next time the till starts.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _no_display() -> bool:
+    """On Linux, Qt aborts the process (SIGABRT) when it finds no display; tell it first, in words."""
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    )
 
 
 def _run_window(args: argparse.Namespace) -> int:
+    if _no_display():
+        print(
+            "No display to open the till's window on (DISPLAY and WAYLAND_DISPLAY are not set): run "
+            "mpesa-till in a desktop session; for a test without a screen, QT_QPA_PLATFORM=offscreen "
+            "mpesa-till or xvfb-run mpesa-till. The commands need no display: mpesa-till --help",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         from pos_app.ui.app import run_gui
     except ImportError as error:
@@ -138,9 +206,17 @@ async def _open(args: argparse.Namespace) -> Any:
     return await TillService.open(config)
 
 
+def _pay_status(view: Any) -> str:
+    """paid, failed, unknown, or pending (created or prompt sent, still waiting when the CLI stopped)."""
+    return view.state if view.state in ("paid", "failed", "unknown") else "pending"
+
+
+_PAY_EXIT = {"paid": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOWN, "pending": EXIT_UNKNOWN}
+
+
 def _result_json(view: Any) -> dict[str, Any]:
     return {
-        "status": view.state if view.state in ("paid", "failed", "unknown") else "unknown",
+        "status": _pay_status(view),
         "reason": "" if view.state == "paid" else (view.reason or view.message_en),
         "receipt": view.receipt,
         "amount_kes": view.amount_kes,
@@ -170,6 +246,8 @@ async def _pay(args: argparse.Namespace) -> int:
         last_shown: dict[str, str] = {}
 
         def show(view: Any) -> None:
+            if _pay_status(view) != "pending":
+                return  # the result is printed once, at the end
             line = f"[{view.state}] {view.message_en}"
             if last_shown.get(view.attempt_id) != line:
                 last_shown[view.attempt_id] = line
@@ -187,20 +265,22 @@ async def _pay(args: argparse.Namespace) -> int:
                 )
             except (InvalidPaymentRequest, InvalidPhone, ChargeRefused) as error:
                 message = getattr(error, "message", None) or str(error)
+                refused = isinstance(error, ChargeRefused)
                 print(f"Not charged: {message}", file=sys.stderr)
                 if args.json:
                     print(
                         json.dumps(
                             {
-                                "status": "failed",
+                                "status": "refused" if refused else "invalid",
                                 "reason": message,
                                 "receipt": None,
                                 "amount_kes": args.amount,
                                 "checkout_request_id": None,
+                                "sale_id": args.sale,
                             }
                         )
                     )
-                return EXIT_USAGE
+                return EXIT_REFUSED if refused else EXIT_USAGE
             print(
                 f"Attempt {view.attempt_id} (sale {view.sale_id}): KES {view.amount_kes} "
                 f"to {format_local_masked(view.phone)}",
@@ -217,24 +297,33 @@ async def _pay(args: argparse.Namespace) -> int:
             final = await service.attempt(view.attempt_id)
         finally:
             unsubscribe()
-        if final.state == "paid":
+        status = _pay_status(final)
+        if status == "paid":
             print(f"PAID: receipt {final.receipt or '(by STK Query, receipt to follow)'}", flush=True)
+        elif status == "pending":
+            print(
+                "PENDING: still waiting for the customer when --timeout ran out. Check `mpesa-till history` "
+                "before charging again: the till resumes this payment when it next starts.",
+                flush=True,
+            )
         else:
-            print(f"{final.state.upper()}: {final.reason or final.message_en}", flush=True)
+            print(f"{status.upper()}: {final.reason or final.message_en}", flush=True)
         if args.json:
             print(json.dumps(_result_json(final)), flush=True)
-        return EXIT_OK if final.state == "paid" else EXIT_NOT_PAID
+        return _PAY_EXIT[status]
     finally:
         await service.close()
 
 
 def _history_row(view: Any) -> dict[str, Any]:
+    from daraja_core.password import NAIROBI
     from daraja_core.phones import format_local_masked
 
     return {
         "attempt_id": view.attempt_id,
         "sale_id": view.sale_id,
         "created_at": view.created_at.isoformat(),
+        "created_at_local": view.created_at.astimezone(NAIROBI).isoformat(timespec="seconds"),
         "amount_kes": view.amount_kes,
         "phone": format_local_masked(view.phone),
         "status": view.state,
@@ -272,12 +361,61 @@ async def _history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_file(path: Path, content: str) -> None:
+    try:
+        # With a byte-order mark, Excel reads the file as UTF-8 (the LibreOffice and Sheets do either way).
+        path.write_text(content, encoding="utf-8-sig")
+    except OSError as error:
+        raise CliError(f"Could not write {path}: {error.strerror or error}.") from error
+
+
+def _totals(found: dict[str, tuple[int, int]], keys: list[str]) -> dict[str, dict[str, int]]:
+    """Every key always present (zero when nothing happened), so a script can index without checking."""
+    every = {key: (0, 0) for key in keys} | found
+    return {key: {"count": count, "amount_kes": total} for key, (count, total) in every.items()}
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    from daraja_core.results import Outcome
+
+    return {
+        "day": report.day.isoformat(),
+        "timezone": "Africa/Nairobi",
+        "demo": report.demo,
+        "paid_total_kes": report.paid_total_kes,
+        "by_outcome": _totals(report.by_outcome, [o.value for o in Outcome] + ["pending"]),
+        "by_method": _totals(report.by_method, ["stk", "stk_query", "manual"]),
+        "attempts": [_history_row(v) for v in report.attempts],
+        "unknowns": [_history_row(v) for v in report.unknowns],
+        "manual_entries": [_history_row(v) for v in report.manual_entries],
+        "anomalies": [_history_row(v) for v in report.anomalies],
+    }
+
+
 async def _report(args: argparse.Namespace) -> int:
     service = await _open(args)
     try:
         report = await service.day_report(args.date)
     finally:
         await service.close()
+    # Files first: when one cannot be written, the one line saying so is all the output.
+    outputs = [
+        (path, make)
+        for path, make in ((args.csv, report.to_csv), (args.summary_csv, report.summary_csv))
+        if path is not None
+    ]
+    for path, make in outputs:
+        _write_file(path, make())
+    if args.json:
+        print(json.dumps(_report_json(report)))
+    else:
+        _print_report(report)
+    for path, _make in outputs:
+        print(f"CSV written to {path}", file=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK
+
+
+def _print_report(report: Any) -> None:
     print(f"Day report {report.day.isoformat()}{' (DEMO, no real money)' if report.demo else ''}")
     print(f"Paid total: KES {report.paid_total_kes:,}")
     print("By outcome:")
@@ -299,10 +437,6 @@ async def _report(args: argparse.Namespace) -> int:
         print("Anomalies (check before the end of the day):")
         for view in report.anomalies:
             print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}  {view.anomaly}")
-    if args.csv is not None:
-        args.csv.write_text(report.to_csv(), encoding="utf-8")
-        print(f"CSV written to {args.csv}")
-    return EXIT_OK
 
 
 async def _doctor(args: argparse.Namespace) -> int:
@@ -314,20 +448,34 @@ async def _doctor(args: argparse.Namespace) -> int:
         await service.close()
     print(f"Mode: {status.mode}{' (DEMO)' if status.demo else ''}")
     for alert in status.alerts:
-        print(f"ALERT    {alert}")
+        print(f"ALERT    {alert.message}")
     for finding in findings:
         line = f"{finding.severity.upper():<8} {finding.message}"
         if finding.fix:
             line += f"  → {finding.fix}"
         print(line)
-    return EXIT_NOT_PAID if any(f.severity == "error" for f in findings) else EXIT_OK
+    return EXIT_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _read_pin(prompt: str, script_hint: str) -> str:
+    """getpass, with one line instead of a traceback when nobody can type: Ctrl+D, or no terminal at all."""
+    with warnings.catch_warnings():
+        # Without a terminal getpass warns, then reads stdin with echo on: that is no place for a PIN.
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            return getpass.getpass(prompt)
+        except getpass.GetPassWarning as error:
+            raise CliError(f"No terminal to type the PIN in: {script_hint}.") from error
+        except EOFError as error:
+            print(file=sys.stderr)  # end the prompt's line
+            raise CliError("No PIN entered; nothing changed.") from error
 
 
 def _ask_pin(prompt: str) -> str:
     from_env = os.environ.get("MPESA_TILL_PIN")
     if from_env:
         return from_env
-    return getpass.getpass(prompt)
+    return _read_pin(prompt, "from a script, set MPESA_TILL_PIN")
 
 
 async def _receipt(args: argparse.Namespace) -> int:
@@ -339,7 +487,7 @@ async def _receipt(args: argparse.Namespace) -> int:
             result = await service.enter_manual_receipt(args.attempt, args.receipt, _ask_pin("Owner PIN: "))
         except TillError as error:
             print(f"Refused: {error.message}", file=sys.stderr)
-            return EXIT_NOT_PAID
+            return EXIT_FAILED
     finally:
         await service.close()
     state = "VERIFIED" if result.verified else "NOT VERIFIED"
@@ -355,21 +503,23 @@ async def _receipt(args: argparse.Namespace) -> int:
 
 async def _set_pin(args: argparse.Namespace) -> int:
     from pos_app.engine.errors import WrongPin
-    from pos_app.engine.pin import SETTING_KEY
 
     service = await _open(args)
     try:
-        has_pin = await service._settings_store.get_setting(SETTING_KEY) is not None
-        old = getpass.getpass("Current owner PIN: ") if has_pin else None
-        new = os.environ.get("MPESA_TILL_NEW_PIN") or getpass.getpass("New owner PIN (4-8 digits): ")
-        if not os.environ.get("MPESA_TILL_NEW_PIN") and getpass.getpass("Repeat the new PIN: ") != new:
+        has_pin = await service.has_owner_pin()
+        hint = "from a script, set MPESA_TILL_NEW_PIN (and MPESA_TILL_PIN to change a PIN already set)"
+        old = None
+        if has_pin:
+            old = os.environ.get("MPESA_TILL_PIN") or _read_pin("Current owner PIN: ", hint)
+        new = os.environ.get("MPESA_TILL_NEW_PIN") or _read_pin("New owner PIN (4-8 digits): ", hint)
+        if not os.environ.get("MPESA_TILL_NEW_PIN") and _read_pin("Repeat the new PIN: ", hint) != new:
             print("The two PINs differ; nothing changed.", file=sys.stderr)
             return EXIT_USAGE
         try:
             await service.set_owner_pin(old, new)
         except WrongPin as error:
             print(f"Refused: {error.message}", file=sys.stderr)
-            return EXIT_NOT_PAID
+            return EXIT_FAILED
     finally:
         await service.close()
     print("Owner PIN saved.")

@@ -2,8 +2,10 @@
 
 Precedence, strongest first: the process environment (an explicit choice for this run), the settings
 store (what the owner saved in the window or with the CLI), the `.env` file (the seed's bootstrap
-file), then defaults. Secrets (consumer secret, passkey, relay key, ngrok token) live in the system
-keyring or a 0600 file (`pos_app/store/secrets.py`), never in the settings table, never in a log.
+file), then defaults. Which variables exist, their types and the values they accept are declared once
+in `pos_app/settings_schema.py`; a value it refuses stops the start with its variable named. Secrets
+(consumer secret, passkey, relay key, ngrok token) live in the system keyring or a 0600 file
+(`pos_app/store/secrets.py`), never in the settings table, never in a log.
 
 Modes (product.md "Configuration", issue 4 "Modes"):
 - ``demo``: the Daraja simulator and an embedded relay on loopback, no credentials, no real money. The
@@ -25,47 +27,19 @@ from typing import Protocol
 from dotenv import dotenv_values
 
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
+from pos_app.settings_schema import LANGUAGES as LANGUAGES
+from pos_app.settings_schema import SETTINGS
+from pos_app.settings_schema import ConfigError as ConfigError
 
 MODES = ("demo", "remote", "embedded", "query_only")
-LANGUAGES = ("en", "sw")
 
-#: Environment variable → TillConfig attribute for plain (non-secret) values.
-PLAIN_VARIABLES: dict[str, str] = {
-    "MPESA_CONSUMER_KEY": "consumer_key",
-    "MPESA_SHORTCODE": "shortcode",
-    "MPESA_CALLBACK_URL": "callback_url",
-    "MPESA_ENVIRONMENT": "environment",
-    "MPESA_TRANSACTION_TYPE": "transaction_type",
-    "MPESA_TILL_NUMBER": "till_number",
-    "MPESA_RELAY_URL": "relay_url",
-    "MPESA_API_BASE_URL": "api_base_url",
-    "MPESA_TILL_LANGUAGE": "language",
-    "MPESA_TILL_MODE": "mode",
-    "MPESA_EMBEDDED_RELAY": "use_embedded_relay",
-    "MPESA_MAX_AMOUNT_KES": "max_amount_kes",
-}
+#: Environment variable → TillConfig attribute, derived from the declaration (pos_app/settings_schema.py).
+PLAIN_VARIABLES: dict[str, str] = {s.variable: s.name for s in SETTINGS if not s.secret and not s.timing}
 #: Environment variable → attribute for secrets (never written to the settings table).
-SECRET_VARIABLES: dict[str, str] = {
-    "MPESA_CONSUMER_SECRET": "consumer_secret",
-    "MPESA_PASSKEY": "passkey",
-    "MPESA_RELAY_KEY": "relay_key",
-    "NGROK_AUTHTOKEN": "ngrok_authtoken",
-}
-#: Timing knobs: short in tests, the defaults below in a shop.
-TIMING_VARIABLES: dict[str, str] = {
-    "MPESA_TILL_RELAY_SILENCE_S": "relay_silence_s",
-    "MPESA_TILL_WAIT_DEADLINE_S": "wait_deadline_s",
-    "MPESA_TILL_RECONCILE_HORIZON_S": "reconcile_horizon_s",
-    "MPESA_TILL_DARAJA_TIMEOUT_S": "daraja_timeout_s",
-    "MPESA_TILL_LONG_POLL_S": "long_poll_s",
-}
+SECRET_VARIABLES: dict[str, str] = {s.variable: s.name for s in SETTINGS if s.secret}
 
 DEMO_DB_NAME = "demo-till.sqlite3"
 TILL_DB_NAME = "till.sqlite3"
-
-
-class ConfigError(ValueError):
-    """A configuration value cannot be used; the message names the variable and the fix."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +122,11 @@ class TillConfig:
     def redacted(self) -> dict[str, str]:
         """Every value as text with secrets reduced to set/unset, for logs and `doctor`."""
         shown: dict[str, str] = {"mode": self.mode, "home": str(self.home)}
-        for variable, attribute in PLAIN_VARIABLES.items():
-            shown[variable] = str(getattr(self, attribute))
-        for variable, attribute in SECRET_VARIABLES.items():
-            shown[variable] = "set" if getattr(self, attribute) else "not set"
+        for setting in SETTINGS:
+            if setting.timing:
+                continue
+            value = getattr(self, setting.name)
+            shown[setting.variable] = ("set" if value else "not set") if setting.secret else str(value)
         return shown
 
     def __repr__(self) -> str:  # a config printed by accident must not leak a secret
@@ -170,10 +145,6 @@ def default_home(env: Mapping[str, str] | None = None) -> Path:
     xdg = env.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "mpesa-till"
-
-
-def _parse_bool(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
 
 
 def read_stored_settings(database_path: Path) -> dict[str, str]:
@@ -207,59 +178,44 @@ def load_config(
 
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for variable in (*PLAIN_VARIABLES, *SECRET_VARIABLES, *TIMING_VARIABLES):
-        if variable in dotenv and dotenv[variable] != "":
-            values[variable], sources[variable] = dotenv[variable], ".env"
+    for setting in SETTINGS:
+        if dotenv.get(setting.variable, "") != "":
+            values[setting.variable], sources[setting.variable] = dotenv[setting.variable], ".env"
 
     # The store is per mode; the owner's saved settings only ever apply to the real till.
     stored = read_stored_settings(home / TILL_DB_NAME)
-    for variable in (*PLAIN_VARIABLES, *TIMING_VARIABLES):
-        if stored.get(variable):
-            values[variable], sources[variable] = stored[variable], "settings"
+    for setting in SETTINGS:
+        if not setting.secret and stored.get(setting.variable):
+            values[setting.variable], sources[setting.variable] = stored[setting.variable], "settings"
     if secrets is None:
         from pos_app.store.secrets import SecretStore
 
         secret_reader: SecretReader = SecretStore(home)
     else:
         secret_reader = secrets
-    for variable in SECRET_VARIABLES:
-        secret = secret_reader.get(variable)
+    for setting in SETTINGS:
+        secret = secret_reader.get(setting.variable) if setting.secret else None
         if secret:
-            values[variable], sources[variable] = secret, "settings"
+            values[setting.variable], sources[setting.variable] = secret, "settings"
 
-    for variable in (*PLAIN_VARIABLES, *SECRET_VARIABLES, *TIMING_VARIABLES):
-        if process_env.get(variable, "") != "":
-            values[variable], sources[variable] = process_env[variable].strip(), "environment"
+    for setting in SETTINGS:
+        if process_env.get(setting.variable, "") != "":
+            values[setting.variable], sources[setting.variable] = process_env[setting.variable], "environment"
 
     kwargs: dict[str, object] = {"home": home, "sources": sources}
-    for variable, attribute in {**PLAIN_VARIABLES, **SECRET_VARIABLES}.items():
-        if variable not in values:
-            continue
-        raw = values[variable].strip()
-        if attribute == "use_embedded_relay":
-            kwargs[attribute] = _parse_bool(raw)
-        elif attribute == "max_amount_kes":
-            try:
-                kwargs[attribute] = int(raw)
-            except ValueError as error:
-                raise ConfigError(f"{variable} must be a whole number of shillings, not {raw!r}") from error
-        else:
-            kwargs[attribute] = raw
     timing_changes: dict[str, float] = {}
-    for variable, attribute in TIMING_VARIABLES.items():
-        if variable in values:
-            try:
-                timing_changes[attribute] = float(values[variable])
-            except ValueError as error:
-                raise ConfigError(f"{variable} must be a number of seconds") from error
+    for setting in SETTINGS:
+        if setting.variable not in values:
+            continue
+        value = setting.parse(values[setting.variable], sources[setting.variable])
+        if setting.timing:
+            timing_changes[setting.name] = float(value)
+        else:
+            kwargs[setting.name] = value
 
     config = TillConfig(**kwargs)  # type: ignore[arg-type]
     if timing_changes:
         config = config.with_timings(**timing_changes)
-    if config.language not in LANGUAGES:
-        raise ConfigError(f"MPESA_TILL_LANGUAGE must be one of {', '.join(LANGUAGES)}")
-    if config.environment not in ("sandbox", "production"):
-        raise ConfigError("MPESA_ENVIRONMENT must be 'sandbox' or 'production'")
 
     if for_settings:  # what the owner configured, without the demo stand-ins
         return config

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from relay.api.callbacks import seed_path_callback, tokenised_callback
 from relay.api.ops import OpsController
@@ -47,7 +49,10 @@ def create_app(
         lifespan=[lifespan],
         state=State({"relay": relay}),
         request_max_body_size=relay.settings.max_body_bytes,
-        openapi_config=None,
+        # The contract (daraja_core/contract.py) as JSON at /schema/openapi.json; no UI, no auth needed.
+        openapi_config=OpenAPIConfig(
+            title="M-Pesa relay", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]
+        ),
         # The host program (uvicorn, the till) owns logging; Litestar must not reconfigure the root logger.
         logging_config=None,
     )

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daraja_core.callback import CallbackParseError, StkCallback, parse_stk_callback
+from daraja_core.contract import SELFTEST_PREFIX
 from daraja_core.phones import mask_msisdn
 from daraja_core.results import QUERY_PENDING_CODES
 from relay.models import raw_table
@@ -27,7 +28,6 @@ from relay.rows import Rows
 from relay.settle import Effects, Unit
 from relay.storable import fit_callback
 
-SELFTEST_PREFIX = "ws_CO_SELFTEST_"
 # Raw statuses whose result is stored (or deliberately not stored): replay has nothing to add.
 SETTLED_STATUSES = frozenset({"applied", "orphan", "duplicate", "contradicting", "selftest"})
 

@@ -1,4 +1,5 @@
-"""A till's expected payments: registration (write side) and the JSON the till reads (read side)."""
+"""A till's expected payments: registration (write side) and the contract answers the till reads
+(read side, `daraja_core.contract`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from daraja_core.contract import (
+    AnomalyKind,
+    FeedItem,
+    FeedKind,
+    Payment,
+    PaymentStatus,
+    ReceiptAnswer,
+    SelftestSeen,
+    wire_time,
+)
 from daraja_core.phones import mask_msisdn
 from relay.models import feed_table, payment_table, result_table, selftest_table
 from relay.settle import Effects, Unit
@@ -88,36 +100,32 @@ def register_payment(
 # -- read side -----------------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def payment_json(row: Any) -> dict[str, Any]:
-    """The `Payment` of the relay HTTP contract (docs/architecture.md)."""
-    completed = row["status"] == "completed"
-    return {
-        "order_id": row["order_id"],
-        "checkout_request_id": row["checkout_request_id"],
-        "status": row["status"],
+def payment_answer(row: Any) -> Payment:
+    """The contract's `Payment` for a payment row."""
+    completed = row["status"] == PaymentStatus.COMPLETED
+    return Payment(
+        order_id=row["order_id"],
+        checkout_request_id=row["checkout_request_id"],
+        status=PaymentStatus(row["status"]),
         # The receipt only once paid and checked; an anomaly's receipt is in `reason` for people.
-        "transactionId": (row["receipt"] or "") if completed else "",
-        "result_code": row["result_code"],
-        "reason": row["reason"] or "",
-        "amount_kes": row["amount_kes"],
-        "paid_amount_kes": row["paid_amount_kes"],
-        "phone": mask_msisdn(row["phone"]),
-        "anomaly": row["anomaly"],
-        "registered_at": _iso(row["registered_at"]),
-        "settled_at": _iso(row["settled_at"]),
-    }
+        transaction_id=(row["receipt"] or "") if completed else "",
+        result_code=row["result_code"],
+        reason=row["reason"] or "",
+        amount_kes=row["amount_kes"],
+        paid_amount_kes=row["paid_amount_kes"],
+        phone=mask_msisdn(row["phone"]),
+        anomaly=None if row["anomaly"] is None else AnomalyKind(row["anomaly"]),
+        registered_at=row["registered_at"].isoformat(),
+        settled_at=wire_time(row["settled_at"]),
+    )
 
 
-def is_settled_or_flagged(payment: dict[str, Any]) -> bool:
+def is_settled_or_flagged(payment: Payment) -> bool:
     """What ends a long-poll: the status left pending, or the till must look at an anomaly."""
-    return payment["status"] != "pending" or payment["anomaly"] is not None
+    return payment.status is not PaymentStatus.PENDING or payment.anomaly is not None
 
 
-def payment_status(connection: Connection, till_id: int, order_id: str) -> dict[str, Any] | None:
+def payment_status(connection: Connection, till_id: int, order_id: str) -> Payment | None:
     """The till's newest payment for this order (an order can be charged again after a failure)."""
     row = (
         connection.execute(
@@ -129,10 +137,10 @@ def payment_status(connection: Connection, till_id: int, order_id: str) -> dict[
         .mappings()
         .first()
     )
-    return None if row is None else payment_json(row)
+    return None if row is None else payment_answer(row)
 
 
-def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> list[FeedItem]:
     rows = connection.execute(
         sa.select(feed_table.c.seq, feed_table.c.kind, payment_table)
         .join(payment_table, payment_table.c.id == feed_table.c.payment_id)
@@ -140,10 +148,13 @@ def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> l
         .order_by(feed_table.c.seq)
         .limit(limit)
     ).mappings()
-    return [{**payment_json(row), "seq": row["seq"], "kind": row["kind"]} for row in rows]
+    return [
+        FeedItem(**msgspec.structs.asdict(payment_answer(row)), seq=row["seq"], kind=FeedKind(row["kind"]))
+        for row in rows
+    ]
 
 
-def receipt_lookup(connection: Connection, till_id: int, receipt: str) -> dict[str, Any] | None:
+def receipt_lookup(connection: Connection, till_id: int, receipt: str) -> ReceiptAnswer | None:
     """A result with this receipt that belongs to this till (its payment, or its callback path)."""
     rows = connection.execute(
         sa.select(result_table, payment_table.c.order_id, payment_table.c.till_id.label("payment_till_id"))
@@ -154,19 +165,19 @@ def receipt_lookup(connection: Connection, till_id: int, receipt: str) -> dict[s
         owner = row["payment_till_id"] if row["payment_till_id"] is not None else row["till_id"]
         if owner != till_id:
             continue
-        return {
-            "receipt": row["receipt"],
-            "amount_kes": row["amount_kes"],
-            "phone": mask_msisdn(row["phone"]),
-            "checkout_request_id": row["checkout_request_id"],
-            "order_id": row["order_id"],
-            "transaction_date": _iso(row["transaction_date"]),
-            "result_code": row["result_code"],
-        }
+        return ReceiptAnswer(
+            receipt=row["receipt"],
+            amount_kes=row["amount_kes"],
+            phone=mask_msisdn(row["phone"]),
+            checkout_request_id=row["checkout_request_id"],
+            order_id=row["order_id"],
+            transaction_date=wire_time(row["transaction_date"]),
+            result_code=row["result_code"],
+        )
     return None
 
 
-def selftest_lookup(connection: Connection, till_id: int, checkout_request_id: str) -> dict[str, Any] | None:
+def selftest_lookup(connection: Connection, till_id: int, checkout_request_id: str) -> SelftestSeen | None:
     received_at = connection.execute(
         sa.select(selftest_table.c.received_at)
         .where(
@@ -175,4 +186,4 @@ def selftest_lookup(connection: Connection, till_id: int, checkout_request_id: s
         .order_by(selftest_table.c.id)
         .limit(1)
     ).scalar_one_or_none()
-    return None if received_at is None else {"received_at": received_at.isoformat()}
+    return None if received_at is None else SelftestSeen(received_at=received_at.isoformat())

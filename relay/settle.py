@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from daraja_core.contract import AnomalyKind, FeedKind, PaymentStatus
 from daraja_core.phones import mask_msisdn
 from daraja_core.results import Outcome, classify
 from relay.rows import Rows
@@ -83,7 +84,7 @@ class Unit:
         payment.update(values)
         self.payment_changes.setdefault(payment["id"], {}).update(values)
 
-    def add_feed(self, payment: dict[str, Any], kind: str, now: datetime) -> None:
+    def add_feed(self, payment: dict[str, Any], kind: FeedKind, now: datetime) -> None:
         self.feed.append(
             {"till_id": payment["till_id"], "payment_id": payment["id"], "kind": kind, "created_at": now}
         )
@@ -91,7 +92,7 @@ class Unit:
 
     def settle(self, payment: dict[str, Any], result: dict[str, Any], now: datetime) -> None:
         """Apply a stored result to a pending payment: the one place where pending becomes paid."""
-        if payment["status"] != "pending" or payment["anomaly"] is not None:
+        if payment["status"] != PaymentStatus.PENDING or payment["anomaly"] is not None:
             return
         info = classify(result["result_code"])
         code = result["result_code"]
@@ -99,10 +100,14 @@ class Unit:
             # An unknown code ("00", "-1") is unknown, not a failure (docs/daraja.md §4a): the payment stays
             # pending, flagged, and the till confirms by STK Query or the customer's SMS.
             self.change_payment(
-                payment, anomaly="unknown_result", result_code=code, reason=info.message_en, updated_at=now
+                payment,
+                anomaly=AnomalyKind.UNKNOWN_RESULT,
+                result_code=code,
+                reason=info.message_en,
+                updated_at=now,
             )
-            self.add_feed(payment, "anomaly", now)
-            self.event("anomaly", payment, anomaly="unknown_result", result_code=code)
+            self.add_feed(payment, FeedKind.ANOMALY, now)
+            self.event("anomaly", payment, anomaly=AnomalyKind.UNKNOWN_RESULT, result_code=code)
             return
         if info.outcome is Outcome.PAID:
             anomaly, reason = _paid_mismatch(payment, result)
@@ -117,12 +122,12 @@ class Unit:
                     paid_amount_kes=result["amount_kes"],
                     updated_at=now,
                 )
-                self.add_feed(payment, "anomaly", now)
+                self.add_feed(payment, FeedKind.ANOMALY, now)
                 self.event("anomaly", payment, anomaly=anomaly, paid_amount_kes=result["amount_kes"])
                 return
             self.change_payment(
                 payment,
-                status="completed",
+                status=PaymentStatus.COMPLETED,
                 result_code=code,
                 reason=result["result_desc"],
                 receipt=result["receipt"],
@@ -133,21 +138,22 @@ class Unit:
         else:
             self.change_payment(
                 payment,
-                status="failed",
+                status=PaymentStatus.FAILED,
                 result_code=code,
                 reason=result["result_desc"],
                 settled_at=now,
                 updated_at=now,
             )
-        self.add_feed(payment, "result", now)
+        self.add_feed(payment, FeedKind.RESULT, now)
         self.effects.settle_latencies_s.append(max(0.0, (now - payment["registered_at"]).total_seconds()))
         self.event("status_changed", payment, status=payment["status"], result_code=code)
 
     def contradict(self, payment: dict[str, Any], now: datetime, result_code: str) -> None:
         """A later result that disagrees with the stored one: an anomaly to check; the first result stands."""
-        self.change_payment(payment, anomaly="contradicting_result", updated_at=now)
-        self.add_feed(payment, "anomaly", now)
-        self.event("anomaly", payment, anomaly="contradicting_result", result_code=result_code)
+        anomaly = AnomalyKind.CONTRADICTING_RESULT
+        self.change_payment(payment, anomaly=anomaly, updated_at=now)
+        self.add_feed(payment, FeedKind.ANOMALY, now)
+        self.event("anomaly", payment, anomaly=anomaly, result_code=result_code)
 
     def event(self, name: str, payment: dict[str, Any], **fields: Any) -> None:
         self.effects.events.append(
@@ -221,15 +227,15 @@ _PAYMENT_COLUMNS = (
 _PAYMENT_DATETIMES = frozenset({"registered_at", "settled_at", "updated_at"})
 
 
-def _paid_mismatch(payment: dict[str, Any], result: dict[str, Any]) -> tuple[str | None, str]:
+def _paid_mismatch(payment: dict[str, Any], result: dict[str, Any]) -> tuple[AnomalyKind | None, str]:
     if result["amount_kes"] is None or result["amount_kes"] != payment["amount_kes"]:
         shown = result["amount_text"] if result["amount_text"] is not None else "nothing"
-        return "amount_mismatch", f"Paid {shown} KES, expected {payment['amount_kes']} KES"
+        return AnomalyKind.AMOUNT_MISMATCH, f"Paid {shown} KES, expected {payment['amount_kes']} KES"
     if result["phone"] is None:
-        return "phone_missing", "The callback carries no payer phone number to check"
+        return AnomalyKind.PHONE_MISSING, "The callback carries no payer phone number to check"
     if result["phone"] != payment["phone"]:
         return (
-            "phone_mismatch",
+            AnomalyKind.PHONE_MISMATCH,
             f"Paid from {mask_msisdn(result['phone'])}, expected {mask_msisdn(payment['phone'])}",
         )
     return None, ""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import settings
+
 # Before any Qt import (docs/stack-notes.md "Qt on a machine without a screen").
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never let a developer's own credentials or data folder leak into a test run.
@@ -22,5 +24,12 @@ for _name in (
     "MPESA_TILL_HOME",
 ):
     os.environ.pop(_name, None)
+
+# Property tests: a modest number of examples (the suite's time matters), no per-example deadline (a busy
+# 2-core CI must not fail a correct example for being slow), no example database written into the tree.
+# HYPOTHESIS_PROFILE=thorough runs many more, by hand.
+settings.register_profile("suite", max_examples=60, deadline=None, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=2000, deadline=None, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 pytest_plugins = ["tests.support.simulator_fixtures", "tests.support.relay_fixtures"]

@@ -1,4 +1,4 @@
-"""The simulator's HTTP face, on Daraja's own paths (docs/daraja.md §1–§3).
+"""The simulator's HTTP face, on Daraja's own paths (docs/daraja.md §1–§3; C2B in `c2b_routes.py`).
 
 Bodies are read raw and checked by hand: the point is to answer malformed requests the way Daraja
 does, with its codes and messages, not with a framework's validation errors.
@@ -19,7 +19,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 
 from daraja_core.simulator import errors
+from daraja_core.simulator.c2b_routes import C2B_ROUTES
 from daraja_core.simulator.engine import Clock, SimulatorEngine
+from daraja_core.simulator.errors import logged_error
 from daraja_core.simulator.scenarios import PushBehaviour, scenario_for
 from daraja_core.simulator.settings import SimulatorSettings
 from daraja_core.simulator.validation import RequestRefused, check_push, check_query, parse_json_object
@@ -27,26 +29,14 @@ from daraja_core.simulator.validation import RequestRefused, check_push, check_q
 PUSH_ACCEPTED = "Success. Request accepted for processing"
 
 
-def _daraja_error(
-    sim: SimulatorEngine,
-    request: Request[Any, Any, Any],
-    error: errors.DarajaError,
-    *,
-    phone: Any = None,
-    request_id: str | None = None,
-) -> Response[Any]:
-    sim.record_request(request.method, request.url.path, error.http_status, error.outcome, phone=phone)
-    return error.response(request_id)
-
-
 @get("/oauth/v1/generate", sync_to_thread=False)
 def generate_token(request: Request[Any, Any, Any], sim: NamedDependency[SimulatorEngine]) -> Response[Any]:
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
-        return _daraja_error(sim, request, errors.INVALID_AUTH_TYPE)
+        return logged_error(sim, request, errors.INVALID_AUTH_TYPE)
     # LNM#34: trailing whitespace after the grant type is enough for 400.008.02.
     if request.query_params.get("grant_type") != "client_credentials":
-        return _daraja_error(sim, request, errors.INVALID_GRANT_TYPE)
+        return logged_error(sim, request, errors.INVALID_GRANT_TYPE)
     try:
         key, _, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
@@ -75,20 +65,20 @@ async def _hold_answer(request: Request[Any, Any, Any], delay_s: float) -> None:
 @post("/mpesa/stkpush/v1/processrequest", status_code=200)
 async def stk_push(request: Request[Any, Any, Any], sim: NamedDependency[SimulatorEngine]) -> Response[Any]:
     if not sim.bearer_is_valid(request.headers.get("authorization")):
-        return _daraja_error(sim, request, errors.INVALID_ACCESS_TOKEN)
+        return logged_error(sim, request, errors.INVALID_ACCESS_TOKEN)
     body: dict[str, Any] = {}
     try:
         body = parse_json_object(await request.body())
         push = check_push(body, sim.passkeys)
     except RequestRefused as refused:
-        return _daraja_error(sim, request, refused.error, phone=body.get("PhoneNumber"))
+        return logged_error(sim, request, refused.error, phone=body.get("PhoneNumber"))
     scenario = scenario_for(push.phone)
     if scenario.push is PushBehaviour.REFUSE_LOCKED:
-        return _daraja_error(sim, request, errors.UNABLE_TO_LOCK, phone=push.phone)
+        return logged_error(sim, request, errors.UNABLE_TO_LOCK, phone=push.phone)
     if scenario.push is PushBehaviour.INTERNAL_ERROR:
         # Deviation, documented in the README: on Daraja a 500.003.1001 leaves the push's fate unknowable;
         # here it is never accepted, so nothing rings, no callback comes and STK Query cannot find it.
-        return _daraja_error(sim, request, errors.INTERNAL_SERVER_ERROR, phone=push.phone)
+        return logged_error(sim, request, errors.INTERNAL_SERVER_ERROR, phone=push.phone)
     transaction = sim.accept_push(push, scenario)
     slow = scenario.push is PushBehaviour.ACCEPT_SLOW_ANSWER
     sim.record_request(
@@ -117,14 +107,14 @@ async def stk_push(request: Request[Any, Any, Any], sim: NamedDependency[Simulat
 @post("/mpesa/stkpushquery/v1/query", status_code=200)
 async def stk_query(request: Request[Any, Any, Any], sim: NamedDependency[SimulatorEngine]) -> Response[Any]:
     if not sim.bearer_is_valid(request.headers.get("authorization")):
-        return _daraja_error(sim, request, errors.INVALID_ACCESS_TOKEN)
+        return logged_error(sim, request, errors.INVALID_ACCESS_TOKEN)
     body: dict[str, Any] = {}
     try:
         body = parse_json_object(await request.body())
         query = check_query(body, sim.passkeys)
     except RequestRefused as refused:
         checkout_id = body.get("CheckoutRequestID")
-        return _daraja_error(
+        return logged_error(
             sim, request, refused.error, request_id=checkout_id if isinstance(checkout_id, str) else None
         )
     checkout_id = query.checkout_request_id
@@ -132,7 +122,7 @@ async def stk_query(request: Request[Any, Any, Any], sim: NamedDependency[Simula
     answer = sim.query(checkout_id)
     if isinstance(answer, errors.DarajaError):
         # Query errors carry the CheckoutRequestID as their requestId (LNM#13, §2b).
-        return _daraja_error(sim, request, answer, phone=phone, request_id=checkout_id)
+        return logged_error(sim, request, answer, phone=phone, request_id=checkout_id)
     sim.record_request(
         request.method,
         request.url.path,
@@ -171,7 +161,7 @@ def create_app(settings: SimulatorSettings | None = None, *, clock: Clock | None
         return engine
 
     app = Litestar(
-        route_handlers=[generate_token, stk_push, stk_query, simulator_log, simulator_reset],
+        route_handlers=[generate_token, stk_push, stk_query, simulator_log, simulator_reset, *C2B_ROUTES],
         dependencies={"sim": Provide(provide_engine, sync_to_thread=False)},
         lifespan=[lifespan],
         response_headers=[ResponseHeader(name="X-Daraja-Simulator", value="SIMULATOR - no real money")],

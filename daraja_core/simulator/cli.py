@@ -2,6 +2,7 @@
 
 mpesa-sim --host 127.0.0.1 --port 8089 [--callback-delay S] [--unreachable-delay S] ...
 mpesa-sim log --url http://127.0.0.1:8089 [--json]
+mpesa-sim customer-pay --till 174379 --amount 350 --phone 0712345678 [--ref X] [--url URL]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mpesa-sim",
         description=f"A local Daraja (M-Pesa) simulator. {DEMO_NOTICE}. "
-        "`mpesa-sim log --url URL` prints a running simulator's log.",
+        "`mpesa-sim log --url URL` prints a running simulator's log; "
+        "`mpesa-sim customer-pay --help` plays a customer paying a till.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -50,6 +52,19 @@ def serve_parser() -> argparse.ArgumentParser:
         "--min-query-interval", type=float, default=defaults.min_query_interval_s, metavar="S"
     )
     parser.add_argument("--token-lifetime", type=float, default=defaults.token_lifetime_s, metavar="S")
+    parser.add_argument(
+        "--c2b-validation",
+        action="store_true",
+        help="POST C2B validation requests to the registered ValidationURL (off on Daraja until enabled)",
+    )
+    parser.add_argument(
+        "--c2b-validation-timeout", type=float, default=defaults.c2b_validation_timeout_s, metavar="S"
+    )
+    parser.add_argument(
+        "--c2b-register-once",
+        action="store_true",
+        help='production rule: a second C2B URL registration is "Urls are already registered"',
+    )
     parser.add_argument(
         "--token-invalidates-previous",
         action="store_true",
@@ -73,6 +88,59 @@ def _log_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _customer_pay_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpesa-sim customer-pay",
+        description="Play the customer: pay a till, a paybill or a generated QR code on a running simulator "
+        "(its registered ValidationURL and ConfirmationURL get Daraja's C2B POSTs).",
+    )
+    parser.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="the simulator's base URL")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--till", metavar="NUMBER", help="pay a till (Buy Goods)")
+    target.add_argument("--paybill", metavar="NUMBER", help="pay a paybill (needs --ref, the account number)")
+    target.add_argument(
+        "--qr", metavar="ID_OR_CONTENT", help="pay a generated QR code: its RequestID or content"
+    )
+    parser.add_argument("--amount", type=int, metavar="KES", help="whole shillings (not with --qr)")
+    parser.add_argument("--phone", required=True, help="the paying M-Pesa number, e.g. 0712345678")
+    parser.add_argument(
+        "--ref", default="", help="BillRefNumber: the paybill account number (optional for a till)"
+    )
+    return parser
+
+
+def customer_pay(argv: list[str]) -> int:
+    args = _customer_pay_parser().parse_args(argv)
+    body = {
+        key: value
+        for key, value in {
+            "till": args.till,
+            "paybill": args.paybill,
+            "qr": args.qr,
+            "amount": args.amount,
+            "phone": args.phone,
+            "ref": args.ref,
+        }.items()
+        if value not in (None, "")
+    }
+    try:
+        answer = httpx.post(
+            args.url.rstrip("/") + "/simulator/c2b/pay", json=body, timeout=60, trust_env=False
+        )
+    except httpx.HTTPError as problem:
+        print(f"mpesa-sim: cannot reach the simulator at {args.url}: {problem}", file=sys.stderr)
+        return 1
+    result = answer.json()
+    if answer.status_code != 200:
+        print(f"mpesa-sim: payment refused: {result.get('error', answer.text)}", file=sys.stderr)
+        return 2
+    print(
+        f"{DEMO_NOTICE}: KES {result['amount_kes']} from {result['phone']} to {result['shortcode']}, "
+        f"M-Pesa receipt {result['TransID']}: {result['detail']}"
+    )
+    return 0 if result["status"] == "completed" else 3
+
+
 def _format_log(log: dict[str, Any]) -> str:
     lines = [str(log.get("notice", DEMO_NOTICE)), "", "Requests:"]
     for entry in log.get("requests", []):
@@ -86,6 +154,13 @@ def _format_log(log: dict[str, Any]) -> str:
             f"  {entry['time']}  {entry['checkout_request_id']} ResultCode {callback.get('ResultCode')}"
             f" → {entry['url']}  {result}"
         )
+    lines += ["", "C2B:"]
+    for entry in log.get("c2b", []):
+        if entry["kind"] == "payment":
+            what = f"payment KES {entry['amount_kes']} from {entry['phone']}: {entry['detail']}"
+        else:
+            what = f"{entry['kind']} → {entry['url']}  {entry['error'] or 'HTTP ' + str(entry['status'])}"
+        lines.append(f"  {entry['time']}  {entry['trans_id']} to {entry['shortcode']} {what}")
     return "\n".join(lines)
 
 
@@ -122,6 +197,9 @@ def settings_from_args(
         min_query_interval_s=args.min_query_interval,
         token_lifetime_s=args.token_lifetime,
         token_invalidates_previous=args.token_invalidates_previous,
+        c2b_validation=args.c2b_validation,
+        c2b_validation_timeout_s=args.c2b_validation_timeout,
+        c2b_register_once=args.c2b_register_once,
         shortcodes={SANDBOX_SHORTCODE: SANDBOX_PASSKEY, **dict(args.shortcode)},
     )
 
@@ -154,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["log"]:
         return print_log(arguments[1:])
+    if arguments[:1] == ["customer-pay"]:
+        return customer_pay(arguments[1:])
     if arguments[:1] == ["serve"]:
         arguments = arguments[1:]
     return serve(arguments)

@@ -12,7 +12,7 @@ import functools
 import logging
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ import httpx
 
 from daraja_core.phones import mask_msisdn
 from daraja_core.simulator import errors
+from daraja_core.simulator.c2b import C2BDesk
 from daraja_core.simulator.callbacks import (
     CALLBACK_HEADERS_BASE,
     masked_for_log,
@@ -106,6 +107,7 @@ class SimulatorEngine:
         self._callbacks: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        self.c2b = C2BDesk(settings, now=self.now, http=lambda: self._http, spawn=self._spawn)
 
     def now(self) -> datetime:
         return self._clock()
@@ -113,6 +115,12 @@ class SimulatorEngine:
     @property
     def pending_callbacks(self) -> int:
         return len(self._tasks)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` in the background until it ends or the simulator stops or resets."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # Lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,8 +143,9 @@ class SimulatorEngine:
         self._tasks.clear()
 
     async def reset(self) -> None:
-        """Forget pushes, pending callbacks and the log; issued tokens stay valid."""
+        """Forget pushes, C2B registrations and payments, pending callbacks and the log; tokens stay valid."""
         await self._cancel_callbacks()
+        self.c2b.reset()
         self._transactions.clear()
         self._requests.clear()
         self._callbacks.clear()
@@ -204,12 +213,9 @@ class SimulatorEngine:
         self._transactions[transaction.checkout_request_id] = transaction
         copies = scenario.callbacks_sent
         if copies:
-            task = asyncio.create_task(
-                self._deliver_later(transaction, copies),
-                name=f"sim-callback:{transaction.checkout_request_id}",
+            self._spawn(
+                self._deliver_later(transaction, copies), f"sim-callback:{transaction.checkout_request_id}"
             )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
         return transaction
 
     # Callbacks (§4) ----------------------------------------------------------------------------------
@@ -322,4 +328,9 @@ class SimulatorEngine:
         logger.info("%s: %s %s → %s %s", DEMO_NOTICE, method, path, status, outcome)
 
     def log_snapshot(self) -> dict[str, Any]:
-        return {"notice": DEMO_NOTICE, "requests": list(self._requests), "callbacks": list(self._callbacks)}
+        return {
+            "notice": DEMO_NOTICE,
+            "requests": list(self._requests),
+            "callbacks": list(self._callbacks),
+            "c2b": self.c2b.log(),
+        }

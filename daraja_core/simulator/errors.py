@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from litestar import Response
+from litestar import Request, Response
 
 from daraja_core.simulator.identifiers import new_request_id
+
+if TYPE_CHECKING:
+    from daraja_core.simulator.engine import SimulatorEngine
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,19 @@ class DarajaError:
     @property
     def outcome(self) -> str:
         return f"{self.http_status} {self.error_code} {self.error_message}"
+
+
+def logged_error(
+    sim: SimulatorEngine,
+    request: Request[Any, Any, Any],
+    error: DarajaError,
+    *,
+    phone: Any = None,
+    request_id: str | None = None,
+) -> Response[Any]:
+    """Log the refusal of `request`, then answer it with `error`."""
+    sim.record_request(request.method, request.url.path, error.http_status, error.outcome, phone=phone)
+    return error.response(request_id)
 
 
 def bad_request(what: str) -> DarajaError:

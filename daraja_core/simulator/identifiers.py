@@ -60,3 +60,18 @@ def new_receipt_number(moment: datetime) -> str:
     date_part = _year_letter(local.year) + string.ascii_uppercase[local.month - 1] + _day_char(local.day)
     tail = "".join(secrets.choice(_ALNUM_UPPER) for _ in range(4))
     return date_part + RECEIPT_DEMO_MARK + tail
+
+
+def new_originator_conversation_id() -> str:
+    """`6e86-45dd-91ac-fd5d4178ab523408729` style: C2B register and simulate answers (§6)."""
+    return f"{_hex(4)}-{_hex(4)}-{_hex(4)}-{_hex(12)}{next(_counter) % 10_000_000:07d}"
+
+
+def new_reference_id() -> str:
+    """`16738-27456357-1` style: Dynamic QR's RequestID, Pull Transactions' ResponseRefID (§6, §6b)."""
+    return f"{secrets.randbelow(90_000) + 10_000}-{secrets.randbelow(90_000_000) + 10_000_000}-1"
+
+
+def new_conversation_id(moment: datetime) -> str:
+    """`AG_20191219_000043fdf61864fe9ff5` style, dated in Nairobi time (§6b, §7)."""
+    return f"AG_{moment.astimezone(NAIROBI):%Y%m%d}_{_hex(20)}"

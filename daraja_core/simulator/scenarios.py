@@ -102,3 +102,12 @@ def scenario_for(phone: str) -> Scenario:
     Numbers on other networks never get here: validation refuses them (docs/daraja.md §2c).
     """
     return SCENARIOS.get(phone, DEFAULT_SCENARIO)
+
+
+#: C2B payments (docs/daraja.md §6): the payer's number picks how many confirmations the merchant gets,
+#: with the same two numbers as STK Push: none (only Pull Transactions can tell), or two with one TransID.
+C2B_CONFIRMATION_COPIES = {"254711000005": 0, "254711000006": 2}
+
+
+def c2b_confirmation_copies(msisdn: str) -> int:
+    return C2B_CONFIRMATION_COPIES.get(msisdn, 1)

@@ -45,6 +45,12 @@ class SimulatorSettings:
     shortcodes: Mapping[str, str] = field(default_factory=_sandbox_shortcodes)
     #: How long one callback POST may take before it counts as failed (it is never retried, §4).
     callback_timeout_s: float = 10.0
+    #: C2B external validation (docs/daraja.md §6): off on Daraja until Safaricom support enables it.
+    c2b_validation: bool = False
+    #: How long a ValidationURL may take; past it the registration's ResponseType decides (§6: about 8 s).
+    c2b_validation_timeout_s: float = 8.0
+    #: Production rule: a shortcode's C2B URLs register once ("Urls are already registered", §6).
+    c2b_register_once: bool = False
 
     def all_shortcodes(self) -> dict[str, str]:
         return {**self.shortcodes, **_sandbox_shortcodes()}

@@ -23,7 +23,7 @@ PAYBILL = "CustomerPayBillOnline"
 BUY_GOODS = "CustomerBuyGoodsOnline"
 
 _MSISDN = re.compile(r"254[17]\d{8}")
-_SHORTCODE = re.compile(r"\d{5,8}")
+SHORTCODE_PATTERN = re.compile(r"\d{5,8}")
 _AMOUNT = re.compile(r"\d+(\.\d+)?")
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]+")
 # Hosts people paste from tutorials; Daraja refuses them (LNM#40, umoja-hub; §2 CallBackURL, §9 item 6).
@@ -67,7 +67,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _scalar_text(value: Any) -> str | None:
+def scalar_text(value: Any) -> str | None:
     """Daraja takes numbers or strings for numeric fields (§2); bools and objects are neither."""
     if isinstance(value, bool) or value is None:
         return None
@@ -77,15 +77,15 @@ def _scalar_text(value: Any) -> str | None:
 
 
 def check_shortcode(body: dict[str, Any]) -> str:
-    text = _scalar_text(body.get("BusinessShortCode"))
-    if text is None or not _SHORTCODE.fullmatch(text):
+    text = scalar_text(body.get("BusinessShortCode"))
+    if text is None or not SHORTCODE_PATTERN.fullmatch(text):
         raise RequestRefused(errors.bad_request("BusinessShortCode"))
     return text
 
 
 def check_credentials(body: dict[str, Any], shortcode: str, passkeys: dict[str, str]) -> None:
     """Timestamp format, then Password = base64(shortcode + passkey + timestamp) (§2)."""
-    timestamp = _scalar_text(body.get("Timestamp"))
+    timestamp = scalar_text(body.get("Timestamp"))
     if timestamp is None:
         raise RequestRefused(errors.bad_request("Timestamp"))
     try:
@@ -100,9 +100,9 @@ def check_credentials(body: dict[str, Any], shortcode: str, passkeys: dict[str, 
         raise RequestRefused(errors.WRONG_CREDENTIALS)
 
 
-def _amount_kes(value: Any) -> int:
+def whole_amount_kes(value: Any) -> int:
     # Whole shillings, at least 1 (§2 Amount; decimals → Invalid Amount, OSEN#6). "1" and 1 are both fine.
-    text = _scalar_text(value)
+    text = scalar_text(value)
     if text is None or not _AMOUNT.fullmatch(text):
         raise RequestRefused(errors.bad_request("Amount"))
     try:
@@ -118,7 +118,7 @@ def _msisdn(value: Any) -> str:
     # `07…`/`+254…` → Invalid PhoneNumber (§2 PartyA, §9 item 7); 2541… is live too.
     # An Airtel, Telkom or Equitel line has no M-Pesa to prompt: refused the same way (§2c; the exact
     # answer Daraja gives for one is unconfirmed).
-    text = _scalar_text(value)
+    text = scalar_text(value)
     if text is None or not _MSISDN.fullmatch(text) or not stk_push_reaches(text):
         raise RequestRefused(errors.bad_request("PhoneNumber"))
     return text
@@ -160,16 +160,16 @@ def check_push(body: dict[str, Any], passkeys: dict[str, str]) -> PushRequest:
     transaction_type = body.get("TransactionType")
     if transaction_type not in (PAYBILL, BUY_GOODS):
         raise RequestRefused(errors.bad_request("TransactionType"))  # [U] wording
-    amount_kes = _amount_kes(body.get("Amount"))
+    amount_kes = whole_amount_kes(body.get("Amount"))
     party_a = _msisdn(body.get("PartyA"))
-    party_b = _scalar_text(body.get("PartyB"))
-    if party_b is None or not _SHORTCODE.fullmatch(party_b):
+    party_b = scalar_text(body.get("PartyB"))
+    if party_b is None or not SHORTCODE_PATTERN.fullmatch(party_b):
         raise RequestRefused(errors.bad_request("PartyB"))  # [U] wording
     phone = _msisdn(body.get("PhoneNumber"))
     callback_url = body.get("CallBackURL")
     if not isinstance(callback_url, str) or callback_url_problem(callback_url) is not None:
         raise RequestRefused(errors.bad_request("CallBackURL"))
-    account_reference = _scalar_text(body.get("AccountReference"))
+    account_reference = scalar_text(body.get("AccountReference"))
     if not account_reference:
         # The doc calls it mandatory; its 12-character limit is not enforced live (§2), so neither is it here.
         raise RequestRefused(errors.bad_request("AccountReference"))  # [U] wording

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from daraja_core.contract import SELFTEST_PREFIX
 from pos_app.config import TillConfig
 from pos_app.daraja import AuthenticationFailed, DarajaClient, DarajaError
 from pos_app.engine.relay_client import RelayClient, RelayError, RelayRefused
@@ -272,7 +273,7 @@ async def check_callback_reaches_relay(
     callback_url: str, relay: RelayClient, http: httpx.AsyncClient, *, wait_s: float = 5.0
 ) -> Finding:
     """POST a self-test callback to the public callback URL and ask the relay whether it arrived."""
-    checkout_id = "ws_CO_SELFTEST_" + secrets.token_hex(8)
+    checkout_id = SELFTEST_PREFIX + secrets.token_hex(8)
     try:
         response = await http.post(callback_url, json=selftest_body(checkout_id), timeout=10.0)
     except httpx.HTTPError as error:

@@ -16,8 +16,9 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from pos_app.engine.payments import PaymentEngine
-from pos_app.engine.relay_client import FeedItem, RelayError, RelayRefused
+from daraja_core.contract import FeedItem
+from pos_app.engine.relay_client import RelayClient, RelayError, RelayPayment, RelayRefused
+from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
 from pos_app.store.models import PaymentAttempt
 
@@ -29,7 +30,7 @@ FEED_CURSOR_KEY = "relay_feed_after"
 class Reconciler:
     def __init__(
         self,
-        engine: PaymentEngine,
+        settler: Settler,
         *,
         now: Callable[[], datetime],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -37,9 +38,9 @@ class Reconciler:
         on_callback_seen: Callable[[datetime], None] = lambda _at: None,
         tick_s: float = 1.0,
     ) -> None:
-        self.engine = engine
-        self.store = engine.store
-        self.timings = engine.timings
+        self.settler = settler
+        self.store = settler.store
+        self.timings = settler.timings
         self._now = now
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -62,9 +63,12 @@ class Reconciler:
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._query_loop(), name="reconcile:query"))
-        if self.engine.relay.client is not None:
-            self._tasks.append(asyncio.create_task(self._feed_loop(), name="reconcile:feed"))
-            self._tasks.append(asyncio.create_task(self._registration_loop(), name="reconcile:register"))
+        client = self.settler.relay.client
+        if client is not None:
+            self._tasks.append(asyncio.create_task(self._feed_loop(client), name="reconcile:feed"))
+            self._tasks.append(
+                asyncio.create_task(self._registration_loop(client), name="reconcile:register")
+            )
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -104,26 +108,24 @@ class Reconciler:
             ):
                 self._query_plan.pop(attempt_id, None)
                 continue
-            if attempt_id in self.engine.settling:
+            if attempt_id in self.settler.settling:
                 self._query_plan[attempt_id] = (now + timedelta(seconds=gap), gap)
                 continue
             if row.state != State.PAID:  # a paid-by-query attempt only waits for the callback's receipt
-                await self.engine.query_once(attempt_id, row.checkout_request_id)
+                await self.settler.query_once(attempt_id, row.checkout_request_id)
             jitter = 1 + self._rng.uniform(-0.2, 0.2)
             next_gap = min(gap * 2, self.timings.reconcile_query_max_s)
             self._query_plan[attempt_id] = (self._now() + timedelta(seconds=gap * jitter), next_gap)
 
     # --- the relay's feed ----------------------------------------------------------------------------
 
-    async def _feed_loop(self) -> None:
-        client = self.engine.relay.client
-        assert client is not None
+    async def _feed_loop(self, client: RelayClient) -> None:
         delay = self.timings.relay_retry_first_s
         after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
         while True:
             try:
                 items, next_after = await client.results(after=after, wait_s=self.timings.long_poll_s)
-                self.engine.relay.on_reachable(True)
+                self.settler.relay.on_reachable(True)
                 delay = self.timings.relay_retry_first_s
                 await self._apply_feed_items(items)
                 if next_after != after:
@@ -132,11 +134,11 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except RelayRefused as error:
-                self.engine.relay.on_reachable(False)
+                self.settler.relay.on_reachable(False)
                 log.warning("relay refused the feed: %s", error)
                 await self._sleep(self.timings.relay_retry_max_s)
             except RelayError as error:
-                self.engine.relay.on_reachable(False)
+                self.settler.relay.on_reachable(False)
                 log.info("relay feed not answering (%s); retrying in %.1f s", error, delay)
                 await self._sleep(delay * (1 + self._rng.uniform(-0.2, 0.2)))
                 delay = min(delay * 2, self.timings.relay_retry_max_s)
@@ -146,23 +148,23 @@ class Reconciler:
 
     async def _apply_feed_items(self, items: list[FeedItem]) -> None:
         for item in items:
-            if item.payment.settled_at is not None:
-                self._on_callback_seen(item.payment.settled_at)
+            if (settled := item.settled_time) is not None:
+                self._on_callback_seen(settled)
         # order_id is the attempt id (the till registers it so); an order this store does not hold, or
-        # an attempt still being pushed, is skipped inside the batch.
-        await self.engine.apply_relay_payments([item.payment for item in items])
+        # an attempt still being pushed, is skipped inside the batch. A feed item is its payment.
+        await self.settler.apply_relay_payments(list[RelayPayment](items))
 
     # --- registrations the relay never got -----------------------------------------------------------
 
     def registrations_due(self) -> None:
         self._registrations_due = True
 
-    async def _registration_loop(self) -> None:
+    async def _registration_loop(self, client: RelayClient) -> None:
         while True:
             try:
                 if self._registrations_due:
                     self._registrations_due = False
-                    if not await self.register_missing():
+                    if not await self.register_missing(client):
                         self._registrations_due = True
             except asyncio.CancelledError:
                 raise
@@ -170,7 +172,7 @@ class Reconciler:
                 log.exception("reconciler registration pass failed")
             await self._sleep(max(self._tick_s, self.timings.relay_retry_first_s))
 
-    async def register_missing(self) -> bool:
+    async def register_missing(self, client: RelayClient) -> bool:
         """Register attempts the relay has not heard of (it was down, or the till died before), then read
         their status once: a callback held by the relay for an unregistered id applies on registration.
         False when the relay could not be reached (try again later)."""
@@ -178,17 +180,17 @@ class Reconciler:
         for row in await self.store.unsettled_attempts():
             if row.relay_registered or not row.checkout_request_id:
                 continue
-            if row.id in self.engine.settling:
+            if row.id in self.settler.settling:
                 complete = False  # its own task is registering it; look again later
                 continue
             if row.state == State.FAILED or not self._within_horizon(row):
                 continue
             try:
-                payment = await self.engine.register_with_relay(row)
-                status = await self.engine.relay.client.status(row.id) if self.engine.relay.client else None
+                payment = await self.settler.register_with_relay(client, row, row.checkout_request_id)
+                status = await client.status(row.id)
             except RelayError as error:
-                self.engine.relay.on_reachable(False)
+                self.settler.relay.on_reachable(False)
                 log.info("relay registration of attempt %s deferred: %s", row.id, error)
                 return False
-            await self.engine.apply_relay_payment(row.id, status or payment)
+            await self.settler.apply_relay_payment(row.id, status or payment)
         return complete

@@ -11,11 +11,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import msgspec
+
+from daraja_core.contract import (
+    ContractError,
+    FeedItem,
+    FeedKind,
+    Payment,
+    PaymentRegistration,
+    ReceiptAnswer,
+    SelftestSeen,
+    TillInfo,
+    decode,
+)
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_WAIT_S = 30.0  # the relay's bound on ?wait=
 
@@ -40,64 +55,22 @@ class RelayProtocolError(RelayError):
     pass
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+#: The relay's payment answer (registration, status), typed by the contract.
+RelayPayment = Payment
 
 
-@dataclass(frozen=True)
-class RelayPayment:
-    order_id: str
-    checkout_request_id: str
-    status: str  # "pending" | "completed" | "failed"
-    receipt: str | None
-    result_code: str | None
-    reason: str
-    amount_kes: int | None
-    paid_amount_kes: int | None
-    anomaly: str | None
-    registered_at: datetime | None
-    settled_at: datetime | None
+class _RawFeedPage(msgspec.Struct, frozen=True):
+    """`FeedPage` with its entries undecoded, so an entry of an unknown kind can be skipped."""
 
-    @classmethod
-    def from_json(cls, data: Any) -> RelayPayment:
-        if not isinstance(data, dict) or "status" not in data:
-            raise RelayProtocolError("the relay's payment answer has no status")
-        code = data.get("result_code")
-        return cls(
-            order_id=str(data.get("order_id") or ""),
-            checkout_request_id=str(data.get("checkout_request_id") or ""),
-            status=str(data["status"]),
-            receipt=(str(data.get("transactionId") or "").strip() or None),
-            result_code=None if code is None or code == "" else str(code),
-            reason=str(data.get("reason") or ""),
-            amount_kes=data.get("amount_kes"),
-            paid_amount_kes=data.get("paid_amount_kes"),
-            anomaly=data.get("anomaly") or None,
-            registered_at=_parse_time(data.get("registered_at")),
-            settled_at=_parse_time(data.get("settled_at")),
-        )
+    items: list[msgspec.Raw]
+    next_after: int
 
 
-@dataclass(frozen=True)
-class FeedItem:
-    seq: int
-    kind: str  # "result" | "anomaly"
-    payment: RelayPayment
+class _KindOnly(msgspec.Struct, frozen=True):
+    kind: str
 
 
-@dataclass(frozen=True)
-class RelayReceipt:
-    receipt: str
-    amount_kes: int | None
-    checkout_request_id: str | None
-    order_id: str | None
-    transaction_date: datetime | None
-    result_code: str | None
+_KNOWN_FEED_KINDS = frozenset(FeedKind)
 
 
 @dataclass(frozen=True)
@@ -136,42 +109,33 @@ class RelayClient:
         return response
 
     @staticmethod
-    def _json(response: httpx.Response) -> Any:
+    def _decode(response: httpx.Response, shape: type[T], what: str) -> T:
+        if response.status_code != 200:
+            raise RelayProtocolError(f"{what} answered HTTP {response.status_code}")
         try:
-            return response.json()
-        except ValueError as error:
-            raise RelayProtocolError(
-                f"the relay answered HTTP {response.status_code} without JSON"
-            ) from error
+            return decode(response.content, shape)
+        except ContractError as error:
+            raise RelayProtocolError(f"the relay's {what} answer is not the contract's: {error}") from error
 
     async def till_info(self) -> tuple[str, str]:
         """(till name, callback path) for this key."""
-        response = await self._request("GET", "/api/v1/till")
-        data = self._json(response)
-        if response.status_code != 200 or not isinstance(data, dict) or "callback_path" not in data:
-            raise RelayProtocolError(f"unexpected /api/v1/till answer (HTTP {response.status_code})")
-        return str(data.get("name", "")), str(data["callback_path"])
+        info = self._decode(await self._request("GET", "/api/v1/till"), TillInfo, "/api/v1/till")
+        return info.name, info.callback_path
 
     async def register(
         self, *, order_id: str, checkout_request_id: str, amount_kes: int, phone: str
-    ) -> RelayPayment:
+    ) -> Payment:
+        body = PaymentRegistration(order_id, checkout_request_id, amount_kes, phone)
         response = await self._request(
             "POST",
             "/api/v1/payments",
-            json={
-                "order_id": order_id,
-                "checkout_request_id": checkout_request_id,
-                "amount_kes": amount_kes,
-                "phone": phone,
-            },
+            json=msgspec.to_builtins(body),
         )
         if response.status_code == 409:
             raise RelayConflict(f"the relay holds a different registration for {checkout_request_id}")
-        if response.status_code not in (200, 201):
-            raise RelayProtocolError(f"registration answered HTTP {response.status_code}")
-        return RelayPayment.from_json(self._json(response))
+        return self._decode(response, Payment, "registration")
 
-    async def status(self, order_id: str, *, wait_s: float = 0.0) -> RelayPayment | None:
+    async def status(self, order_id: str, *, wait_s: float = 0.0) -> Payment | None:
         """The payment's status; with wait_s > 0 a long-poll that answers when it leaves pending.
         None when the relay has no such order for this till."""
         wait = max(0.0, min(wait_s, MAX_WAIT_S))
@@ -181,60 +145,48 @@ class RelayClient:
         )
         if response.status_code == 404:
             return None
-        if response.status_code != 200:
-            raise RelayProtocolError(f"status answered HTTP {response.status_code}")
-        return RelayPayment.from_json(self._json(response))
+        return self._decode(response, Payment, "status")
 
     async def results(
         self, *, after: int, wait_s: float = 0.0, limit: int = 100
     ) -> tuple[list[FeedItem], int]:
+        """A page of the till's feed after `after`, and the cursor for the next page.
+
+        An entry of a kind this till does not know yet (a newer relay) is skipped, not an error: the
+        cursor still moves past it, so one new kind never stalls the feed.
+        """
         wait = max(0.0, min(wait_s, MAX_WAIT_S))
         params: dict[str, str] = {"after": str(after), "limit": str(limit)}
         if wait > 0:
             params["wait"] = f"{wait:g}"
         response = await self._request("GET", "/api/v1/results", wait_s=wait, params=params)
-        data = self._json(response)
-        if response.status_code != 200 or not isinstance(data, dict):
-            raise RelayProtocolError(f"results answered HTTP {response.status_code}")
-        items = [
-            FeedItem(
-                seq=int(item["seq"]),
-                kind=str(item.get("kind", "result")),
-                payment=RelayPayment.from_json(item),
-            )
-            for item in data.get("items", [])
-        ]
-        next_after = int(data.get("next_after", max([after, *[i.seq for i in items]])))
-        return items, next_after
+        envelope = self._decode(response, _RawFeedPage, "results")
+        items: list[FeedItem] = []
+        for raw in envelope.items:
+            try:
+                kind = msgspec.json.decode(raw, type=_KindOnly).kind
+            except (msgspec.ValidationError, msgspec.DecodeError) as error:
+                raise RelayProtocolError(f"the relay's feed entry has no kind: {error}") from error
+            if kind not in _KNOWN_FEED_KINDS:
+                log.warning("skipping a relay feed entry of unknown kind %r", kind)
+                continue
+            try:
+                items.append(decode(raw, FeedItem))
+            except ContractError as error:
+                raise RelayProtocolError(f"the relay's feed entry is not the contract's: {error}") from error
+        return items, envelope.next_after
 
-    async def receipt(self, receipt: str) -> RelayReceipt | None:
+    async def receipt(self, receipt: str) -> ReceiptAnswer | None:
         response = await self._request("GET", f"/api/v1/receipts/{receipt}")
         if response.status_code == 404:
             return None
-        data = self._json(response)
-        if response.status_code != 200 or not isinstance(data, dict):
-            raise RelayProtocolError(f"receipt look-up answered HTTP {response.status_code}")
-        amount = data.get("amount_kes")
-        code = data.get("result_code")
-        return RelayReceipt(
-            receipt=str(data.get("receipt") or receipt),
-            amount_kes=int(amount)
-            if isinstance(amount, int | float) and not isinstance(amount, bool)
-            else None,
-            checkout_request_id=data.get("checkout_request_id"),
-            order_id=data.get("order_id"),
-            transaction_date=_parse_time(data.get("transaction_date")),
-            result_code=None if code is None else str(code),
-        )
+        return self._decode(response, ReceiptAnswer, "receipt look-up")
 
     async def selftest(self, checkout_request_id: str) -> datetime | None:
         response = await self._request("GET", f"/api/v1/selftest/{checkout_request_id}")
         if response.status_code == 404:
             return None
-        data = self._json(response)
-        if response.status_code != 200 or not isinstance(data, dict):
-            raise RelayProtocolError(f"self-test look-up answered HTTP {response.status_code}")
-        return _parse_time(data.get("received_at"))
+        return self._decode(response, SelftestSeen, "self-test look-up").received_time
 
     async def health(self) -> RelayHealth:
         response = await self._request("GET", "/healthz", authenticated=False)

@@ -1,7 +1,7 @@
 """TillService: the facade the window and the CLI call (docs/architecture.md "The till's engine facade").
 
-It owns the store, the Daraja client, the relay link (remote, embedded + ngrok, or none), the payment
-engine and the reconciler, and in demo mode the Daraja simulator and an embedded relay on loopback.
+It wires the store, the connections (Daraja, the relay, in demo mode the simulator: connections.py), the
+charger and settler, the reconciler and housekeeping, and closes what it opened in reverse order.
 Every state change reaches subscribers after it is stored; `open()` resumes every unsettled attempt.
 """
 
@@ -10,29 +10,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
-import socket
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from daraja_core.password import NAIROBI
-from pos_app.config import LANGUAGES, PLAIN_VARIABLES, SECRET_VARIABLES, TillConfig, load_config
-from pos_app.daraja import DarajaClient, DarajaConfig
+from pos_app.config import TillConfig
 from pos_app.engine import diagnostics as diag
-from pos_app.engine.errors import AttemptNotFound, ChargeRefused, ReceiptRefused, WrongPin
-from pos_app.engine.ledger import Ledger, audit_entry
-from pos_app.engine.payments import RECEIPT_PATTERN, PaymentEngine, RelayLink
-from pos_app.engine.pin import SETTING_KEY as PIN_KEY
-from pos_app.engine.pin import hash_pin, valid_pin, verify_pin
+from pos_app.engine import settings_store
+from pos_app.engine.charging import Charger
+from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL, Connections, connect, resolve_callback_url
+from pos_app.engine.errors import AttemptNotFound, ChargeRefused
+from pos_app.engine.housekeeping import Housekeeping
+from pos_app.engine.ledger import Ledger
+from pos_app.engine.manual_receipts import ManualReceipts
+from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.reconciler import Reconciler
-from pos_app.engine.relay_client import RelayClient, RelayError
-from pos_app.engine.states import FoundUnfinished, ManualReceiptEntered, State
+from pos_app.engine.relay_client import RelayClient
+from pos_app.engine.settling import RelayLink, Settler
+from pos_app.engine.states import State
 from pos_app.engine.views import (
-    SECRET_FIELDS,
-    SECRET_PLACEHOLDER,
+    Alert,
+    AlertCode,
     AttemptView,
     DayReport,
     Finding,
@@ -43,46 +44,15 @@ from pos_app.engine.views import (
     view_of,
 )
 from pos_app.store.db import Store
-from pos_app.store.models import PaymentAttempt
-from pos_app.store.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from daraja_core.serve import BackgroundServer
 
 log = logging.getLogger(__name__)
-
-#: Daraja is told to call back here when the till has no callback URL at all (query-only): reference §2
-#: notes `https://example.invalid/...` is accepted; the result then comes from STK Query alone.
-QUERY_ONLY_CALLBACK_URL = "https://example.invalid/api/v1/callbacks/stk/no-relay"
-PENDING_ALERT_S = 5 * 60  # the seed's alert: a payment pending longer than 5 minutes
-
-#: TillSettings field → the variable name used in the environment, .env and the settings table.
-SETTINGS_VARIABLES: dict[str, str] = {
-    "consumer_key": "MPESA_CONSUMER_KEY",
-    "consumer_secret": "MPESA_CONSUMER_SECRET",
-    "passkey": "MPESA_PASSKEY",
-    "environment": "MPESA_ENVIRONMENT",
-    "shortcode": "MPESA_SHORTCODE",
-    "till_number": "MPESA_TILL_NUMBER",
-    "transaction_type": "MPESA_TRANSACTION_TYPE",
-    "relay_url": "MPESA_RELAY_URL",
-    "relay_key": "MPESA_RELAY_KEY",
-    "use_embedded_relay": "MPESA_EMBEDDED_RELAY",
-    "ngrok_authtoken": "NGROK_AUTHTOKEN",
-    "callback_url": "MPESA_CALLBACK_URL",
-    "language": "MPESA_TILL_LANGUAGE",
-    "max_amount_kes": "MPESA_MAX_AMOUNT_KES",
-}
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def loopback_friendly_client(**options: Any) -> httpx.AsyncClient:
-    # TCP_NODELAY: a long-poll answer or a small POST is not held back by Nagle's algorithm (~40 ms).
-    transport = httpx.AsyncHTTPTransport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
-    )
-    return httpx.AsyncClient(transport=transport, trust_env=False, **options)
 
 
 def nairobi_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -91,218 +61,119 @@ def nairobi_day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 class TillService:
-    def __init__(self, config: TillConfig, *, now: Callable[[], datetime] = utcnow) -> None:
+    """Made by `open()`, which opens the stores and connections first; `close()` closes them."""
+
+    def __init__(
+        self,
+        config: TillConfig,
+        *,
+        store: Store,
+        settings_store: Store,
+        connections: Connections,
+        stack: contextlib.AsyncExitStack,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.config = config
         self._now = now
-        self.store: Store
-        self._settings_store: Store
-        self.ledger: Ledger
-        self.engine: PaymentEngine
-        self.reconciler: Reconciler
-        self.daraja: DarajaClient
-        self.relay: RelayClient | None = None
-        self.callback_url = ""
-        self._daraja_http = loopback_friendly_client(
-            timeout=httpx.Timeout(config.timings.daraja_timeout_s, connect=10.0)
-        )
-        self._relay_http = loopback_friendly_client()
-        self._simulator: Any = None
-        self._embedded: Any = None
-        self._tunnel: Any = None
-        self._mode = config.mode
+        self.store = store
+        self._settings_store = settings_store
+        self._stack = stack
+        self._mode = connections.mode
+        self.daraja = connections.daraja
+        self.relay: RelayClient | None = connections.relay
+        self._relay_http = connections.relay_http
+        self._simulator: BackgroundServer | None = connections.simulator
+        self.callback_url = connections.callback_url
         self._relay_connected: bool | None = None
         self._last_callback_at: datetime | None = None
-        self._alerts: list[str] = []
-        self._store_alerts: list[str] = []
+        self._alerts: list[Alert] = []
+        if config.demo:
+            self._alerts.append(Alert(AlertCode.DEMO_MODE, "DEMO mode: Daraja simulator, no real money."))
+        if connections.tunnel_error is not None:
+            self._alerts.append(Alert(AlertCode.TUNNEL_FAILED, connections.tunnel_error))
         self._status_listeners: list[Callable[[TillStatus], None]] = []
         self._background: list[asyncio.Task[None]] = []
         self._closed = False
+        self.ledger = Ledger(store, now)
+        self.settler = Settler(
+            ledger=self.ledger,
+            daraja=self.daraja,
+            relay=RelayLink(self.relay, on_reachable=self._set_relay_connected),
+            timings=config.timings,
+            now=now,
+            reconcile_later=self._reconcile_later,
+        )
+        self.charger = Charger(
+            ledger=self.ledger,
+            daraja=self.daraja,
+            settler=self.settler,
+            callback_url=lambda: self.callback_url,
+            timings=config.timings,
+            now=now,
+            demo=config.demo,
+            reconcile_later=self._reconcile_later,
+        )
+        self.reconciler = Reconciler(
+            self.settler,
+            now=now,
+            on_callback_seen=self._saw_callback,
+            tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
+        )
+        self.housekeeping = Housekeeping(
+            ledger=self.ledger,
+            charger=self.charger,
+            settler=self.settler,
+            reconciler=self.reconciler,
+            timings=config.timings,
+            now=now,
+            on_alerts_changed=self._announce_status,
+        )
+        self.owner_pin = OwnerPin(settings_store=settings_store, audit_store=store, now=now)
+        self._manual_receipts = ManualReceipts(
+            ledger=self.ledger, owner_pin=self.owner_pin, relay=lambda: self.relay, now=now
+        )
 
     # --- opening and closing -------------------------------------------------------------------------
 
     @classmethod
     async def open(cls, config: TillConfig, *, now: Callable[[], datetime] = utcnow) -> TillService:
-        service = cls(config, now=now)
+        config.home.mkdir(parents=True, exist_ok=True)
+        stack = contextlib.AsyncExitStack()
         try:
-            await service._open()
+            store = await Store.open(config.database_path)
+            stack.push_async_callback(store.close)
+            settings_store = store
+            if config.demo:
+                settings_store = await Store.open(config.home / "till.sqlite3")
+                stack.push_async_callback(settings_store.close)
+            connections = await connect(config, stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        service = cls(
+            config, store=store, settings_store=settings_store, connections=connections, stack=stack, now=now
+        )
+        try:
+            await service._start()
         except BaseException:
             await service.close()
             raise
         return service
 
-    async def _open(self) -> None:
-        config = self.config
-        config.home.mkdir(parents=True, exist_ok=True)
-        self.store = await Store.open(config.database_path)
-        self._settings_store = (
-            self.store if not config.demo else await Store.open(config.home / "till.sqlite3")
-        )
-        self.ledger = Ledger(self.store, self._now)
-        daraja_base = config.api_base_url or None
-        if config.demo:
-            daraja_base = await self._start_simulator()
-        if config.mode in ("demo", "embedded"):
-            await self._start_embedded_relay()
-        elif config.mode == "remote":
-            self.relay = RelayClient(
-                config.relay_url, config.relay_key, self._relay_http, timeout_s=config.timings.relay_timeout_s
-            )
-        self.daraja = DarajaClient(
-            DarajaConfig(
-                consumer_key=config.consumer_key,
-                consumer_secret=config.consumer_secret,
-                shortcode=config.shortcode,
-                passkey=config.passkey,
-                transaction_type=config.transaction_type,
-                till_number=config.till_number or None,
-                environment=config.environment,
-                base_url_override=daraja_base,
-                max_amount_kes=config.max_amount_kes,
-            ),
-            self._daraja_http,
-        )
+    async def _start(self) -> None:
         await self._resolve_callback_url()
-        self.engine = PaymentEngine(
-            ledger=self.ledger,
-            daraja=self.daraja,
-            relay=RelayLink(self.relay, on_reachable=self._set_relay_connected),
-            callback_url=lambda: self.callback_url,
-            timings=config.timings,
-            now=self._now,
-            demo=config.demo,
-            on_unknown=lambda attempt_id, delay: self.reconciler.track(attempt_id, delay),
-        )
-        self.reconciler = Reconciler(
-            self.engine,
-            now=self._now,
-            on_callback_seen=self._saw_callback,
-            tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
-        )
-        if config.demo:
-            self._alerts.append("DEMO mode: Daraja simulator, no real money.")
-        await self._resume()
+        await self.housekeeping.resume()
         self.reconciler.start()
-        self._background.append(asyncio.create_task(self._housekeeping(), name="till:housekeeping"))
-
-    async def _start_simulator(self) -> str:
-        from daraja_core.serve import BackgroundServer
-        from daraja_core.simulator import SimulatorSettings, create_app
-
-        server = BackgroundServer(create_app(SimulatorSettings()), timeout_graceful_shutdown=1)
-        await server.start()
-        self._simulator = server
-        log.info("demo: Daraja simulator on %s", server.base_url)
-        return server.base_url
-
-    async def _start_embedded_relay(self) -> None:
-        from pos_app.embedded_relay import EmbeddedRelayHost, Tunnel, TunnelError
-
-        host = EmbeddedRelayHost(self.config.relay_database_path, self.config.relay_key_file)
-        await host.start()
-        self._embedded = host
-        self.relay = RelayClient(
-            host.base_url, host.till_key, self._relay_http, timeout_s=self.config.timings.relay_timeout_s
-        )
-        if self.config.demo:
-            self.callback_url = host.base_url + host.callback_path
-            return
-        if self.config.callback_url:
-            return
-        tunnel = Tunnel(self.config.ngrok_authtoken)
-        try:
-            public = await tunnel.open(host.port)
-        except TunnelError as error:
-            self._mode = "query_only"
-            self._alerts.append(str(error))
-            log.warning("%s", error)
-            return
-        self._tunnel = tunnel
-        self.callback_url = public + host.callback_path
+        self._background.append(asyncio.create_task(self.housekeeping.run(), name="till:housekeeping"))
 
     async def _resolve_callback_url(self) -> None:
-        if self.callback_url:
-            return
-        if self.config.callback_url:
-            self.callback_url = self.config.callback_url
-            return
-        if self.relay is not None and self._mode == "remote":
-            cached = await self.store.get_setting("relay_callback_path")
-            try:
-                _name, path = await self.relay.till_info()
-            except RelayError as error:
-                log.warning("relay not reachable at start (%s)", error)
-                self._set_relay_connected(False)
-                path = cached or ""
-            else:
-                self._set_relay_connected(True)
-                if path != cached:
-                    await self.store.set_settings({"relay_callback_path": path}, self._now(), None)
-            if path:
-                self.callback_url = self.config.relay_url.rstrip("/") + path
-                return
-        if self._mode in ("query_only", "embedded"):
-            self.callback_url = QUERY_ONLY_CALLBACK_URL
+        if not self.callback_url:
+            self.callback_url = await resolve_callback_url(
+                self.config, self._mode, self.relay, self.store, self._now, self._set_relay_connected
+            )
 
-    async def _resume(self) -> None:
-        """Every unsettled attempt picks up where it was (issue 4: killing the process loses nothing)."""
-        for row in await self.store.unsettled_attempts():
-            await self._resume_one(row, on_start=True)
-
-    def _stale_created_before(self) -> datetime:
-        # An attempt in "created" older than two Daraja timeouts (token + push) is being pushed by no one:
-        # its process died. A younger one may belong to another process on the same store (the window
-        # while `mpesa-till history` runs), so it is left alone until it is that old.
-        return self._now() - timedelta(seconds=2 * self.config.timings.daraja_timeout_s + 1.0)
-
-    async def _resume_one(self, row: PaymentAttempt, *, on_start: bool) -> None:
-        if row.state == State.CREATED:
-            if row.created_at > self._stale_created_before():
-                return  # the housekeeping sweep looks again once it is stale
-            # The push may have left before the process died: unknown, never pushed again.
-            view = await self.ledger.apply(row.id, FoundUnfinished(at=self._now()), actor="system")
-            log.warning("attempt %s found unfinished in 'created': now %s", row.id, view.state)
-            if row.checkout_request_id:
-                self.reconciler.track(row.id, 0.0)
-        elif row.state == State.PROMPT_SENT:
-            self.engine.start_settling(row.id)
-        else:
-            self.reconciler.track(row.id, 0.0 if on_start else self.config.timings.reconcile_query_first_s)
-
-    async def _housekeeping(self) -> None:
-        """Every few seconds: stale `created` attempts (a process died mid-push), and the store's alerts."""
-        while True:
-            try:
-                await self._sweep_stale_created()
-                await self._refresh_store_alerts()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("housekeeping failed")
-            await asyncio.sleep(min(5.0, max(0.2, self.config.timings.relay_retry_first_s * 10)))
-
-    async def _sweep_stale_created(self) -> None:
-        stale_before = self._stale_created_before()
-        for row in await self.store.unsettled_attempts():
-            if (
-                row.state == State.CREATED
-                and row.created_at <= stale_before
-                and row.id not in self.engine.pushing
-            ):
-                await self._resume_one(row, on_start=False)
-
-    async def _refresh_store_alerts(self) -> None:
-        stuck, anomalies = await self.store.alert_counts(
-            since=self._now() - timedelta(days=1),
-            pending_before=self._now() - timedelta(seconds=PENDING_ALERT_S),
-        )
-        alerts = []
-        if stuck:
-            alerts.append(f"{stuck} payment(s) pending or unknown for more than 5 minutes.")
-        if anomalies:
-            alerts.append(f"{anomalies} payment(s) with an anomaly to review.")
-        if alerts != self._store_alerts:
-            self._store_alerts = alerts
-            self._announce_status()
+    def _reconcile_later(self, attempt_id: str, first_query_in_s: float) -> None:
+        self.reconciler.track(attempt_id, first_query_in_s)
 
     async def close(self) -> None:
         if self._closed:
@@ -313,24 +184,9 @@ class TillService:
         for task in self._background:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if hasattr(self, "reconciler"):
-            await self.reconciler.close()
-        if hasattr(self, "engine"):
-            await self.engine.close()
-        await self._relay_http.aclose()  # our connections go first, so the relay has less to wait for
-        if self._tunnel is not None:
-            await self._tunnel.close()
-        if self._embedded is not None:
-            with contextlib.suppress(Exception):
-                await self._embedded.stop()
-        if self._simulator is not None:
-            with contextlib.suppress(Exception):
-                await self._simulator.stop()
-        await self._daraja_http.aclose()
-        if hasattr(self, "_settings_store") and self._settings_store is not getattr(self, "store", None):
-            await self._settings_store.close()
-        if hasattr(self, "store"):
-            await self.store.close()
+        await self.reconciler.close()
+        await self.settler.close()
+        await self._stack.aclose()
 
     # --- subscriptions and status --------------------------------------------------------------------
 
@@ -352,9 +208,14 @@ class TillService:
             demo=self.config.demo,
             relay_connected=None if self.relay is None else self._relay_connected,
             last_callback_at=self._last_callback_at,
-            alerts=[*self._alerts, *self._store_alerts]
+            alerts=[*self._alerts, *self.housekeeping.alerts]
             + (
-                ["The relay is not reachable: payments settle by STK Query."]
+                [
+                    Alert(
+                        AlertCode.RELAY_UNREACHABLE,
+                        "The relay is not reachable: payments settle by STK Query.",
+                    )
+                ]
                 if self._relay_connected is False
                 else []
             ),
@@ -369,7 +230,7 @@ class TillService:
                 log.exception("a status listener failed")
 
     def _set_relay_connected(self, connected: bool) -> None:
-        if not connected and hasattr(self, "reconciler"):
+        if not connected:
             self.reconciler.registrations_due()
         if self._relay_connected != connected:
             self._relay_connected = connected
@@ -401,7 +262,7 @@ class TillService:
                 "The till has never reached its relay, so it does not know where M-Pesa should send the "
                 "result. Check the relay (mpesa-till doctor) or set MPESA_CALLBACK_URL."
             )
-        return await self.engine.charge(
+        return await self.charger.charge(
             amount_kes, phone, description, sale_id=sale_id, customer_confirms_no_sms=customer_confirms_no_sms
         )
 
@@ -438,8 +299,6 @@ class TillService:
 
     async def audit_trail(self, attempt_id: str) -> list[dict[str, Any]]:
         """Added (compatible): who did what to an attempt, oldest first."""
-        import json
-
         return [
             {
                 "at": entry.at,
@@ -452,105 +311,18 @@ class TillService:
             for entry in await self.store.audit_for(attempt_id)
         ]
 
-    # --- manual receipts -----------------------------------------------------------------------------
-
-    async def _check_pin(self, pin: str, *, action: str) -> None:
-        stored = await self._settings_store.get_setting(PIN_KEY)
-        if stored is None:
-            raise WrongPin("No owner PIN is set yet: set one in Settings (or `mpesa-till set-pin`).")
-        if not verify_pin(pin, stored):
-            await self.store.append_audit(
-                [audit_entry(at=self._now(), actor="owner", action=f"{action}_wrong_pin")]
-            )
-            raise WrongPin("Wrong owner PIN.")
+    # --- manual receipts, settings and the owner PIN -------------------------------------------------
 
     async def enter_manual_receipt(self, attempt_id: str, receipt: str, pin: str) -> ManualReceiptResult:
         view = await self.find_attempt(attempt_id)
-        await self._check_pin(pin, action="manual_receipt")
-        code = receipt.strip().upper()
-        if not RECEIPT_PATTERN.match(code):
-            raise ReceiptRefused("An M-Pesa receipt is 10 letters and digits, like NLJ7RT61SV.")
-        if view.state == State.PAID:
-            raise ReceiptRefused(f"This payment is already paid (receipt {view.receipt or 'by STK Query'}).")
-        holder = await self.store.attempt_with_receipt(code)
-        if holder is not None:
-            raise ReceiptRefused(f"Receipt {code} is already used on sale {holder.sale_id}.")
-        verified, reason = await self._verify_receipt(code, view.amount_kes)
-        updated = await self.ledger.apply(
-            view.attempt_id,
-            ManualReceiptEntered(at=self._now(), receipt=code, verified=verified, reason=reason, by="owner"),
-            actor="owner",
-            detail={"verified": verified, "reason": reason},
-        )
-        return ManualReceiptResult(attempt=updated, verified=verified, reason=reason)
-
-    async def _verify_receipt(self, code: str, amount_kes: int) -> tuple[bool, str]:
-        if self.relay is None:
-            return False, "No relay to check the receipt against (query-only mode)."
-        try:
-            found = await self.relay.receipt(code)
-        except RelayError as error:
-            return False, f"The relay could not be asked ({error})."
-        if found is None:
-            return False, "The relay has no M-Pesa payment with this receipt."
-        if found.result_code not in (None, "0"):
-            return False, f"The relay's record of this receipt is not a payment (code {found.result_code})."
-        if found.amount_kes != amount_kes:
-            return (
-                False,
-                f"The relay's payment with this receipt is KES {found.amount_kes}, not KES {amount_kes}.",
-            )
-        return True, f"Matches the M-Pesa payment of KES {amount_kes} the relay received."
-
-    # --- settings and PIN ----------------------------------------------------------------------------
+        return await self._manual_receipts.enter(view, receipt, pin)
 
     async def load_settings(self) -> TillSettings:
-        config = load_config(for_settings=True, env=self._env_for_settings())
-        values: dict[str, Any] = {}
-        for name, variable in SETTINGS_VARIABLES.items():
-            attribute = PLAIN_VARIABLES.get(variable) or SECRET_VARIABLES[variable]
-            value = getattr(config, attribute)
-            if name in SECRET_FIELDS:
-                value = SECRET_PLACEHOLDER if value else ""
-            values[name] = value
-        return TillSettings(**values)
-
-    def _env_for_settings(self) -> dict[str, str]:
-        import os
-
-        return {**os.environ, "MPESA_TILL_HOME": str(self.config.home)}
+        return await settings_store.load_settings(self.config.home)
 
     async def save_settings(self, settings: TillSettings) -> None:
-        if settings.language not in LANGUAGES:
-            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
-        if settings.environment not in ("sandbox", "production"):
-            raise ValueError("environment must be sandbox or production")
-        if (
-            isinstance(settings.max_amount_kes, bool)
-            or not isinstance(settings.max_amount_kes, int)
-            or settings.max_amount_kes < 1
-        ):
-            raise ValueError("max_amount_kes must be a whole number of shillings, at least 1")
-        secrets_store = SecretStore(self.config.home)
-        plain: dict[str, str | None] = {}
-        changed: list[str] = []
-        for name, variable in SETTINGS_VARIABLES.items():
-            value = getattr(settings, name)
-            if name in SECRET_FIELDS:
-                if value == SECRET_PLACEHOLDER:
-                    continue
-                secrets_store.set(variable, str(value).strip())
-                changed.append(variable)
-                continue
-            text = ("1" if value else "") if isinstance(value, bool) else str(value).strip()
-            plain[variable] = text or None
-            changed.append(variable)
-        await self._settings_store.set_settings(
-            plain,
-            self._now(),
-            audit_entry(
-                at=self._now(), actor="owner", action="settings_saved", detail={"keys": ",".join(changed)}
-            ),
+        await settings_store.save_settings(
+            settings, home=self.config.home, settings_store=self._settings_store, now=self._now
         )
         # Language and the amount limit apply at once; connection settings on the next start.
         self.config = dataclasses.replace(
@@ -558,20 +330,11 @@ class TillService:
         )
         self.daraja.config = dataclasses.replace(self.daraja.config, max_amount_kes=settings.max_amount_kes)
 
+    async def has_owner_pin(self) -> bool:
+        return await self.owner_pin.is_set()
+
     async def set_owner_pin(self, old_pin: str | None, new_pin: str) -> None:
-        stored = await self._settings_store.get_setting(PIN_KEY)
-        if stored is not None and (old_pin is None or not verify_pin(old_pin, stored)):
-            raise WrongPin("The current owner PIN is wrong.")
-        if not valid_pin(new_pin):
-            raise WrongPin("The owner PIN must be 4 to 8 digits.")
-        hashed = await asyncio.to_thread(hash_pin, new_pin)
-        await self._settings_store.set_settings(
-            {PIN_KEY: hashed},
-            self._now(),
-            audit_entry(
-                at=self._now(), actor="owner", action="owner_pin_changed" if stored else "owner_pin_set"
-            ),
-        )
+        await self.owner_pin.change(old_pin, new_pin)
 
     # --- diagnostics ---------------------------------------------------------------------------------
 
@@ -587,9 +350,11 @@ class TillService:
         elif config.mode == "remote" or config.callback_url:
             findings.extend(diag.callback_url_findings(self.callback_url))
         for alert in self._alerts:
-            if "ngrok" in alert:
+            if alert.code == AlertCode.TUNNEL_FAILED:
                 findings.append(
-                    Finding("tunnel_failed", "error", alert, "Check NGROK_AUTHTOKEN and the connection.")
+                    Finding(
+                        "tunnel_failed", "error", alert.message, "Check NGROK_AUTHTOKEN and the connection."
+                    )
                 )
         findings.append(await diag.check_daraja(self.daraja))
         if self.relay is not None:

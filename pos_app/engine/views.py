@@ -7,10 +7,14 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
+from daraja_core.password import NAIROBI
 from daraja_core.phones import format_local_masked
 from daraja_core.results import NextStep, Outcome, classify
 from pos_app.engine.states import State
+from pos_app.settings_schema import SECRET_FIELDS as SECRET_FIELDS
+from pos_app.settings_schema import TillSettings as TillSettings
 from pos_app.store.models import PaymentAttempt
 
 SENDING_EN, SENDING_SW = "Sending prompt…", "Inatuma ombi…"
@@ -148,52 +152,80 @@ class DayReport:
     anomalies: list[AttemptView] = field(default_factory=list)
 
     def to_csv(self) -> str:
-        """One row per attempt (phones masked), then the totals by outcome and by method."""
+        """One table, one row per attempt (newest first), for a spreadsheet: Nairobi time, words, phones
+        masked, amounts as whole shillings. The totals are in summary_csv()."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(
             [
-                "created_at",
-                "attempt_id",
-                "sale_id",
-                "amount_kes",
-                "phone",
-                "state",
-                "outcome",
-                "method",
-                "receipt",
-                "result_code",
-                "anomaly",
-                "manual_verified",
-                "demo",
+                "Date",
+                "Time",
+                "Sale",
+                "Payment",
+                "Amount (KES)",
+                "Phone",
+                "Result",
+                "Details",
+                "Method",
+                "Receipt",
+                "Receipt verified",
+                "Anomaly",
+                "Demo",
             ]
         )
         for view in self.attempts:
+            local = view.created_at.astimezone(NAIROBI)
             writer.writerow(
                 [
-                    view.created_at.isoformat(timespec="seconds"),
-                    view.attempt_id,
+                    local.date().isoformat(),
+                    local.strftime("%H:%M:%S"),
                     view.sale_id,
+                    view.attempt_id,
                     view.amount_kes,
                     format_local_masked(view.phone),
-                    view.state,
-                    outcome_key(view),
-                    view.method,
+                    _word(OUTCOME_WORDS, outcome_key(view)),
+                    view.message_en,
+                    _word(METHOD_WORDS, view.method),
                     view.receipt or "",
-                    view.result_code or "",
+                    "" if view.manual_verified is None else ("Yes" if view.manual_verified else "No"),
                     view.anomaly or "",
-                    "" if view.manual_verified is None else ("yes" if view.manual_verified else "no"),
-                    "yes" if view.demo else "",
+                    "Yes" if view.demo else "",
                 ]
             )
-        writer.writerow([])
-        writer.writerow(["total_by", "key", "count", "amount_kes"])
-        for key, (count, total) in sorted(self.by_outcome.items()):
-            writer.writerow(["outcome", key, count, total])
-        for key, (count, total) in sorted(self.by_method.items()):
-            writer.writerow(["method", key, count, total])
-        writer.writerow(["paid_total", "", "", self.paid_total_kes])
         return out.getvalue()
+
+    def summary_csv(self) -> str:
+        """The totals as their own table: by result, by method of the paid ones, and the paid total."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["Total", "Item", "Payments", "Amount (KES)"])
+        for key, (count, total) in sorted(self.by_outcome.items()):
+            writer.writerow(["Result", _word(OUTCOME_WORDS, key), count, total])
+        for key, (count, total) in sorted(self.by_method.items()):
+            writer.writerow(["Method", _word(METHOD_WORDS, key), count, total])
+        paid_count = sum(count for count, _total in self.by_method.values())
+        writer.writerow(["Paid total", "", paid_count, self.paid_total_kes])
+        return out.getvalue()
+
+
+#: The report's outcome keys and the attempt methods in words, as the window shows them in English.
+OUTCOME_WORDS = {
+    "paid": "Paid",
+    "cancelled": "Cancelled",
+    "insufficient_funds": "Not enough money",
+    "wrong_pin": "Wrong PIN",
+    "unreachable": "Phone unreachable",
+    "expired": "Prompt expired",
+    "limit": "M-Pesa limit",
+    "rejected": "Refused by M-Pesa",
+    "unknown": "Unknown",
+    "pending": "Still waiting",
+}
+METHOD_WORDS = {"stk": "M-Pesa prompt", "stk_query": "M-Pesa query", "manual": "Manual receipt"}
+
+
+def _word(words: dict[str, str], key: str) -> str:
+    return words.get(key, key.replace("_", " ").capitalize())
 
 
 def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False) -> DayReport:
@@ -227,39 +259,33 @@ class Finding:
     fix: str
 
 
+class AlertCode(StrEnum):
+    """What an alert is about; the window and the CLI choose how to say it."""
+
+    DEMO_MODE = "demo_mode"
+    TUNNEL_FAILED = "tunnel_failed"
+    PAYMENTS_STUCK = "payments_stuck"
+    ANOMALIES_TO_REVIEW = "anomalies_to_review"
+    RELAY_UNREACHABLE = "relay_unreachable"
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: AlertCode
+    message: str  # in English, with the details (a count, the tunnel's error)
+
+
 @dataclass(frozen=True)
 class TillStatus:
     mode: str
     demo: bool
     relay_connected: bool | None
     last_callback_at: datetime | None
-    alerts: list[str]
-
-
-@dataclass
-class TillSettings:
-    """What the Settings screen edits. Secrets come back as SECRET_PLACEHOLDER when set (never in clear);
-    saving the placeholder keeps the stored secret, saving "" removes it."""
-
-    consumer_key: str = ""
-    consumer_secret: str = ""
-    passkey: str = ""
-    environment: str = "sandbox"
-    shortcode: str = ""
-    till_number: str = ""
-    transaction_type: str = "CustomerPayBillOnline"
-    relay_url: str = ""
-    relay_key: str = ""
-    use_embedded_relay: bool = False
-    ngrok_authtoken: str = ""
-    callback_url: str = ""
-    language: str = "en"
-    max_amount_kes: int = 250_000
+    alerts: list[Alert]
 
 
 #: Stands in for a stored secret in TillSettings (the window shows dots, never the value).
 SECRET_PLACEHOLDER = "••••••••"
-SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
 
 
 @dataclass(frozen=True)

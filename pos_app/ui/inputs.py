@@ -1,4 +1,5 @@
-"""The sale form's two fields: whole-shilling amount, and a phone that formats itself as it is typed."""
+"""The sale form's two fields: an amount read as people write it, and a phone that formats itself as
+it is typed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from daraja_core.phones import InvalidPhone, format_local, normalise_msisdn
-from pos_app.ui.strings import text
+from pos_app.money import AmountRefused, parse_amount
 
 _MAX_DIGITS = 13  # "+254" + 9 digits, or "0" + 9 digits with room for one too many to be reported
 
@@ -112,23 +113,30 @@ class PhoneInput(QLineEdit):
 
 
 class AmountInput(QLineEdit):
-    """Whole shillings only: the validator refuses anything but digits (money is int KES)."""
+    """Takes the amount as a person types or pastes it and reads it with pos_app.money.parse_amount:
+    never a number the cashier did not type (no validator silently dropping '.' or '-')."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9]{0,7}"), self))
+        self.setMaxLength(32)
         self.max_amount_kes = 250_000
+        self.textChanged.connect(self._report)
 
     def amount_kes(self) -> int | None:
-        digits = self.text().strip()
-        return int(digits) if digits else None
+        try:
+            return parse_amount(self.text(), self.max_amount_kes)
+        except AmountRefused:
+            return None
 
     def problem(self, lang: str) -> str | None:
-        amount = self.amount_kes()
-        if amount is None:
-            return text("amount_missing", lang)
-        if amount < 1:
-            return text("amount_zero", lang)
-        if amount > self.max_amount_kes:
-            return text("amount_too_big", lang, max=f"{self.max_amount_kes:,}")
+        try:
+            parse_amount(self.text(), self.max_amount_kes)
+        except AmountRefused as refused:
+            return refused.reason(lang)
         return None
+
+    def _report(self, current: str) -> None:
+        # An empty box is not an error while typing; the charge says so if it is still empty.
+        self.setProperty("invalid", bool(current.strip()) and self.amount_kes() is None)
+        self.style().unpolish(self)
+        self.style().polish(self)

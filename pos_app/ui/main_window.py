@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -39,6 +39,7 @@ from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
 from pos_app.ui.sale_screen import SaleScreen
 from pos_app.ui.settings_dialog import SettingsDialog
+from pos_app.ui.shortcuts import NAV_KEYS, with_key
 from pos_app.ui.status_bar import Banner, TillStatusBar
 from pos_app.ui.strings import text
 
@@ -77,14 +78,14 @@ class MainWindow(QMainWindow):
         self.nav: dict[str, QPushButton] = {}
         nav_row = QHBoxLayout()
         nav_row.setSpacing(8)
-        for key, name, shortcut, handler in (
-            ("nav_sale", "saleButton", "F1", self.show_sale),
-            ("nav_history", "historyButton", "F2", self.on_history_clicked),
-            ("nav_report", "reportButton", "F3", self.on_report_clicked),
-            ("nav_manual", "manualReceiptButton", "F4", self.on_manual_receipt_clicked),
-            ("nav_diagnostics", "diagnosticsButton", "F5", self.on_diagnostics_clicked),
-            ("nav_settings", "settingsButton", "F6", self.on_settings_clicked),
-            ("nav_language", "languageButton", "F9", self.on_language_clicked),
+        for key, name, handler in (
+            ("nav_sale", "saleButton", self.show_sale),
+            ("nav_history", "historyButton", self.on_history_clicked),
+            ("nav_report", "reportButton", self.on_report_clicked),
+            ("nav_manual", "manualReceiptButton", self.on_manual_receipt_clicked),
+            ("nav_diagnostics", "diagnosticsButton", self.on_diagnostics_clicked),
+            ("nav_settings", "settingsButton", self.on_settings_clicked),
+            ("nav_language", "languageButton", self.on_language_clicked),
         ):
             button = QPushButton()
             named(button, name)
@@ -94,7 +95,6 @@ class MainWindow(QMainWindow):
             # Never narrower than its words: the Swahili labels are longer and must not be cut.
             button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             button.clicked.connect(handler)
-            QShortcut(QKeySequence(shortcut), self, button.click)
             self.nav[key] = button
             nav_row.addWidget(button)
             if key == "nav_manual":
@@ -129,8 +129,6 @@ class MainWindow(QMainWindow):
         self.set_language(lang)
         self.sale.show_presentation(presentation.idle(lang))
         self.sale.show_message(text("starting", lang))
-        self.sale.set_form_enabled(True)
-        self.sale.charge_button.setEnabled(False)
         self.resize(1100, 720)
         self.setMinimumHeight(600)  # the width follows the widest labels (Swahili ones are longer)
         self.sale.amount_input.setFocus()
@@ -157,7 +155,7 @@ class MainWindow(QMainWindow):
         self.sale_flow.detach()
 
     def show_start_error(self, message: str) -> None:
-        self.sale.show_message(text("start_failed", self.lang, error=message), error=True)
+        self.sale_flow.start_failed(text("start_failed", self.lang, error=message))
 
     @asyncSlot()
     async def _load_history(self) -> None:
@@ -307,7 +305,8 @@ class MainWindow(QMainWindow):
         self.lang = lang
         self.setWindowTitle(text("window_title", lang))
         for key, button in self.nav.items():
-            button.setText(text(key, lang))
+            button.setText(with_key(text(key, lang), NAV_KEYS[key]))
+            button.setShortcut(QKeySequence(NAV_KEYS[key]))  # after setText, which resets it
         self.sale.set_language(lang)
         self.history.set_language(lang)
         self.report.set_language(lang)

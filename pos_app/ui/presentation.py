@@ -86,6 +86,19 @@ def sending(amount_kes: int, msisdn: str, lang: str) -> Presentation:
     )
 
 
+def held(amount_kes: int, msisdn: str, lang: str) -> Presentation:
+    """A charge typed while the till is still starting: it goes out once the engine is ready."""
+    return Presentation(
+        tone=Tone.PENDING,
+        headline=text("starting", lang),
+        key_line=text("held_detail", lang),
+        detail=f"KES {kes(amount_kes)} · {masked_phone(msisdn)}",
+        extra="",
+        actions=(),
+        wait_deadline_at=None,
+    )
+
+
 def idle(lang: str) -> Presentation:
     return Presentation(Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (), None)
 

@@ -1,13 +1,16 @@
 """The sale flow on the sale screen: which mode it is in, and every move between modes.
 
-ENTRY: the cashier types amount and phone. SENDING: the push is in flight (one per press). WAITING: the
-engine waits for the customer's PIN. RESULT: paid, failed or unknown, with the safe next steps. The form
-is editable in ENTRY only. The controller reads the form, awaits TillService and renders the AttemptView
-the engine announces; the payment rules stay in the engine.
+ENTRY: the cashier types amount and phone. HELD: a charge typed while the till is still starting, sent
+as soon as the engine is attached. SENDING: the push is in flight (one per press). WAITING: the engine
+waits for the customer's PIN. RESULT: paid, failed or unknown, with the safe next steps. The form is
+editable in ENTRY only, and every mode has a key back to a form that charges: Esc (or, after a result,
+Enter or the next amount) starts a new sale. The controller reads the form, awaits TillService and
+renders the AttemptView the engine announces; the payment rules stay in the engine.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -27,16 +30,31 @@ if TYPE_CHECKING:
     from pos_app.ui.history_view import HistoryModel
     from pos_app.ui.sale_screen import SaleScreen
 
+log = logging.getLogger(__name__)
+
 PENDING_STATES = frozenset({"created", "prompt_sent"})
+_DIGITS = frozenset("0123456789")
 
 
 class SaleMode(Enum):
-    """Where the sale screen is: typing, push in flight, waiting for the PIN, or showing a result."""
+    """Where the sale screen is: typing, a charge held until the till has started, push in flight,
+    waiting for the PIN, or showing a result."""
 
     ENTRY = "entry"
+    HELD = "held"
     SENDING = "sending"
     WAITING = "waiting"
     RESULT = "result"
+
+
+# What the keys do, said under the form for each mode.
+_HINTS = {
+    SaleMode.ENTRY: "hint_entry",
+    SaleMode.HELD: "hint_held",
+    SaleMode.SENDING: "hint_sending",
+    SaleMode.WAITING: "waiting_hint",
+    SaleMode.RESULT: "hint_result",
+}
 
 
 class SaleController(QObject):
@@ -66,13 +84,27 @@ class SaleController(QObject):
         screen.charge_requested.connect(self.on_charge_requested)
         screen.enter_pressed.connect(self.on_enter)
         screen.escape_pressed.connect(self.on_escape)
+        screen.typed.connect(self.on_typed)
+        screen.paste_pressed.connect(self.on_paste)
         screen.status_panel.action_chosen.connect(self.on_action)
+        self._enter(SaleMode.ENTRY)
 
     def attach(self, service: TillService) -> None:
         self.service = service
         self.screen.amount_input.max_amount_kes = service.config.max_amount_kes
         self.screen.show_message("")
-        self.screen.charge_button.setEnabled(self.mode is SaleMode.ENTRY)
+        if self.mode is SaleMode.HELD:
+            # The charge typed during start-up goes out now, checked again against this till's limit.
+            self._enter(SaleMode.ENTRY)
+            self.on_charge_requested()
+
+    def start_failed(self, message: str) -> None:
+        """The engine could not start: say so, and that a charge typed meanwhile was not sent."""
+        if self.mode is SaleMode.HELD:
+            self._enter(SaleMode.ENTRY)
+            self.screen.show_presentation(presentation.idle(self.lang))
+            message = text("charge_refused", self.lang, reason=message)
+        self.screen.show_message(message, error=True)
 
     def detach(self) -> None:
         self.service = None
@@ -83,10 +115,12 @@ class SaleController(QObject):
             self.screen.show_presentation(present(self.current, lang))
         elif self.mode is SaleMode.ENTRY and self.screen.status_panel.presentation.tone is Tone.IDLE:
             self.screen.show_presentation(presentation.idle(lang))
+        self.screen.hint_label.setText(text(_HINTS[self.mode], lang))
 
     def _enter(self, mode: SaleMode) -> None:
         self.mode = mode
-        self.screen.set_form_enabled(mode is SaleMode.ENTRY and self.service is not None)
+        self.screen.set_form_enabled(mode is SaleMode.ENTRY)
+        self.screen.hint_label.setText(text(_HINTS[mode], self.lang))
 
     # ---- what the engine announces --------------------------------------------------------------
 
@@ -104,7 +138,11 @@ class SaleController(QObject):
         self.history.upsert(view)
         if self.current is not None and view.attempt_id == self.current.attempt_id:
             self.current = view
-            if self.mode in (SaleMode.WAITING, SaleMode.RESULT):
+            # Paid while the form is back for the same sale (a receipt entered by hand): that sale is
+            # over, so the result shows and the next key starts a new one.
+            if self.mode in (SaleMode.WAITING, SaleMode.RESULT) or (
+                self.mode is SaleMode.ENTRY and view.state == "paid"
+            ):
                 self._render(view)
         elif view.attempt_id in self.left_waiting and view.state not in PENDING_STATES:
             self.left_waiting.discard(view.attempt_id)
@@ -141,10 +179,28 @@ class SaleController(QObject):
             self.screen.show_message(
                 text("left_waiting", self.lang, amount=kes(view.amount_kes), phone=masked_phone(view.phone))
             )
-        elif self.mode is SaleMode.RESULT:
-            self._back_to_form(focus_phone=False)
-        elif self.mode is SaleMode.ENTRY:
-            self.screen.clear()
+        elif self.mode is SaleMode.HELD:
+            self._enter(SaleMode.ENTRY)
+            self.screen.show_presentation(presentation.idle(self.lang))
+            self.screen.show_message(text("held_withdrawn", self.lang))
+            self.screen.amount_input.setFocus()
+        elif self.mode in (SaleMode.RESULT, SaleMode.ENTRY):
+            # A new sale, never the form of the sale just shown: charging that one again is a next
+            # step's job (Retry, Try another number, No SMS), which says which sale it charges.
+            self.new_sale()
+
+    def on_typed(self, typed: str) -> None:
+        """After a result, the next amount typed starts the next sale with it. Digits only: a letter
+        (an Alt-less try at a next step's key) does not throw the result away."""
+        if self.mode is SaleMode.RESULT and self.on_screen() and typed in _DIGITS:
+            self.new_sale()
+            self.screen.amount_input.insert(typed)
+
+    def on_paste(self) -> None:
+        """After a result, pasting an amount starts the next sale with it."""
+        if self.mode is SaleMode.RESULT and self.on_screen():
+            self.new_sale()
+            self.screen.amount_input.paste()
 
     def on_action(self, action_value: str) -> None:
         action = Action(action_value)
@@ -202,7 +258,7 @@ class SaleController(QObject):
 
     async def charge(self, *, customer_confirms_no_sms: bool) -> None:
         # One prompt per press: a second Enter while this one is in flight finds _charging set.
-        if self.service is None or self._charging or self.mode is not SaleMode.ENTRY:
+        if self._charging or self.mode is not SaleMode.ENTRY:
             return
         problem = self.screen.amount_input.problem(self.lang)
         if problem:
@@ -216,6 +272,13 @@ class SaleController(QObject):
             self.screen.phone_input.setFocus()
             return
         amount_kes = self.screen.amount_input.amount_kes() or 0
+        if self.service is None:
+            # Still starting: hold the charge (form read-only, Esc withdraws it) until attach() sends it.
+            self._enter(SaleMode.HELD)
+            self.screen.show_message("")
+            self.screen.show_presentation(presentation.held(amount_kes, msisdn, self.lang))
+            self.screen.status_panel.setFocus()
+            return
         self._charging = True
         self._enter(SaleMode.SENDING)
         self.screen.show_message("")
@@ -233,17 +296,29 @@ class SaleController(QObject):
                 ),
                 refused=self._charge_refused,
             )
+        except Exception:
+            # A bug, not a refusal: logged in full, and the cashier gets the form back with one sentence
+            # instead of a screen stuck on "Sending".
+            log.exception("the charge ended on an unexpected error")
+            self._charge_failed()
+            return
         finally:
             self._charging = False
         if view is not None:
             self._charged(view)
 
     def _charge_refused(self, refusal: Exception) -> None:
+        self._form_back(text("charge_refused", self.lang, reason=str(refusal)))
+
+    def _charge_failed(self) -> None:
+        self._form_back(text("charge_failed", self.lang))
+
+    def _form_back(self, message: str) -> None:
         self._enter(SaleMode.ENTRY)
         self.screen.show_presentation(
             present(self.current, self.lang) if self.current else presentation.idle(self.lang)
         )
-        self.screen.show_message(text("charge_refused", self.lang, reason=str(refusal)), error=True)
+        self.screen.show_message(message, error=True)
         self.screen.amount_input.setFocus()
 
     def _charged(self, view: AttemptView) -> None:

@@ -7,7 +7,7 @@ asked for (`charge_requested`, `action_chosen`, `escape_pressed`). The window ta
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
+from pos_app.ui.shortcuts import CHARGE_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -30,6 +31,8 @@ class SaleScreen(QWidget):
     charge_requested = Signal()
     enter_pressed = Signal()
     escape_pressed = Signal()
+    typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
+    paste_pressed = Signal()  # Ctrl+V where no field takes it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +43,9 @@ class SaleScreen(QWidget):
         self.amount_label = QLabel()
         self.amount_input = AmountInput()
         named(self.amount_input, "amountInput")
+        self.amount_hint = QLabel()
+        named(self.amount_hint, "amountHint")
+        self.amount_hint.setWordWrap(True)
         self.phone_label = QLabel()
         self.phone_input = PhoneInput()
         named(self.phone_input, "phoneInput")
@@ -60,6 +66,7 @@ class SaleScreen(QWidget):
         self.charge_button.clicked.connect(self.charge_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
+        self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form
 
         for label, field in (
             (self.amount_label, self.amount_input),
@@ -73,6 +80,7 @@ class SaleScreen(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.setVerticalSpacing(6)
         form.addRow(self.amount_label, self.amount_input)
+        form.addRow(self.amount_hint)
         form.addRow(self.phone_label, self.phone_input)
         form.addRow(self.phone_hint)
         form.addRow(self.description_label, self.description_input)
@@ -99,6 +107,7 @@ class SaleScreen(QWidget):
         QWidget.setTabOrder(self.phone_input, self.charge_button)
         QWidget.setTabOrder(self.charge_button, self.description_input)
         self.phone_input.problem_changed.connect(self._show_phone_problem)
+        self.amount_input.textChanged.connect(self._show_amount_problem)
         self.set_language("en")
 
     def set_language(self, lang: str) -> None:
@@ -108,9 +117,9 @@ class SaleScreen(QWidget):
         self.phone_label.setText(text("phone_label", lang))
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
-        self.charge_button.setText(text("charge", lang))
-        self.hint_label.setText(text("charge_hint", lang))
+        self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
         self.status_panel.set_language(lang)
+        self._show_amount_problem()
 
     def set_form_enabled(self, enabled: bool) -> None:
         for field in (self.amount_input, self.phone_input, self.description_input):
@@ -133,6 +142,16 @@ class SaleScreen(QWidget):
         self.show_message("")
         self.amount_input.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def _show_amount_problem(self) -> None:
+        """The reason under the box while the cashier types; nothing while it is empty or reads."""
+        typed = self.amount_input.text().strip()
+        problem = self.amount_input.problem(self.lang) if typed else None
+        self.amount_hint.setText(problem or "")
+        self.amount_hint.setVisible(problem is not None)
+        self.amount_hint.setProperty("error", problem is not None)
+        self.amount_hint.style().unpolish(self.amount_hint)
+        self.amount_hint.style().polish(self.amount_hint)
+
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
         msisdn = self.phone_input.msisdn()
         shown = phone_problem_text(message, self.lang) if message else ""
@@ -149,6 +168,17 @@ class SaleScreen(QWidget):
             return
         if event.key() == Qt.Key.Key_Escape:
             self.escape_pressed.emit()
+            event.accept()
+            return
+        if event.matches(QKeySequence.StandardKey.Paste):
+            self.paste_pressed.emit()
+            event.accept()
+            return
+        plain = not event.modifiers() & ~(
+            Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+        )
+        if plain and event.text().isprintable() and event.text().strip():
+            self.typed.emit(event.text())
             event.accept()
             return
         super().keyPressEvent(event)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from pos_app.settings_schema import SCREEN_SETTINGS, SECRET_FIELDS
 from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import FindingsList
 from pos_app.ui.naming import named
@@ -35,28 +36,14 @@ if TYPE_CHECKING:
     from pos_app.engine.service import TillService
     from pos_app.engine.views import TillSettings
 
-SECRET_FIELDS = ("consumer_secret", "passkey", "relay_key", "ngrok_authtoken")
-TEXT_FIELDS = ("consumer_key", "shortcode", "till_number", "relay_url", "callback_url")
-ENVIRONMENTS = ("sandbox", "production")
-TRANSACTION_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
-LANGUAGE_NAMES = (("en", "English"), ("sw", "Kiswahili"))
-
-_LABELS = {
-    "consumer_key": "set_consumer_key",
-    "consumer_secret": "set_consumer_secret",
-    "passkey": "set_passkey",
-    "environment": "set_environment",
-    "shortcode": "set_shortcode",
-    "till_number": "set_till_number",
-    "transaction_type": "set_transaction_type",
-    "relay_url": "set_relay_url",
-    "relay_key": "set_relay_key",
-    "use_embedded_relay": "set_embedded",
-    "ngrok_authtoken": "set_ngrok",
-    "callback_url": "set_callback_url",
-    "language": "set_language",
-    "max_amount_kes": "set_max_amount",
-}
+#: The form is built from the declaration (pos_app/settings_schema.py): one row per setting, in its order.
+_LABELS = {setting.name: setting.label for setting in SCREEN_SETTINGS}
+TEXT_FIELDS = tuple(s.name for s in SCREEN_SETTINGS if s.kind is str and not s.secret and not s.choices)
+FLAG_FIELDS = tuple(s.name for s in SCREEN_SETTINGS if s.kind is bool)
+CHOICES = {s.name: s.choices for s in SCREEN_SETTINGS if s.choices}
+MINIMUMS = {s.name: s.minimum or 0 for s in SCREEN_SETTINGS}
+#: Languages are offered by their own names; other choices show the value itself.
+LANGUAGE_NAMES = {"en": "English", "sw": "Kiswahili"}
 
 
 class SettingsDialog(QDialog):
@@ -79,24 +66,16 @@ class SettingsDialog(QDialog):
                 widget = line
             elif name in TEXT_FIELDS:
                 widget = QLineEdit()
-            elif name == "environment":
+            elif name in CHOICES:
                 combo = QComboBox()
-                combo.addItems(ENVIRONMENTS)
+                for choice in CHOICES[name]:
+                    combo.addItem(LANGUAGE_NAMES.get(choice, choice), choice)
                 widget = combo
-            elif name == "transaction_type":
-                combo = QComboBox()
-                combo.addItems(TRANSACTION_TYPES)
-                widget = combo
-            elif name == "language":
-                combo = QComboBox()
-                for code, label in LANGUAGE_NAMES:
-                    combo.addItem(label, code)
-                widget = combo
-            elif name == "use_embedded_relay":
+            elif name in FLAG_FIELDS:
                 widget = QCheckBox()
             else:
                 spin = QSpinBox()
-                spin.setRange(1, 999_999)
+                spin.setRange(MINIMUMS[name], 999_999)
                 spin.setGroupSeparatorShown(True)
                 widget = spin
             named(widget, f"setting_{name}")
@@ -160,8 +139,7 @@ class SettingsDialog(QDialog):
             elif isinstance(widget, QLineEdit):
                 widget.setText(value or "")
             elif isinstance(widget, QComboBox):
-                index = widget.findData(value) if name == "language" else widget.findText(value or "")
-                widget.setCurrentIndex(max(index, 0))
+                widget.setCurrentIndex(max(widget.findData(value), 0))
             elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
             elif isinstance(widget, QSpinBox):
@@ -179,7 +157,7 @@ class SettingsDialog(QDialog):
             elif isinstance(widget, QLineEdit):
                 changes[name] = widget.text().strip()
             elif isinstance(widget, QComboBox):
-                changes[name] = widget.currentData() if name == "language" else widget.currentText()
+                changes[name] = widget.currentData()
             elif isinstance(widget, QCheckBox):
                 changes[name] = widget.isChecked()
             elif isinstance(widget, QSpinBox):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from pos_app.engine.views import AlertCode
 from pos_app.ui.formatting import ago
 from pos_app.ui.naming import named
 from pos_app.ui.strings import text
@@ -79,7 +80,7 @@ class Banner(QLabel):
         if status.demo:
             lines.append(text("demo_banner", lang))
         # The engine also lists demo mode among its alerts; the banner already says it, once.
-        lines.extend(a for a in status.alerts if not (status.demo and a.upper().startswith("DEMO")))
+        lines.extend(a.message for a in status.alerts if a.code != AlertCode.DEMO_MODE)
         self.setText("\n".join(lines))
         _restyle(self, "kind", "alert" if len(lines) > int(status.demo) else "demo")
         self.setVisible(bool(lines))

@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from pos_app.ui.formatting import countdown
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Action, Presentation, Tone, idle
+from pos_app.ui.shortcuts import STEP_KEYS, bindable, with_key
 from pos_app.ui.strings import text
 
 _ACTION_TEXT = {
@@ -58,8 +60,8 @@ class StatusPanel(QFrame):
         self.buttons: dict[Action, QPushButton] = {}
         buttons_row = QHBoxLayout()
         buttons_row.setSpacing(10)
-        for action, key in _ACTION_TEXT.items():
-            button = QPushButton(text(key, self.lang))
+        for action in _ACTION_TEXT:
+            button = QPushButton()
             named(button, f"step_{action.value}")
             # Enter on a focused button presses it, as in a dialog: the whole window is keyboard-driven.
             button.setAutoDefault(True)
@@ -70,6 +72,7 @@ class StatusPanel(QFrame):
         buttons_row.addStretch(1)
         self._buttons_row = buttons_row
 
+        self.set_language(self.lang)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(14)
@@ -93,7 +96,11 @@ class StatusPanel(QFrame):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         for action, key in _ACTION_TEXT.items():
-            self.buttons[action].setText(text(key, lang))
+            button = self.buttons[action]
+            button.setText(with_key(text(key, lang), STEP_KEYS[action]))
+            # After setText, which replaces the shortcut with the label's mnemonic (none here). A hidden
+            # button's shortcut does not fire, so each key acts only while its step is offered.
+            button.setShortcut(QKeySequence(bindable(STEP_KEYS[action])))
 
     def show_presentation(self, presentation: Presentation) -> None:
         if presentation.tone is Tone.PENDING and self._presentation.tone is not Tone.PENDING:
@@ -137,8 +144,8 @@ class StatusPanel(QFrame):
         return [action for action in self._presentation.actions if self.buttons[action].isVisibleTo(self)]
 
     def focus_button(self) -> QPushButton | None:
-        """New sale takes the focus after a result, so Enter starts the next sale (issue 5); the next
-        steps are one Shift+Tab or their Alt+letter away."""
+        """New sale takes the focus after a result, so Enter starts the next sale; the next steps are one
+        Shift+Tab or their key (pos_app/ui/shortcuts.py) away."""
         return self.buttons[Action.NEW_SALE] if Action.NEW_SALE in self._presentation.actions else None
 
     def _tick(self) -> None:

@@ -6,15 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.engine import Connection
 
+from daraja_core.contract import (
+    ContractError,
+    FeedItem,
+    FeedPage,
+    Payment,
+    PaymentRegistration,
+    ReceiptAnswer,
+    SelftestSeen,
+    TillInfo,
+    decode,
+)
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from relay.payments import (
     PaymentCreate,
@@ -96,31 +109,48 @@ def _wait_param(wait: float) -> float:
     return wait
 
 
-class PaymentCreateBody(msgspec.Struct, forbid_unknown_fields=False):
-    order_id: str
-    checkout_request_id: str
-    amount_kes: int
-    phone: str
+_OPENAPI_TYPES = {msgspec.inspect.StrType: OpenAPIType.STRING, msgspec.inspect.IntType: OpenAPIType.INTEGER}
+
+
+@dataclass
+class _RegistrationOperation(Operation):
+    """The registration's operation, with `PaymentRegistration` as its documented request body."""
+
+    def __post_init__(self) -> None:
+        info = msgspec.inspect.type_info(PaymentRegistration)
+        if not isinstance(info, msgspec.inspect.StructType):
+            raise TypeError("PaymentRegistration is not a msgspec Struct")
+        schema = Schema(
+            type=OpenAPIType.OBJECT,
+            title="PaymentRegistration",
+            properties={
+                field.encode_name: Schema(type=_OPENAPI_TYPES[type(field.type)]) for field in info.fields
+            },
+            required=[field.encode_name for field in info.fields if field.required],
+        )
+        self.request_body = RequestBody(
+            content={"application/json": OpenAPIMediaType(schema=schema)}, required=True
+        )
 
 
 class TillController(Controller):
     path = "/api/v1"
 
     @get("/till")
-    async def till(self, request: Request[Any, Any, State]) -> dict[str, str]:
+    async def till(self, request: Request[Any, Any, State]) -> TillInfo:
         till, _ = await authed_read(request, lambda _c, _t: None)
-        return {"name": till.name, "callback_path": till.callback_path}
+        return TillInfo(name=till.name, callback_path=till.callback_path)
 
-    @post("/payments", status_code=200)
-    async def register(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+    # The body is decoded here, strictly and after the key is checked, not by Litestar (which would
+    # coerce "10" into 10); `_RegistrationOperation` documents it in the OpenAPI schema.
+    @post("/payments", status_code=200, operation_class=_RegistrationOperation)
+    async def register(self, request: Request[Any, Any, State]) -> Payment:
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
         try:
-            data = msgspec.json.decode(await request.body(), type=PaymentCreateBody)
-        except msgspec.ValidationError as error:
+            data = decode(await request.body(), PaymentRegistration)
+        except ContractError as error:
             raise HTTPException(status_code=400, detail=f"invalid payment: {error}") from error
-        except msgspec.DecodeError as error:
-            raise HTTPException(status_code=400, detail="the body is not JSON") from error
         if not data.order_id.strip() or not data.checkout_request_id.strip():
             raise HTTPException(status_code=400, detail="order_id and checkout_request_id are required")
         if data.amount_kes < 1:
@@ -140,7 +170,10 @@ class TillController(Controller):
         except RegistrationConflict as error:
             raise HTTPException(status_code=409, detail=str(error)) from error
         _, answer = await authed_read(request, lambda c, t: payment_status(c, t.id, create.order_id))
-        assert answer is not None
+        if answer is None:
+            raise RuntimeError(
+                f"the payment for order {create.order_id!r} was not found after registering it"
+            )
         return answer
 
     @get("/payments/{order_id:str}/status")
@@ -149,7 +182,7 @@ class TillController(Controller):
         request: Request[Any, Any, State],
         order_id: FromPath[str],
         wait: Annotated[float, QueryParameter()] = 0.0,
-    ) -> dict[str, Any]:
+    ) -> Payment:
         answer = await long_poll(
             request,
             lambda c, t: payment_status(c, t.id, order_id),
@@ -167,14 +200,14 @@ class TillController(Controller):
         after: Annotated[int, QueryParameter(ge=0)] = 0,
         wait: Annotated[float, QueryParameter()] = 0.0,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
-        items = await long_poll(
+    ) -> FeedPage:
+        items: list[FeedItem] = await long_poll(
             request, lambda c, t: feed_page(c, t.id, after, limit), lambda page: bool(page), _wait_param(wait)
         )
-        return {"items": items, "next_after": items[-1]["seq"] if items else after}
+        return FeedPage(items=items, next_after=items[-1].seq if items else after)
 
     @get("/receipts/{receipt:str}")
-    async def receipt(self, request: Request[Any, Any, State], receipt: FromPath[str]) -> dict[str, Any]:
+    async def receipt(self, request: Request[Any, Any, State], receipt: FromPath[str]) -> ReceiptAnswer:
         _, answer = await authed_read(request, lambda c, t: receipt_lookup(c, t.id, receipt))
         if answer is None:
             raise NotFoundException("no result with this receipt for this till")
@@ -183,7 +216,7 @@ class TillController(Controller):
     @get("/selftest/{checkout_request_id:str}")
     async def selftest(
         self, request: Request[Any, Any, State], checkout_request_id: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> SelftestSeen:
         _, answer = await authed_read(request, lambda c, t: selftest_lookup(c, t.id, checkout_request_id))
         if answer is None:
             raise NotFoundException("no self-test callback with this id reached this till's callback path")

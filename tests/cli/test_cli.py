@@ -9,8 +9,8 @@ from pathlib import Path
 
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
-from tests.cli.conftest import run_cli
-from tests.engine.conftest import Rig
+from tests.cli.conftest import CliResult, run_cli
+from tests.engine.conftest import Rig, RigFactory
 
 
 def remote_env(clean_env: dict[str, str], rig: Rig) -> dict[str, str]:
@@ -48,21 +48,73 @@ async def test_pay_in_demo_mode_prints_paid_with_a_receipt_as_the_last_json_line
     assert "Traceback" not in result.stderr  # the embedded relay and the simulator stop cleanly
 
 
-async def test_a_failed_payment_exits_non_zero_with_the_reason(clean_env: dict[str, str], rig: Rig) -> None:
+EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_REFUSED = 1, 2, 3, 4
+
+
+def lines_before_json(result: CliResult, word: str) -> list[str]:
+    return [line for line in result.stdout.strip().splitlines()[:-1] if word.lower() in line.lower()]
+
+
+async def test_a_failed_payment_exits_1_with_the_reason_printed_once(
+    clean_env: dict[str, str], rig: Rig
+) -> None:
     result = await run_cli(
         "pay", "--amount", "15", "--phone", "0711000002", "--json", env=remote_env(clean_env, rig)
     )
-    assert result.code == 1
+    assert result.code == EXIT_FAILED
     answer = json.loads(result.last_line)
     assert answer["status"] == "failed" and answer["receipt"] is None
     assert "enough money" in answer["reason"] and answer["outcome"] == "insufficient_funds"
+    assert lines_before_json(result, "enough money") == [
+        "FAILED: The customer does not have enough money on M-Pesa."
+    ]
+
+
+async def test_an_unknown_payment_exits_3_not_1_and_says_so_once(clean_env: dict[str, str], rig: Rig) -> None:
+    result = await run_cli(
+        "pay", "--amount", "15", "--phone", "0711000009", "--json", env=remote_env(clean_env, rig)
+    )
+    assert result.code == EXIT_UNKNOWN
+    assert json.loads(result.last_line)["status"] == "unknown"
+    assert len(lines_before_json(result, "SMS")) == 1, result.stdout
+
+
+async def test_a_sale_with_a_payment_still_waiting_is_refused_with_its_own_status_and_exit_code(
+    clean_env: dict[str, str], rig_factory: RigFactory
+) -> None:
+    rig = await rig_factory(callback_delay_s=120)  # the customer has not answered yet
+    env = {**remote_env(clean_env, rig), "MPESA_TILL_WAIT_DEADLINE_S": "120"}
+    first = await run_cli(
+        "pay", "--amount", "40", "--phone", "0708374149", "--json", "--timeout", "1", env=env
+    )
+    waiting = json.loads(first.last_line)
+    assert first.code == EXIT_UNKNOWN and waiting["status"] == "pending", first.stdout
+
+    again = await run_cli(
+        "pay", "--amount", "40", "--phone", "0708374149", "--sale", waiting["sale_id"], "--json", env=env
+    )
+    assert again.code == EXIT_REFUSED, again.stderr
+    answer = json.loads(again.last_line)
+    assert answer["status"] == "refused" and answer["sale_id"] == waiting["sale_id"]
+    assert "waiting" in answer["reason"]
+    assert (await rig.daraja_calls())["pushes"] == 1
+
+
+async def test_pay_help_lists_the_exit_codes(clean_env: dict[str, str]) -> None:
+    result = await run_cli("pay", "--help", env=clean_env)
+    assert result.code == 0
+    for line in ("0  paid", "1  failed", "2  invalid", "3  unknown", "4  refused"):
+        assert f"  {line}" in result.stdout, line
 
 
 async def test_an_invalid_phone_is_refused_before_anything_is_sent(
     clean_env: dict[str, str], rig: Rig
 ) -> None:
-    result = await run_cli("pay", "--amount", "15", "--phone", "0808", env=remote_env(clean_env, rig))
-    assert result.code == 2 and "Not charged" in result.stderr
+    result = await run_cli(
+        "pay", "--amount", "15", "--phone", "0808", "--json", env=remote_env(clean_env, rig)
+    )
+    assert result.code == EXIT_USAGE and "Not charged" in result.stderr
+    assert json.loads(result.last_line)["status"] == "invalid"
     assert (await rig.daraja_calls())["pushes"] == 0
 
 
@@ -73,7 +125,7 @@ async def test_history_report_and_manual_receipt_share_the_tills_store(
     paid = await run_cli("pay", "--amount", "20", "--phone", "0708374149", "--json", env=env)
     assert json.loads(paid.last_line)["status"] == "paid"
     unknown = await run_cli("pay", "--amount", "30", "--phone", "0711000009", "--json", env=env)
-    assert unknown.code == 1
+    assert unknown.code == EXIT_UNKNOWN
     unknown_answer = json.loads(unknown.last_line)
     assert unknown_answer["status"] == "unknown"
 
@@ -94,9 +146,10 @@ async def test_history_report_and_manual_receipt_share_the_tills_store(
     csv_file = tmp_path / "day.csv"
     report = await run_cli("report", "--csv", str(csv_file), env=env)
     assert report.code == 0 and "Paid total: KES 50" in report.stdout and "NOT verified" in report.stdout
-    lines = list(csv.reader(io.StringIO(csv_file.read_text())))
-    assert lines[0][:4] == ["created_at", "attempt_id", "sale_id", "amount_kes"]
-    assert ["method", "manual", "1", "30"] in lines and ["paid_total", "", "", "50"] in lines
+    rows = list(csv.DictReader(io.StringIO(csv_file.read_text(encoding="utf-8-sig"))))
+    manual = next(row for row in rows if row["Payment"] == unknown_answer["attempt_id"])
+    assert (manual["Result"], manual["Method"], manual["Receipt"]) == ("Paid", "Manual receipt", "TK3AB12CDE")
+    assert manual["Receipt verified"] == "No" and manual["Amount (KES)"] == "30"
 
 
 async def test_doctor_prints_one_line_per_finding(clean_env: dict[str, str], rig: Rig) -> None:

@@ -88,15 +88,16 @@ async def test_an_unreadable_lifetime_falls_back_to_daraja_s_usual_3599_seconds(
 
 
 async def test_concurrent_callers_share_one_refresh(client: DarajaClient, fake: FakeDaraja) -> None:
-    release = asyncio.Event()
+    asked, release = asyncio.Event(), asyncio.Event()
 
     async def slow_token(request: httpx.Request) -> httpx.Response:
+        asked.set()
         await release.wait()
         return token_answer("shared")
 
     fake.queue(OAUTH, slow_token)
     waiters = [asyncio.create_task(client.access_token()) for _ in range(10)]
-    await asyncio.sleep(0.01)
+    await asked.wait()  # the refresh is out; every caller started before it
     release.set()
     assert await asyncio.gather(*waiters) == ["shared"] * 10
     assert fake.count(OAUTH) == 1
@@ -113,16 +114,17 @@ async def test_concurrent_callers_share_one_failed_refresh(client: DarajaClient,
 async def test_a_cancelled_caller_does_not_cancel_the_shared_refresh(
     client: DarajaClient, fake: FakeDaraja
 ) -> None:
-    release = asyncio.Event()
+    asked, release = asyncio.Event(), asyncio.Event()
 
     async def slow_token(request: httpx.Request) -> httpx.Response:
+        asked.set()
         await release.wait()
         return token_answer("survivor")
 
     fake.queue(OAUTH, slow_token)
     first = asyncio.create_task(client.access_token())
     second = asyncio.create_task(client.access_token())
-    await asyncio.sleep(0.01)
+    await asked.wait()  # the shared refresh is out, on the first caller's behalf
     first.cancel()
     release.set()
     assert await second == "survivor"

@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
 from pos_app.config import TillConfig, Timings
+from pos_app.engine.reconciler import FEED_CURSOR_KEY
 from pos_app.engine.service import TillService
 from pos_app.engine.views import AttemptView
+from relay.db import Database
+from relay.models import feed_table, raw_table, till_table
 from tests.support.relay_fixtures import RunningRelay
 from tests.support.simulator_fixtures import RunningSimulator, SimulatorFactory
 
@@ -150,6 +154,66 @@ class Rig:
             elif path == QUERY_PATH and checkout_request_id in (None, request.get("checkout_request_id")):
                 counts["queries"] += 1
         return {"pushes": counts["pushes"], "queries": counts["queries"], "tokens": counts["tokens"]}
+
+    async def pushed_checkout_ids(self) -> list[str]:
+        """The CheckoutRequestIDs of the pushes the simulator accepted, in order (whether or not the till
+        heard the answer)."""
+        log = await self.simulator.log()
+        return [
+            r["checkout_request_id"]
+            for r in log["requests"]
+            if r["path"] == PUSH_PATH and r.get("checkout_request_id")
+        ]
+
+    async def callbacks_delivered(self, checkout_request_id: str, count: int = 1) -> list[dict[str, Any]]:
+        """Wait until the simulator has POSTed `count` callbacks for this payment and each POST is over.
+        The relay answers only after its commit (relay/intake.py), so what it stored can be read then."""
+        delivered: list[dict[str, Any]] = []
+
+        async def done() -> bool:
+            log = await self.simulator.log()
+            delivered[:] = [c for c in log["callbacks"] if c["checkout_request_id"] == checkout_request_id]
+            return len(delivered) >= count
+
+        await eventually(done)
+        return delivered
+
+    async def relay_callback_statuses(self, checkout_request_id: str) -> list[str]:
+        """What the relay made of each callback it received for this payment (applied, duplicate, orphan…)."""
+        db = Database(self.relay.database_url)
+        try:
+            return await db.read(
+                lambda c: list(
+                    c.execute(
+                        sa.select(raw_table.c.status)
+                        .where(raw_table.c.checkout_request_id == checkout_request_id)
+                        .order_by(raw_table.c.id)
+                    ).scalars()
+                )
+            )
+        finally:
+            await db.dispose()
+
+    async def caught_up(self, till: TillService) -> None:
+        """Wait until the till has applied every entry of the relay's feed (its stored cursor is past the
+        relay's last entry): what the relay passed on has reached the till's store by then."""
+        db = Database(self.relay.database_url)
+        try:
+            token = self.callback_path.rsplit("/", 1)[-1]
+            last = await db.read(
+                lambda c: c.execute(
+                    sa.select(sa.func.max(feed_table.c.seq))
+                    .join(till_table, till_table.c.id == feed_table.c.till_id)
+                    .where(till_table.c.token == token)
+                ).scalar()
+            )
+        finally:
+            await db.dispose()
+
+        async def applied() -> bool:
+            return int(await till.store.get_setting(FEED_CURSOR_KEY) or 0) >= (last or 0)
+
+        await eventually(applied)
 
 
 @pytest.fixture

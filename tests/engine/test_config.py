@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 
-from pos_app.config import ConfigError, load_config
+from pos_app.config import ConfigError, TillConfig, Timings, load_config
 from pos_app.daraja import InvalidPaymentRequest
 from pos_app.engine.service import TillService
 from pos_app.engine.views import SECRET_PLACEHOLDER, TillSettings
+from pos_app.settings_schema import FALSE_WORDS, SCREEN_SETTINGS, SETTINGS, TRUE_WORDS
 from pos_app.store.secrets import SecretStore
 
 REAL = {
@@ -81,10 +84,81 @@ def test_bad_values_are_refused_with_the_variable_named(tmp_path: Path, no_keyri
         load_config(env=env_for(tmp_path, **REAL, MPESA_MAX_AMOUNT_KES="1.5"), dotenv_path=tmp_path / "x")
 
 
+@pytest.mark.parametrize(
+    ("word", "expected"), [(w, True) for w in TRUE_WORDS] + [(w, False) for w in FALSE_WORDS]
+)
+def test_a_yes_no_setting_takes_the_relays_words(
+    tmp_path: Path, no_keyring: None, word: str, expected: bool
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"MPESA_EMBEDDED_RELAY={word.upper()}\n")
+    config = load_config(env=env_for(tmp_path, **REAL), dotenv_path=dotenv)
+    assert config.use_embedded_relay is expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "words"),
+    [
+        ("MPESA_EMBEDDED_RELAY", "maybe", "must be true or false, not 'maybe'"),
+        ("MPESA_EMBEDDED_RELAY", "ja", "must be true or false"),
+        ("MPESA_MAX_AMOUNT_KES", "lots", "must be a whole number of shillings, not 'lots'"),
+        ("MPESA_MAX_AMOUNT_KES", "0", "must be at least 1"),
+        ("MPESA_TILL_WAIT_DEADLINE_S", "soon", "must be a number of seconds, not 'soon'"),
+        ("MPESA_TRANSACTION_TYPE", "PayBill", "must be one of CustomerPayBillOnline, CustomerBuyGoodsOnline"),
+        ("MPESA_TILL_LANGUAGE", "fr", "must be one of en, sw"),
+    ],
+)
+def test_a_wrong_value_is_refused_naming_the_variable_and_where_it_came_from(
+    tmp_path: Path, no_keyring: None, variable: str, raw: str, words: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} {words}.*from the environment"):
+        load_config(env=env_for(tmp_path, **REAL, **{variable: raw}), dotenv_path=tmp_path / "x")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"{variable}={raw}\n")
+    with pytest.raises(ConfigError, match=f"^{variable} {words}.*from .env"):
+        load_config(env=env_for(tmp_path, **REAL), dotenv_path=dotenv)
+
+
+def test_a_wrong_value_in_the_settings_table_is_refused_naming_the_variable(
+    tmp_path: Path, no_keyring: None
+) -> None:
+    with sqlite3.connect(tmp_path / "till.sqlite3") as connection:
+        connection.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)")
+        connection.execute("INSERT INTO settings VALUES ('MPESA_EMBEDDED_RELAY', 'sometimes')")
+    refusal = r"^MPESA_EMBEDDED_RELAY must be true or false, not 'sometimes' \(from the saved settings\)$"
+    with pytest.raises(ConfigError, match=refusal):
+        load_config(env=env_for(tmp_path, **REAL), dotenv_path=tmp_path / "x")
+
+
+def test_the_settings_screen_refuses_what_the_environment_refuses_with_the_same_words() -> None:
+    with pytest.raises(ConfigError, match=r"^MPESA_TILL_LANGUAGE must be one of en, sw, not 'fr'"):
+        TillSettings(language="fr")
+    with pytest.raises(ConfigError, match=r"^MPESA_MAX_AMOUNT_KES must be at least 1"):
+        dataclasses.replace(TillSettings(), max_amount_kes=0)
+    with pytest.raises(ConfigError, match=r"^MPESA_MAX_AMOUNT_KES must be a whole number of shillings"):
+        TillSettings(max_amount_kes=True)
+    with pytest.raises(ConfigError, match=r"^MPESA_EMBEDDED_RELAY must be true or false"):
+        TillSettings(use_embedded_relay="yes")  # type: ignore[arg-type]
+
+
+def test_the_declaration_and_the_configs_attributes_agree() -> None:
+    """TillSettings is the declaration of the screen's settings; TillConfig carries the same defaults."""
+    config_defaults = {f.name: f.default for f in dataclasses.fields(TillConfig)}
+    timing_names = {f.name for f in dataclasses.fields(Timings)}
+    for setting in SCREEN_SETTINGS:
+        assert config_defaults[setting.name] == getattr(TillSettings(), setting.name), setting.name
+    for setting in SETTINGS:
+        assert setting.name in (timing_names if setting.timing else config_defaults), setting.name
+    variables = [setting.variable for setting in SETTINGS]
+    assert len(variables) == len(set(variables))
+
+
 def test_a_printed_config_never_shows_a_secret(tmp_path: Path, no_keyring: None) -> None:
     config = load_config(env=env_for(tmp_path, **REAL), dotenv_path=tmp_path / "x")
     assert "very-secret-value" not in repr(config) and "passkey-value" not in str(config)
     assert config.redacted()["MPESA_CONSUMER_SECRET"] == "set"
+    settings = TillSettings(consumer_secret="very-secret-value", passkey="passkey-value")
+    assert "very-secret-value" not in repr(settings) and "passkey-value" not in str(settings)
 
 
 def test_secrets_fall_back_to_a_file_only_the_user_can_read(tmp_path: Path, no_keyring: None) -> None:

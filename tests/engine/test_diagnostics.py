@@ -125,6 +125,6 @@ async def test_a_callback_url_whose_proxy_fails_is_not_called_the_wrong_address(
 def test_the_tills_own_stand_in_callback_url_keeps_the_rules_it_checks_others_by() -> None:
     # Query-only mode still sends a CallBackURL; one with a word Safaricom rejects ("query") could get
     # every push refused as `Invalid CallBackURL` (docs/daraja.md §5).
-    from pos_app.engine.service import QUERY_ONLY_CALLBACK_URL
+    from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL
 
     assert codes(diag.callback_url_findings(QUERY_ONLY_CALLBACK_URL)) == set()

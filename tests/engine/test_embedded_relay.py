@@ -14,7 +14,9 @@ from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
 from pos_app.config import TillConfig
 from pos_app.embedded_relay import Tunnel, TunnelError
-from pos_app.engine.service import QUERY_ONLY_CALLBACK_URL, TillService
+from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL
+from pos_app.engine.service import TillService
+from pos_app.engine.views import AlertCode
 from tests.engine.conftest import FAST, settle
 from tests.support.simulator_fixtures import RunningSimulator
 
@@ -93,7 +95,8 @@ async def test_a_tunnel_that_cannot_start_gives_a_clear_message_and_query_only_p
     try:
         status = till.status()
         assert status.mode == "query_only"
-        assert any("ngrok" in alert and "STK Query" in alert for alert in status.alerts)
+        (tunnel,) = [alert for alert in status.alerts if alert.code == AlertCode.TUNNEL_FAILED]
+        assert "ngrok" in tunnel.message and "STK Query" in tunnel.message
         assert till.callback_url == QUERY_ONLY_CALLBACK_URL
         view = await till.charge(10, "0711000005")
         final = await settle(till, view.attempt_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from pos_app.config import Timings
-from pos_app.engine.payments import query_gaps
+from pos_app.engine.settling import query_gaps
 
 
 def test_gaps_grow_to_the_cap_within_the_jitter_and_stop_at_the_deadline() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
 from pos_app.engine.states import State
 from pos_app.store.db import Store
-from tests.engine.conftest import FAST, Rig, RigFactory, settle
+from tests.engine.conftest import FAST, Rig, RigFactory, eventually, settle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,10 @@ def till_env(rig: Rig, **extra: str) -> dict[str, str]:
     return env
 
 
-async def run_until_line_then_kill(env: dict[str, str], phone: str, marker: str, delay_s: float = 0.0) -> str:
+async def run_until_line_then_kill(
+    env: dict[str, str], phone: str, marker: str, until: Callable[[], Awaitable[object]] | None = None
+) -> str:
+    """Run `pay`, and SIGKILL it once `marker` is printed (and then `until` has returned, when given)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -70,7 +74,8 @@ async def run_until_line_then_kill(env: dict[str, str], phone: str, marker: str,
                     break
                 seen += line.decode()
         assert marker in seen, seen
-        await asyncio.sleep(delay_s)
+        if until is not None:
+            await until()
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -119,7 +124,9 @@ async def test_killed_right_after_the_prompt_before_the_relay_heard_of_it_still_
     rig = await rig_factory(callback_delay_s=0.05)
     await run_until_line_then_kill(till_env(rig), "0708374149", "[prompt_sent]")
     attempt_id = await only_attempt(rig)
-    await asyncio.sleep(0.5)
+    [checkout_request_id] = await rig.pushed_checkout_ids()
+    [delivered] = await rig.callbacks_delivered(checkout_request_id)
+    assert delivered["status"] == 200  # the relay has stored it
     till = await rig.open()
     assert (await settle(till, attempt_id)).state == State.PAID
     # Settled by the relay, or first by STK Query (its silence window is long past); the receipt follows.
@@ -133,13 +140,22 @@ async def test_killed_while_the_push_is_out_becomes_unknown_never_pushed_again_a
 ) -> None:
     rig = await rig_factory(push_response_delay_s=2.5)
     env = till_env(rig, MPESA_TILL_DARAJA_TIMEOUT_S="10")
-    await run_until_line_then_kill(env, "0711000008", "[created]", delay_s=0.5)
+
+    async def push_accepted() -> None:
+        await eventually(lambda: _pushed(rig))
+
+    await run_until_line_then_kill(env, "0711000008", "[created]", until=push_accepted)
     attempt_id = await only_attempt(rig)
     timings = replace(FAST, daraja_timeout_s=0.5)  # an attempt in "created" is abandoned after 2 s
     till = await rig.open(timings=timings)
     unknown = await till.ledger.wait_for(attempt_id, lambda v: v.state == State.UNKNOWN, 10.0)
     assert unknown.checkout_request_id is None  # the push's answer never reached the dead process
-    await asyncio.sleep(1.5)  # the prompt was on the phone; the customer paid; the callback went to the relay
+    # The prompt was on the phone; the customer paid; the callback went to the relay, which cannot tell
+    # whose it is (the till never learned the CheckoutRequestID) and passes nothing on.
+    [checkout_request_id] = await rig.pushed_checkout_ids()
+    await rig.callbacks_delivered(checkout_request_id)
+    assert await rig.relay_callback_statuses(checkout_request_id) == ["orphan"]
+    await rig.caught_up(till)
     assert (await till.attempt(attempt_id)).state == State.UNKNOWN
     assert (await rig.daraja_calls())["pushes"] == 1
     # The owner checks the SMS and enters its receipt: the relay knows it came on this till's callback path.
@@ -148,6 +164,10 @@ async def test_killed_while_the_push_is_out_becomes_unknown_never_pushed_again_a
     result = await till.enter_manual_receipt(attempt_id, receipt, "2468")
     assert result.verified, result.reason
     assert result.attempt.state == State.PAID and result.attempt.method == "manual"
+
+
+async def _pushed(rig: Rig) -> bool:
+    return bool(await rig.pushed_checkout_ids())
 
 
 async def test_closing_and_reopening_mid_payment_resumes_the_wait(rig_factory: RigFactory) -> None:

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from daraja_core.serve import serving
 from daraja_core.simulator import create_app
+from tests.simulator.c2b_receiver import C2BReceiver, running_c2b_receiver
 from tests.simulator.daraja_calls import FakeClock
 from tests.support.simulator_fixtures import (
     TEST_SIMULATOR_SETTINGS,
@@ -45,3 +46,10 @@ async def clocked_simulator(shared_clock: FakeClock) -> AsyncIterator[RunningSim
     app = create_app(TEST_SIMULATOR_SETTINGS, clock=shared_clock)
     async with serving(app, timeout_graceful_shutdown=1) as server:
         yield RunningSimulator(base_url=server.base_url, settings=TEST_SIMULATOR_SETTINGS)
+
+
+@pytest_asyncio.fixture
+async def receiver() -> AsyncIterator[C2BReceiver]:
+    """A merchant's C2B validation and confirmation endpoints on loopback, recording every POST."""
+    async with running_c2b_receiver() as running:
+        yield running

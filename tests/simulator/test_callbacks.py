@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 from typing import Any
@@ -71,14 +70,21 @@ async def test_failure_scenarios_send_a_numeric_result_code_and_no_callback_meta
     assert stk(callback.json)["ResultDesc"] == result_desc
 
 
+async def _after_a_later_callback(sim: RunningSimulator, sink: CallbackSink) -> str:
+    """Push a paying number and wait for its callback: a callback scheduled before it, with the same delay,
+    would have arrived by then (the simulator sends them in the order they fall due)."""
+    later = await _push(sim, sink, "254708374149")
+    await sink.wait_for_checkout(later)
+    return later
+
+
 async def test_254711000004_is_unreachable_1037_and_comes_after_the_longer_delay(
     simulator: RunningSimulator, callback_sink: CallbackSink
 ) -> None:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     checkout_id = await _push(simulator, callback_sink, "254711000004")
-    [callback] = await callback_sink.wait_for(1)
-    assert loop.time() - started >= simulator.settings.unreachable_delay_s
+    later = await _push(simulator, callback_sink, "254708374149")  # pushed after it, the usual delay
+    first, callback = await callback_sink.wait_for(2)
+    assert stk(first.json)["CheckoutRequestID"] == later  # the unreachable phone's answer comes last
     assert_failure_callback(callback.json, checkout_id, 1037)
     assert stk(callback.json)["ResultDesc"] == "No response from user."
 
@@ -86,10 +92,10 @@ async def test_254711000004_is_unreachable_1037_and_comes_after_the_longer_delay
 async def test_254711000005_pays_but_no_callback_is_ever_sent(
     simulator: RunningSimulator, callback_sink: CallbackSink
 ) -> None:
-    await _push(simulator, callback_sink, "254711000005")
-    await asyncio.sleep(simulator.settings.callback_delay_s * 3)
-    assert callback_sink.received == []
-    assert (await simulator.log())["callbacks"] == []
+    checkout_id = await _push(simulator, callback_sink, "254711000005")
+    later = await _after_a_later_callback(simulator, callback_sink)
+    assert callback_sink.for_checkout(checkout_id) == []
+    assert [c["checkout_request_id"] for c in (await simulator.log())["callbacks"]] == [later]
 
 
 async def test_254711000006_sends_the_same_paid_callback_twice(
@@ -99,8 +105,8 @@ async def test_254711000006_sends_the_same_paid_callback_twice(
     first, second = await callback_sink.wait_for(2)
     assert first.raw == second.raw
     assert_paid_callback(second.json, checkout_id, 10, "254711000006")
-    await asyncio.sleep(simulator.settings.callback_delay_s)
-    assert len(callback_sink.received) == 2
+    await _after_a_later_callback(simulator, callback_sink)
+    assert len(callback_sink.for_checkout(checkout_id)) == 2
 
 
 async def test_254711000008_answers_late_but_the_prompt_was_accepted_and_the_paid_callback_comes(
@@ -124,15 +130,14 @@ async def test_254711000008_answers_late_but_the_prompt_was_accepted_and_the_pai
 async def test_254711000008_answers_success_after_push_response_delay_when_the_client_waits(
     simulator_factory: SimulatorFactory, callback_sink: CallbackSink
 ) -> None:
-    sim = await simulator_factory(push_response_delay_s=0.5)
-    loop = asyncio.get_running_loop()
+    sim = await simulator_factory(push_response_delay_s=1.0)  # well past the 0.2 s callback delay
     async with daraja_client(sim.base_url) as client:
         access_token = await token(client)
-        started = loop.time()
         answer = await push(client, access_token, phone="254711000008", callback_url=callback_sink.url)
-    assert loop.time() - started >= 0.5
     assert answer.status_code == 200
     assert answer.json()["ResponseCode"] == "0"
+    # Held back: the prompt's callback had already arrived when the answer did.
+    assert callback_sink.for_checkout(answer.json()["CheckoutRequestID"])
 
 
 async def test_254711000009_is_an_internal_server_error_and_nothing_rings_or_calls_back(
@@ -141,9 +146,9 @@ async def test_254711000009_is_an_internal_server_error_and_nothing_rings_or_cal
     async with daraja_client(simulator.base_url) as client:
         answer = await push(client, await token(client), phone="254711000009", callback_url=callback_sink.url)
     assert_daraja_error(answer, 500, "500.003.1001", "Internal Server Error")
-    await asyncio.sleep(simulator.settings.callback_delay_s * 3)
-    assert callback_sink.received == []
     [logged] = (await simulator.log())["requests"][1:]
+    await _after_a_later_callback(simulator, callback_sink)
+    assert len(callback_sink.received) == 1  # the later sale's only
     assert (logged["phone"], logged["checkout_request_id"]) == ("2547*****009", None)
 
 
@@ -245,8 +250,13 @@ async def test_a_callback_that_cannot_be_delivered_is_logged_once_and_not_retrie
     async with daraja_client(simulator.base_url) as client:
         answer = await push(client, await token(client), callback_url=f"http://127.0.0.1:{closed_port}/cb")
     assert answer.status_code == 200
-    await asyncio.sleep(simulator.settings.callback_delay_s * 4)
-    [entry] = (await simulator.log())["callbacks"]
+    # A second push to the same dead URL, falling due later: once its failure is logged, a retry of the
+    # first would have been too.
+    async with daraja_client(simulator.base_url) as client:
+        later = await push(client, await token(client), callback_url=f"http://127.0.0.1:{closed_port}/cb")
+    later_id = later.json()["CheckoutRequestID"]
+    entry, later_entry = (await simulator.log_with_callbacks(2))["callbacks"]
+    assert later_entry["checkout_request_id"] == later_id
     assert entry["status"] is None
     assert "ConnectError" in entry["error"]
     assert entry["checkout_request_id"] == answer.json()["CheckoutRequestID"]

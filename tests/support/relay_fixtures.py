@@ -7,6 +7,7 @@ call it several times for several instances. Each yields a `RunningRelay`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -17,7 +18,7 @@ import pytest_asyncio
 from litestar import Litestar
 
 from daraja_core.serve import BackgroundServer
-from relay.app import create_app, release_waiters
+from relay.app import Relay, create_app, release_waiters
 from relay.db import Database
 from relay.migrate import upgrade
 from relay.models import utcnow
@@ -59,6 +60,17 @@ class RunningRelay:
         if self._server is not None:
             await self._server.stop()
             self._server = None
+
+    async def long_polls_waiting(self, count: int, timeout_s: float = 10.0) -> None:
+        """Wait until `count` long-polls are parked in this relay, waiting for a commit (relay/notify.py)."""
+        assert self._app is not None, "the relay is not running"
+        relay: Relay = self._app.state.relay
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout_s
+        while relay.hub.waiting() < count:
+            if loop.time() > give_up:
+                raise TimeoutError(f"{relay.hub.waiting()} long-poll(s) waiting, expected {count}")
+            await asyncio.sleep(0.01)
 
     async def restart(self) -> None:
         await self.stop()

@@ -54,6 +54,16 @@ class RunningSimulator:
             answer.raise_for_status()
             return dict(answer.json())
 
+    async def log_with_callbacks(self, count: int, timeout_s: float = 10.0) -> dict[str, Any]:
+        """The log once it holds `count` callback entries (each is logged when its POST is over, which is
+        after the receiver has it)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                log = await self.log()
+                if len(log["callbacks"]) >= count:
+                    return log
+                await asyncio.sleep(0.02)
+
     async def reset(self) -> None:
         async with _loopback_client(self.base_url) as client:
             (await client.post("/simulator/reset")).raise_for_status()

@@ -1,4 +1,4 @@
-"""The qasync loop under pytest-qt (shared/reference/stack-notes.md, "qasync under pytest-qt").
+"""The qasync loop under pytest-qt (docs/stack-notes.md, "qasync under pytest-qt"; tests/ui/session_loop.py).
 
 Tests stay synchronous: qtbot.keyClicks / waitUntil spin Qt, and the window's @asyncSlot tasks run on
 the qasync loop meanwhile. Teardown cancels what is left and lets it finish *before* qtbot closes the
@@ -7,9 +7,6 @@ widgets, and never calls loop.stop() (that quits the QApplication for every late
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.resources import stylesheet
+from tests.ui import session_loop as session
 from tests.ui.harness import TEST_TIMINGS, Till, start_till, stop_till, wait_task
 
 
@@ -29,52 +27,28 @@ def session_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     notifiers of closed loops behind, and Qt crashed now and then a few tests later; one loop, drained
     after every test, has not."""
     qapp.setStyleSheet(stylesheet())
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
+    loop = session.open_loop(qapp)
     yield loop
-    drain(loop, qapp)
-    # Leave the loop the way qasync expects a stopped one: running flag and marker cleared, then close.
-    # Never loop.stop(): it quits the QApplication (stack-notes.md).
-    loop._QEventLoop__is_running = False
-    asyncio.events._set_running_loop(None)
-    with contextlib.suppress(RuntimeError, TypeError):
-        qapp.aboutToQuit.disconnect(loop._after_run_forever)
-    loop.close()
-    asyncio.set_event_loop(None)
+    session.close_loop(loop, qapp)
 
 
 @pytest.fixture
 def qloop(qtbot, qapp: QApplication, session_loop: qasync.QEventLoop) -> Iterator[qasync.QEventLoop]:
     """The running qasync loop for one test; what the test left unfinished is cancelled and run to its
     end before pytest-qt closes the test's widgets."""
-    asyncio.set_event_loop(session_loop)
-    asyncio.events._set_running_loop(session_loop)
+    session.enter(session_loop)
     yield session_loop
-    drain(session_loop, qapp)
-    # Tests outside tests/ui (pytest-asyncio's own loops) must not find this loop marked as running.
-    asyncio.events._set_running_loop(None)
-    asyncio.set_event_loop(None)
-
-
-def drain(loop: asyncio.AbstractEventLoop, qapp: QApplication, rounds: int = 200) -> None:
-    """Cancel the loop's unfinished tasks and process events until they are done."""
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in tasks:
-        task.cancel()
-    for _ in range(rounds):
-        if all(task.done() for task in tasks):
-            break
-        qapp.processEvents()  # qasync runs the loop's callbacks from Qt's dispatcher
-        time.sleep(0.005)
-    qapp.processEvents()
+    session.drain(session_loop, qapp)
+    session.leave()
 
 
 @pytest.fixture
 def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
-    """Start a till (simulator + relay + TillService + window) with optional simulator/timing overrides."""
+    """Start a till (simulator + relay + TillService + window) with optional simulator/timing overrides.
+    With attach=False the window is shown but not yet given the service, as while the till starts up."""
     started: list[Till] = []
 
-    def make(simulator: dict[str, Any] | None = None, **timings: float) -> Till:
+    def make(simulator: dict[str, Any] | None = None, attach: bool = True, **timings: float) -> Till:
         home = tmp_path / f"till{len(started)}"
         home.mkdir()
         simulator_server, relay, key, callback_path, service = wait_task(
@@ -86,7 +60,8 @@ def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()
-        window.attach(service)
+        if attach:
+            window.attach(service)
         till = Till(qtbot, qloop, home, simulator_server, relay, key, callback_path, service, window)
         started.append(till)
         return till
@@ -99,7 +74,7 @@ def till_factory(qloop, qtbot, tmp_path: Path) -> Iterator[Callable[..., Till]]:
         wait_task(qloop, qtbot, stop_till(till))
         till.window.close_without_asking()
         till.window.deleteLater()
-    drain(qloop, QApplication.instance())  # type: ignore[arg-type]
+    session.drain(qloop, QApplication.instance())  # type: ignore[arg-type]
 
 
 @pytest.fixture

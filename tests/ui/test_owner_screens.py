@@ -161,7 +161,7 @@ def test_settings_are_saved_and_reloaded_and_secrets_never_come_back_in_clear(ti
     till.qtbot.keyClick(dialog.fields["relay_url"], Qt.Key.Key_Return)  # Enter = Save (default button)
     till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
     assert window.lang == "sw"
-    assert window.sale.charge_button.text() == "Toza"
+    assert window.sale.charge_button.text() == "Toza (Enter)"
 
     stored = till.run(till.service.load_settings())
     assert stored.till_number == "5123456"
@@ -196,7 +196,7 @@ def test_test_connection_runs_the_diagnostics_and_shows_each_finding_with_its_fi
 def test_language_switch_changes_every_word_and_is_remembered(till):
     window = till.window
     till.press(Qt.Key.Key_F9)
-    till.qtbot.waitUntil(lambda: window.sale.charge_button.text() == "Toza")
+    till.qtbot.waitUntil(lambda: window.sale.charge_button.text() == "Toza (Enter)")
     assert till.status_text().startswith("Tayari")
     assert till.find("reportButton").text() == "Ripoti ya siku (F3)"
     till.qtbot.waitUntil(lambda: till.run(till.service.load_settings()).language == "sw", timeout=5000)

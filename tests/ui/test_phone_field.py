@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from pos_app.ui.inputs import AmountInput, PhoneInput, group_phone, phone_problem
 from pos_app.ui.strings import phone_problem_text
@@ -81,12 +82,24 @@ def test_grouping_rules(typed, shown):
     assert group_phone(typed) == shown
 
 
-def test_amount_takes_whole_shillings_only(qtbot):
+@pytest.mark.parametrize("typed", ["12.50", "1.5", "-5", "0"])
+def test_the_amount_never_turns_what_was_typed_into_another_number(qtbot, typed):
     amount = AmountInput()
     qtbot.addWidget(amount)
-    qtbot.keyClicks(amount, "12.50")
-    assert amount.text() == "1250"
-    assert amount.amount_kes() == 1250
+    qtbot.keyClicks(amount, typed)
+    assert amount.text() == typed
+    assert amount.amount_kes() is None
+    assert amount.problem("en")
+
+
+@pytest.mark.parametrize("pasted", ["2 500", "KES 2,500.00", "Ksh2500", "2,500"])
+def test_a_pasted_amount_as_people_write_it_is_read(qtbot, pasted):
+    amount = AmountInput()
+    qtbot.addWidget(amount)
+    QApplication.clipboard().setText(pasted)
+    qtbot.keyClick(amount, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert amount.text() == pasted
+    assert amount.amount_kes() == 2500
     assert amount.problem("en") is None
 
 

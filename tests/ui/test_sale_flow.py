@@ -211,22 +211,3 @@ def test_relay_down_raises_the_alert_banner_and_the_sale_still_settles_by_query(
     assert window.status_bar.relay_label.text() == "Relay NOT reachable"
     till.wait_for_status("Paid", timeout_s=15)
     assert till.current().method == "stk_query"
-
-
-def test_a_refused_charge_says_why_sends_nothing_and_gives_the_form_back(till_factory):
-    till = till_factory(simulator={"callback_delay_s": 30.0}, wait_deadline_s=1.5, relay_silence_s=0.5)
-    window = till.window
-    till.charge("65", "0708374149")
-    till.wait_for_status("Unknown", timeout_s=10)
-    # Esc after a result goes back to the filled form of the same sale; Enter charges it again, which the
-    # engine refuses until the customer confirms no SMS came.
-    till.press(Qt.Key.Key_Escape)
-    till.qtbot.waitUntil(lambda: window.sale.amount_input.hasFocus())
-    till.press(Qt.Key.Key_Return)
-    till.qtbot.waitUntil(lambda: window.sale.form_message.text().startswith("Not sent: "), timeout=5000)
-    assert "check the customer's SMS" in window.sale.form_message.text()
-    assert till.status_text().startswith("Unknown")
-    assert window.sale.charge_button.isEnabled()
-    assert not window.sale.amount_input.isReadOnly()
-    assert focused() == window.sale.amount_input
-    assert len(till.pushes()) == 1

@@ -1,0 +1,48 @@
+"""Every key the window answers to, declared once: the same key for an action in every language.
+
+Buttons show their key in brackets ("Retry (Alt+R)"), built from here rather than from an `&` inside a
+translated label, where each language would pick its own letter. The README's key table lists them all.
+"""
+
+from __future__ import annotations
+
+from pos_app.ui.presentation import Action
+
+# The screens (F-keys work from anywhere in the window).
+NAV_KEYS: dict[str, str] = {
+    "nav_sale": "F1",
+    "nav_history": "F2",
+    "nav_report": "F3",
+    "nav_manual": "F4",
+    "nav_diagnostics": "F5",
+    "nav_settings": "F6",
+    "nav_language": "F9",
+}
+
+# The next steps after a result. New sale is the Enter key's own button: it has focus after a result.
+STEP_KEYS: dict[Action, str] = {
+    Action.RETRY: "Alt+R",
+    Action.ANOTHER_NUMBER: "Alt+A",
+    Action.TAKE_CASH: "Alt+C",
+    Action.VERIFY: "Alt+V",
+    Action.NO_SMS_CHARGE_AGAIN: "Alt+N",
+    Action.NEW_SALE: "Enter",
+}
+
+# Charge is pressed by Enter anywhere on the form, not only when it has the focus (sale_screen.py).
+CHARGE_KEY = "Enter"
+
+# Keys that are not a button's: moving through the form, going back.
+FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
+
+KEYS: tuple[str, ...] = tuple(dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values())))
+
+
+def with_key(label: str, key: str) -> str:
+    """A button's words with its key: `Retry (Alt+R)`."""
+    return f"{label} ({key})"
+
+
+def bindable(key: str) -> str:
+    """The key sequence a button is bound to, or "" for Enter (handled by the focus, not a shortcut)."""
+    return "" if key == "Enter" else key
