@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from daraja_core.password import parse_nairobi_timestamp
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from daraja_core.results import normalise_code
 
-# Larger than any M-Pesa amount and than a database integer: such an Amount cannot be a shilling count,
-# and int() of something like 1e999999999 would build a billion-digit number (minutes of CPU).
-MAX_AMOUNT_KES = 10**12
+# Far above any M-Pesa amount: such an Amount cannot be a shilling count.
+# 2**31 because every amount below it fits a 32-bit SQL INTEGER on SQLite and PostgreSQL alike, so a
+# store decides the same callback the same way; and int() of 1e999999999 would build a billion-digit
+# number (minutes of CPU).
+MAX_AMOUNT_KES = 2**31
+
+
+# An amount written as text (hand-made payloads, §4): ASCII digits with an optional fraction. A JSON
+# number is a number however it is written; text is read strictly.
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 class CallbackParseError(ValueError):
@@ -106,9 +114,25 @@ def _decode(body: bytes | str | dict[str, Any]) -> Any:
         raise CallbackParseError(f"cannot parse a callback from {type(body).__name__}")
     try:
         # Decimal keeps `1.00` exact (§4: Amount is a decimal literal on the wire).
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(body, parse_float=Decimal, object_pairs_hook=_object_without_duplicates)
+    except CallbackParseError:
+        raise
     except (ValueError, RecursionError) as exc:
         raise CallbackParseError(f"the callback body is not JSON: {exc}") from exc
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats.
+
+    `{"ResultCode": 1032, …, "ResultCode": 0}` is read last-wins by json.loads, first-wins by other
+    parsers: an ambiguous callback is kept raw as malformed and settles nothing.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise CallbackParseError(f"the callback repeats the key {key!r}: it is ambiguous")
+        found[key] = value
+    return found
 
 
 def _result_code(value: Any) -> str:
@@ -148,6 +172,9 @@ def _metadata_items(metadata: Any) -> dict[str, Any]:
     for item in raw_items:
         if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
             raise CallbackParseError("a CallbackMetadata item has no Name")
+        if item["Name"] in found:
+            # Two Amounts (or receipts, phones) cannot both be the payment's: ambiguous, like a repeated key.
+            raise CallbackParseError(f"CallbackMetadata has two items named {item['Name']!r}: ambiguous")
         found[item["Name"]] = item.get("Value")
     return found
 
@@ -162,10 +189,10 @@ def _decimal(value: Any) -> Decimal | None:
     elif isinstance(value, float):
         number = Decimal(repr(value))
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
+        # ASCII digits only: Decimal() also reads "1e1", "１０" (fullwidth) and "٣" (Arabic-Indic).
+        if not _DECIMAL_TEXT.fullmatch(value.strip()):
             return None
+        number = Decimal(value.strip())
     else:
         return None
     return number if number.is_finite() else None

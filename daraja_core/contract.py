@@ -54,11 +54,20 @@ class AnomalyKind(StrEnum):
     PHONE_MISSING = "phone_missing"
     #: A later callback disagrees with the first result, which stands; the status does not change.
     CONTRADICTING_RESULT = "contradicting_result"
+    #: A ResultCode the catalogue does not know ("00", "-1"): neither paid nor failed (docs/daraja.md §4a);
+    #: the payment stays pending, `result_code` carries the code.
+    UNKNOWN_RESULT = "unknown_result"
 
 
-#: Anomalies raised by a paid callback that does not match the registration: it carries a result code.
+#: Anomalies raised by a callback that cannot settle the payment (a paid one that does not match the
+#: registration, or an unknown code): it carries a result code.
 RESULT_ANOMALIES = frozenset(
-    {AnomalyKind.AMOUNT_MISMATCH, AnomalyKind.PHONE_MISMATCH, AnomalyKind.PHONE_MISSING}
+    {
+        AnomalyKind.AMOUNT_MISMATCH,
+        AnomalyKind.PHONE_MISMATCH,
+        AnomalyKind.PHONE_MISSING,
+        AnomalyKind.UNKNOWN_RESULT,
+    }
 )
 
 

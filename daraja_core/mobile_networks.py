@@ -77,7 +77,7 @@ def network_of(msisdn: str) -> Network:
 
     Anything else (not normalised, or a prefix the table does not list) is `Network.UNKNOWN`.
     """
-    if len(msisdn) != 12 or not msisdn.isdigit() or not msisdn.startswith("254"):
+    if len(msisdn) != 12 or not msisdn.isascii() or not msisdn.isdigit() or not msisdn.startswith("254"):
         return Network.UNKNOWN
     local = msisdn[3:]
     return _BY_PREFIX.get(local[:3]) or _BY_PREFIX.get(local[:2]) or Network.UNKNOWN

@@ -33,6 +33,6 @@ def stk_password(shortcode: str | int, passkey: str, timestamp: str) -> str:
 def parse_nairobi_timestamp(value: str | int) -> datetime:
     """A Daraja 14-digit `YYYYMMDDHHmmss` (EAT) as an aware UTC datetime; ValueError if malformed."""
     text = str(value).strip()
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not text.isascii() or not text.isdigit():
         raise ValueError(f"not a 14-digit Daraja timestamp: {text!r}")
     return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI).astimezone(UTC)

@@ -13,6 +13,7 @@ import re
 from daraja_core.mobile_networks import Network, network_of
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class InvalidPhone(ValueError):
@@ -42,14 +43,19 @@ def normalise_msisdn(raw: str) -> str:
 
     Raises InvalidPhone with a message naming the problem.
     """
-    text = _SEPARATORS.sub("", raw or "")
+    stripped = (raw or "").strip()
+    text = _SEPARATORS.sub("", stripped)
     if not text:
         raise InvalidPhone("Enter the customer's phone number.")
+    if stripped.startswith(("-", ".")):
+        # "-254708374149" is a negative number (a PhoneNumber sent as one), not a phone number.
+        raise InvalidPhone("A phone number has digits only.")
     if text.startswith("+"):
         text = text[1:]
         if not text.startswith("254"):
             raise InvalidPhone("Only Kenyan numbers (+254) can pay by M-Pesa.")
-    if not text.isdigit():
+    # ASCII only: str.isdigit() also takes "²" and "٣", which int() and Daraja do not.
+    if not _DIGITS.fullmatch(text):
         raise InvalidPhone("A phone number has digits only.")
     if text.startswith("254"):
         local = text[3:]

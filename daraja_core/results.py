@@ -45,6 +45,12 @@ class ResultInfo:
     def paid(self) -> bool:
         return self.outcome is Outcome.PAID
 
+    @property
+    def final(self) -> bool:
+        """A result the cashier may act on. An unknown code is neither paid nor failed (§4a): the
+        payment may have gone through, so it is never settled as a failure on the code alone."""
+        return self.outcome is not Outcome.UNKNOWN
+
 
 #: STK Query answers meaning "the customer has not answered yet", not a result (docs/daraja.md §3).
 QUERY_PENDING_CODES = frozenset({"4999"})

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
+
+from daraja_core.bounded_httptools import MAX_REQUEST_HEAD_BYTES
+
+
+def bounded_http_options() -> dict[str, Any]:
+    """uvicorn options that bound every request's line and headers, whichever HTTP parser is present."""
+    options: dict[str, Any] = {"h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
+    if importlib.util.find_spec("httptools") is not None:
+        from daraja_core.bounded_httptools import BoundedHttpToolsProtocol
+
+        options["http"] = BoundedHttpToolsProtocol
+    return options
 
 
 class _QuietServer(uvicorn.Server):
@@ -46,7 +59,13 @@ class BackgroundServer:
         self._app = app
         self.host = host
         self._requested_port = port
-        self._options = {"log_level": "warning", "access_log": False, "lifespan": "on", **uvicorn_options}
+        self._options = {
+            "log_level": "warning",
+            "access_log": False,
+            "lifespan": "on",
+            **bounded_http_options(),
+            **uvicorn_options,
+        }
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,21 +149,33 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 def _serve(settings: RelaySettings, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
-    from relay.app import create_app
+    from daraja_core.serve import bounded_http_options
+    from relay.app import create_app, release_waiters
     from relay.logs import configure_logging
 
     configure_logging(log_level.upper())
+    app = create_app(settings, freeze_gc=True)
+
+    class RelayServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open long-polls (up to 30 s) answer their current status now and the tills poll again
+            # elsewhere; left waiting, they outlived the graceful shutdown and were cancelled, each
+            # logged as an error with a CancelledError traceback.
+            release_waiters(app)
+            await super().shutdown(sockets)
+
     # proxy_headers off: X-Forwarded-For is honoured by the relay itself, from RELAY_TRUSTED_PROXIES only.
-    # A short graceful shutdown: open long-polls (up to 30 s) are dropped and the tills simply poll again.
-    uvicorn.run(
-        create_app(settings, freeze_gc=True),
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         proxy_headers=False,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=5,
+        **bounded_http_options(),
     )
+    RelayServer(config).run()
     return 0
 
 

@@ -26,6 +26,7 @@ from daraja_core.results import QUERY_PENDING_CODES
 from relay.models import raw_table
 from relay.rows import Rows
 from relay.settle import Effects, Unit
+from relay.storable import fit_callback
 
 # Raw statuses whose result is stored (or deliberately not stored): replay has nothing to add.
 SETTLED_STATUSES = frozenset({"applied", "orphan", "duplicate", "contradicting", "selftest"})
@@ -127,22 +128,27 @@ def process_callbacks(
         raw_ids = store_raw(connection, items)
     unit = Unit(connection)
     parsed: list[StkCallback | CallbackParseError] = []
+    notes: list[str | None] = []
     for item in items:
+        note = None
         try:
-            parsed.append(parse_stk_callback(item.body))
+            fitted, note = fit_callback(parse_stk_callback(item.body))
+            parsed.append(fitted)
         except CallbackParseError as error:
             parsed.append(error)
+        notes.append(note)
     unit.preload(
         {p.checkout_request_id for p in parsed if isinstance(p, StkCallback)},
         {item.token for item in items if item.token is not None},
     )
     outcomes: list[CallbackOutcome] = []
     raw_updates: list[tuple[Any, ...]] = []
-    for item, raw_id, result in zip(items, raw_ids, parsed, strict=True):
+    for item, raw_id, result, note in zip(items, raw_ids, parsed, notes, strict=True):
         till_id = None if item.token is None else unit.tills_by_token.get(item.token)
         outcome = _decide(unit, item, raw_id, result, till_id)
         outcomes.append(outcome)
-        raw_updates.append((outcome.status, outcome.error, outcome.checkout_request_id, till_id, raw_id))
+        kept_error = "; ".join(text for text in (outcome.error, note) if text) or None
+        raw_updates.append((outcome.status, kept_error, outcome.checkout_request_id, till_id, raw_id))
         unit.effects.events.append(
             {
                 "event": "callback",

@@ -96,6 +96,19 @@ class Unit:
             return
         info = classify(result["result_code"])
         code = result["result_code"]
+        if not info.final:
+            # An unknown code ("00", "-1") is unknown, not a failure (docs/daraja.md §4a): the payment stays
+            # pending, flagged, and the till confirms by STK Query or the customer's SMS.
+            self.change_payment(
+                payment,
+                anomaly=AnomalyKind.UNKNOWN_RESULT,
+                result_code=code,
+                reason=info.message_en,
+                updated_at=now,
+            )
+            self.add_feed(payment, FeedKind.ANOMALY, now)
+            self.event("anomaly", payment, anomaly=AnomalyKind.UNKNOWN_RESULT, result_code=code)
+            return
         if info.outcome is Outcome.PAID:
             anomaly, reason = _paid_mismatch(payment, result)
             if anomaly is not None:

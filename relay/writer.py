@@ -6,8 +6,10 @@ futures, so a handler can never acknowledge a callback that is not on disk ("sto
 acknowledged" holds for every request in the batch). While one batch commits, the next one queues up,
 so the batch size grows with the load and the commit cost (an fsync on SQLite) is shared.
 
-If a batch fails, each job is retried in its own transaction; a callback whose processing fails even
-alone is stored raw with the error (`status="failed"`), to be replayed once the bug is fixed.
+What a callback holds is fitted to the columns before anything is stored (`relay.storable`), so a
+callback's content does not fail a batch. If a batch fails anyway, it is retried in halves until the
+failing job stands alone; a callback whose processing fails alone is stored raw with the error
+(`status="failed"`), to be replayed once the bug is fixed.
 """
 
 from __future__ import annotations
@@ -101,11 +103,23 @@ class Writer:
     async def _commit(self, batch: list[_Job]) -> None:
         self.batches += 1
         self.largest_batch = max(self.largest_batch, len(batch))
+        await self._commit_part(batch)
+
+    async def _commit_part(self, batch: list[_Job]) -> None:
+        for job in batch:
+            job.effects = Effects()
         try:
-            answers = await self._db.write(lambda connection: self._run_jobs(connection, batch))
-        except Exception:
-            log.warning("batch failed, retrying its jobs one by one", exc_info=True)
-            await self._commit_one_by_one(batch)
+            answers = await self._db.write(functools.partial(self._run_jobs, batch=batch))
+        except Exception as error:
+            if len(batch) == 1:
+                await self._fail_alone(batch[0], error)
+                return
+            # Halving finds a failing job in log2(batch) extra transactions; the other jobs commit in
+            # halves that do not hold it, instead of each in a transaction (and an fsync) of its own.
+            log.warning("batch of %d failed (%s), retrying it in halves", len(batch), type(error).__name__)
+            half = len(batch) // 2
+            await self._commit_part(batch[:half])
+            await self._commit_part(batch[half:])
             return
         effects = Effects()
         for job in batch:
@@ -115,28 +129,27 @@ class Writer:
             if not job.future.done():
                 job.future.set_result(answer)
 
-    async def _commit_one_by_one(self, batch: list[_Job]) -> None:
-        for job in batch:
-            job.effects = Effects()
-            try:
-                answer = (await self._db.write(functools.partial(self._run_jobs, batch=[job])))[0]
-            except Exception as error:
-                if job.callback is None:
-                    if not job.future.done():
-                        job.future.set_exception(error)
-                    continue
-                log.error("callback processing failed; storing it raw for replay", exc_info=True)
-                item = job.callback
-                message = f"{type(error).__name__}: {error}"
-                try:
-                    answer = await self._db.write(functools.partial(store_raw_only, item=item, error=message))
-                except Exception as storage_error:
-                    if not job.future.done():
-                        job.future.set_exception(storage_error)
-                    continue
-            self._announce(job.effects)
+    async def _fail_alone(self, job: _Job, error: Exception) -> None:
+        """A job that fails in a transaction of its own: a callback is stored raw with the error."""
+        if job.callback is None:
             if not job.future.done():
-                job.future.set_result(answer)
+                job.future.set_exception(error)
+            return
+        if isinstance(error, sa.exc.DBAPIError):
+            # Its text hides the statement's parameters; the driver's error it wraps does not (PostgreSQL's
+            # "Failing row contains (…)" holds the payer's phone), so the traceback chain is not logged.
+            log.error("callback processing failed; storing it raw for replay: %s", error)
+        else:
+            log.error("callback processing failed; storing it raw for replay", exc_info=error)
+        message = f"{type(error).__name__}: {error}"
+        try:
+            answer = await self._db.write(functools.partial(store_raw_only, item=job.callback, error=message))
+        except Exception as storage_error:
+            if not job.future.done():
+                job.future.set_exception(storage_error)
+            return
+        if not job.future.done():
+            job.future.set_result(answer)
 
     def _run_jobs(self, connection: Connection, batch: list[_Job]) -> list[Any]:
         postgres = connection.dialect.name == "postgresql"

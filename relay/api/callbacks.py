@@ -26,8 +26,23 @@ TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
 # only be garbage, and is kept clamped instead of failing to store (and being answered 503). Likewise a
 # NUL (PostgreSQL text refuses it) in the decoded token, which is hex when it is real.
 _PATH_MAX = 300
-# Headers that may carry someone's secret; stored as "<redacted>".
-_REDACT = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
+# The headers kept with a raw callback, each value cut to _HEADER_VALUE_MAX: what tells where a callback
+# came from and how it was sent (docs/daraja.md §4: Content-Type, a Businessshortcode header; §5: the
+# forwarding headers). Storing every header whole let 2,000 headers of 8 KB per request fill the database.
+_STORED_HEADERS = frozenset(
+    {
+        b"businessshortcode",
+        b"content-length",
+        b"content-type",
+        b"forwarded",
+        b"host",
+        b"user-agent",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-real-ip",
+    }
+)
+_HEADER_VALUE_MAX = 512
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -48,11 +63,17 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+async def _answer(
+    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
     }
     await send(start)
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
@@ -61,7 +82,8 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
 
 async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
     if scope.get("method") != "POST":
-        await _answer(send, 405, b'{"detail":"POST a callback"}')
+        # RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+        await _answer(send, 405, b'{"detail":"POST a callback"}', ((b"allow", b"POST"),))
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
     started = time.perf_counter()
@@ -71,12 +93,19 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
         await _answer(send, 413, TOO_LARGE)
         return
     headers = {
-        name.decode("latin-1"): ("<redacted>" if name in _REDACT else value.decode("latin-1"))
+        name.decode("latin-1"): value[:_HEADER_VALUE_MAX].decode("latin-1")
         for name, value in scope["headers"]
+        if name in _STORED_HEADERS
     }
+    forwarded_for = None
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":
+            forwarded_for = value
     client = scope.get("client")
     peer = client[0] if client else ""
-    source = client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies)
+    source = client_address(
+        peer, None if forwarded_for is None else forwarded_for.decode("latin-1"), settings.trusted_proxies
+    )
     path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]  # before mounting
     item = IncomingCallback(
         received_at=relay.clock(),

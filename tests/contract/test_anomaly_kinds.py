@@ -34,6 +34,7 @@ async def test_every_value_the_relay_writes_is_a_contract_enum_member(relay_serv
         "phone": stk_callback_bytes("ws_CO_PHONE", amount=10, phone="254711111111"),
         "nophone": without_phone("ws_CO_NOPHONE"),
         "contradicted": stk_callback_bytes("ws_CO_CONTRA", amount=10, phone=PHONE),
+        "unknown": stk_callback_bytes("ws_CO_UNKNOWN", result_code="SFC_NEW"),
     }
     async with httpx.AsyncClient(base_url=relay_server.base_url) as http:
         for order, body in callbacks.items():

@@ -49,3 +49,19 @@ def test_masking_hides_the_middle_digits_for_logs_and_screens() -> None:
     assert "374" not in mask_msisdn("254708374149")
     assert format_local("254708374149") == "0708 374 149"
     assert format_local_masked("254708374149") == "0708 *** 149"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "07²³¹²³¹²³",  # superscripts: str.isdigit() says yes
+        "07０８３７４１４９",  # fullwidth
+        "07٠٨٣٧٤١٤٩",  # Arabic-Indic
+        "-254708374149",  # a negative number
+        " -0708374149",
+        ".0708374149",
+    ],
+)
+def test_only_ascii_digits_make_a_phone_number(raw: str) -> None:
+    with pytest.raises(InvalidPhone, match="digits only"):
+        normalise_msisdn(raw)

@@ -189,3 +189,58 @@ def test_callback_parse_error_is_a_value_error() -> None:
 
 def test_numeric_result_code_from_a_decoded_float_is_normalised() -> None:
     assert parse_stk_callback(_callback(ResultCode=1032.0)).result_code == "1032"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Read last-wins, this paid; other parsers read first-wins (1032, cancelled).
+        '{"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_1", '
+        '"ResultCode": 1032, "ResultDesc": "x", "ResultCode": 0}}}',
+        '{"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_1", '
+        '"CheckoutRequestID": "ws_CO_2", "ResultCode": 0, "ResultDesc": "x"}}}',
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}, "Body": {}}',
+        '{"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0, "CallbackMetadata": '
+        '{"Item": [{"Name": "Amount", "Value": 1, "Value": 1000}]}}}}',
+    ],
+)
+def test_a_repeated_key_anywhere_makes_the_callback_ambiguous(body: str) -> None:
+    with pytest.raises(CallbackParseError, match=r"repeats the key .*ambiguous"):
+        parse_stk_callback(body)
+
+
+def test_two_metadata_items_with_one_name_make_the_callback_ambiguous() -> None:
+    items = _items({"Name": "Amount", "Value": 10}, {"Name": "Amount", "Value": 1})
+    with pytest.raises(CallbackParseError, match="two items named 'Amount'"):
+        parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("amount", ["1e1", "１０", "٣", "10 000", "-10", "0x10", "1_0"])
+def test_an_amount_written_as_text_takes_ascii_digits_only(amount: str) -> None:
+    items = _items({"Name": "Amount", "Value": amount})
+    with pytest.raises(CallbackParseError, match="Amount is not a number"):
+        parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("phone", ["07²³¹²³¹²³", "2547０８３７４１４９", "-254708374149", -254708374149])
+def test_a_phone_number_not_in_ascii_digits_is_no_phone_number(phone: object) -> None:
+    cb = parse_stk_callback(_callback(CallbackMetadata=_items({"Name": "PhoneNumber", "Value": phone})))
+    assert cb.phone is None
+
+
+def test_a_transaction_date_not_in_ascii_digits_is_refused() -> None:
+    items = _items({"Name": "TransactionDate", "Value": "２０１９１２１９１０２１１５"})
+    with pytest.raises(CallbackParseError, match="TransactionDate"):
+        parse_stk_callback(_callback(CallbackMetadata=items))
+
+
+@pytest.mark.parametrize("code", ["00", "-1", "0.0", "+0", "０", "4999", "12345"])
+def test_an_unknown_code_is_not_a_final_result(code: str) -> None:
+    info = classify(code)
+    assert (info.outcome, info.final, info.paid) == (Outcome.UNKNOWN, False, False)
+
+
+def test_every_catalogue_code_but_still_processing_is_final() -> None:
+    from daraja_core.results import known_codes
+
+    assert {code for code in known_codes() if not classify(code).final} == {"4999"}

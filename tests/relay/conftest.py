@@ -3,6 +3,7 @@ test client, and till helpers."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,3 +135,24 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
 async def relay(app_factory: AppFactory) -> InProcessRelay:
     result: InProcessRelay = await app_factory()
     return result
+
+
+# The local PostgreSQL server; each test using `pg_url` creates its own database and drops it afterwards.
+SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(SERVER_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 as postgres ({error})")
+    name = f"relay_test_{secrets.token_hex(6)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
