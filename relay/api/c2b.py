@@ -21,7 +21,7 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from daraja_core.contract import C2bClaim, C2bPayment, C2bRelease, ContractError, decode
-from relay.api.callbacks import _PATH_MAX, _REDACT, NOT_STORED, TOO_LARGE, _answer, _read_body
+from relay.api.callbacks import NOT_STORED, PATH_MAX, TOO_LARGE, answer, kept_headers, read_body
 from relay.api.till import authed_read, relay_of
 from relay.c2b import CONFIRMATION, ORDER_ID_MAX, VALIDATION, ClaimResult, claim, process_c2b, release
 from relay.intake import IncomingCallback, store_raw_only
@@ -39,10 +39,7 @@ VALIDATION_STORE_WAIT_S = 2.0
 
 def _incoming(scope: Scope, relay: Relay, token: str, body: bytes) -> IncomingCallback:
     settings = relay.settings
-    headers = {
-        name.decode("latin-1"): ("<redacted>" if name in _REDACT else value.decode("latin-1"))
-        for name, value in scope["headers"]
-    }
+    headers = kept_headers(scope)
     client = scope.get("client")
     source = client_address(
         client[0] if client else "", headers.get("x-forwarded-for"), settings.trusted_proxies
@@ -50,8 +47,8 @@ def _incoming(scope: Scope, relay: Relay, token: str, body: bytes) -> IncomingCa
     path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
     return IncomingCallback(
         received_at=relay.clock(),
-        path=path[:_PATH_MAX],
-        token=token[:_PATH_MAX].replace("\x00", "\ufffd"),
+        path=path[:PATH_MAX],
+        token=token[:PATH_MAX].replace("\x00", "\ufffd"),
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
         headers=headers,
@@ -74,15 +71,15 @@ async def c2b_callback(scope: Scope, receive: Receive, send: Send) -> None:
     # Mounted: `path` is what follows the mount point, "/<token>/confirmation" or "/<token>/validation".
     token, _, kind = scope["path"].strip("/").partition("/")
     if scope.get("method") != "POST":
-        await _answer(send, 405, b'{"detail":"Method Not Allowed"}')
+        await answer(send, 405, b'{"detail":"Method Not Allowed"}', ((b"allow", b"POST"),))
         return
     if not token or kind not in (CONFIRMATION, VALIDATION):
-        await _answer(send, 404, b'{"detail":"Not Found"}')
+        await answer(send, 404, b'{"detail":"Not Found"}')
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
-    body = await _read_body(receive, relay.settings.max_body_bytes)
+    body = await read_body(receive, relay.settings.max_body_bytes)
     if body is None:
-        await _answer(send, 413, TOO_LARGE)
+        await answer(send, 413, TOO_LARGE)
         return
     item = _incoming(scope, relay, token, body)
     if kind == VALIDATION:
@@ -90,16 +87,16 @@ async def c2b_callback(scope: Scope, receive: Receive, send: Send) -> None:
             await asyncio.wait_for(asyncio.shield(_store(relay, item, kind)), VALIDATION_STORE_WAIT_S)
         except Exception:
             log.warning("C2B validation not stored in time; accepted anyway", exc_info=True)
-        await _answer(send, 200, VALIDATED)
+        await answer(send, 200, VALIDATED)
         return
     try:
         await _store(relay, item, kind)
     except Exception:
         # Not on disk, so not acknowledged.
         log.exception("C2B confirmation could not be stored")
-        await _answer(send, 503, NOT_STORED)
+        await answer(send, 503, NOT_STORED)
         return
-    await _answer(send, 200, CONFIRMED)
+    await answer(send, 200, CONFIRMED)
 
 
 def _not_found() -> NotFoundException:

@@ -25,7 +25,7 @@ TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
 # raw_callback.path and .token lengths (relay/models.py), which PostgreSQL enforces: a longer path can
 # only be garbage, and is kept clamped instead of failing to store (and being answered 503). Likewise a
 # NUL (PostgreSQL text refuses it) in the decoded token, which is hex when it is real.
-_PATH_MAX = 300
+PATH_MAX = 300
 # The headers kept with a raw callback, each value cut to _HEADER_VALUE_MAX: what tells where a callback
 # came from and how it was sent (docs/daraja.md §4: Content-Type, a Businessshortcode header; §5: the
 # forwarding headers). Storing every header whole let 2,000 headers of 8 KB per request fill the database.
@@ -45,7 +45,16 @@ _STORED_HEADERS = frozenset(
 _HEADER_VALUE_MAX = 512
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+def kept_headers(scope: Scope) -> dict[str, str]:
+    """The request headers stored with a raw callback: the allow-listed ones, each value bounded."""
+    return {
+        name.decode("latin-1"): value[:_HEADER_VALUE_MAX].decode("latin-1")
+        for name, value in scope["headers"]
+        if name in _STORED_HEADERS
+    }
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or None once it grows past `limit` bytes."""
     chunks: list[bytes] = []
     size = 0
@@ -63,9 +72,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _answer(
-    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
+async def answer(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
@@ -83,20 +90,16 @@ async def _answer(
 async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
     if scope.get("method") != "POST":
         # RFC 9110 §15.5.6: a 405 names the methods the resource allows.
-        await _answer(send, 405, b'{"detail":"POST a callback"}', ((b"allow", b"POST"),))
+        await answer(send, 405, b'{"detail":"POST a callback"}', ((b"allow", b"POST"),))
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
     started = time.perf_counter()
     settings = relay.settings
-    body = await _read_body(receive, settings.max_body_bytes)
+    body = await read_body(receive, settings.max_body_bytes)
     if body is None:
-        await _answer(send, 413, TOO_LARGE)
+        await answer(send, 413, TOO_LARGE)
         return
-    headers = {
-        name.decode("latin-1"): value[:_HEADER_VALUE_MAX].decode("latin-1")
-        for name, value in scope["headers"]
-        if name in _STORED_HEADERS
-    }
+    headers = kept_headers(scope)
     forwarded_for = None
     for name, value in scope["headers"]:
         if name == b"x-forwarded-for":
@@ -109,8 +112,8 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]  # before mounting
     item = IncomingCallback(
         received_at=relay.clock(),
-        path=path[:_PATH_MAX],
-        token=None if token is None else token[:_PATH_MAX].replace("\x00", "\ufffd"),
+        path=path[:PATH_MAX],
+        token=None if token is None else token[:PATH_MAX].replace("\x00", "\ufffd"),
         source_ip=source,
         source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
         headers=headers,
@@ -121,9 +124,9 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     except Exception:
         # Not on disk, so not acknowledged: the one case the relay does not answer 200.
         log.exception("callback could not be stored")
-        await _answer(send, 503, NOT_STORED)
+        await answer(send, 503, NOT_STORED)
         return
-    await _answer(send, 200, ACCEPTED)
+    await answer(send, 200, ACCEPTED)
     relay.metrics.intake_latency.observe(time.perf_counter() - started)
 
 
@@ -132,7 +135,7 @@ async def tokenised_callback(scope: Scope, receive: Receive, send: Send) -> None
     # Mounted: `path` is what follows the mount point, "/<token>".
     token = scope["path"].strip("/")
     if not token or "/" in token:
-        await _answer(send, 404, b'{"detail":"Not Found"}')
+        await answer(send, 404, b'{"detail":"Not Found"}')
         return
     await _take_callback(scope, receive, send, token)
 
