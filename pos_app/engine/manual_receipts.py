@@ -40,6 +40,10 @@ class ManualReceipts:
             raise ReceiptRefused("An M-Pesa receipt is 10 letters and digits, like NLJ7RT61SV.")
         if view.state == State.PAID:
             raise ReceiptRefused(f"This payment is already paid (receipt {view.receipt or 'by STK Query'}).")
+        for other in await self.store.attempts_for_sale(view.sale_id):
+            if other.state == State.PAID:  # another attempt paid it: a second receipt would count it twice
+                paid_by = other.receipt or "by STK Query"
+                raise ReceiptRefused(f"This sale is already paid (receipt {paid_by}).")
         holder = await self.store.attempt_with_receipt(code)
         if holder is not None:
             raise ReceiptRefused(f"Receipt {code} is already used on sale {holder.sale_id}.")

@@ -57,6 +57,16 @@ class AttemptView:
     def settled(self) -> bool:
         return self.state in (State.PAID, State.FAILED)
 
+    @property
+    def to_check(self) -> bool:
+        """A receipt the owner typed that the relay could not confirm: held apart, not money yet."""
+        return self.state == State.PAID and self.method == "manual" and not self.manual_verified
+
+    @property
+    def counts_as_paid(self) -> bool:
+        """Paid and confirmed (by M-Pesa, or a typed receipt the relay matched): counts in paid totals."""
+        return self.state == State.PAID and not self.to_check
+
     def message(self, language: str = "en") -> str:
         return self.message_sw if language == "sw" else self.message_en
 
@@ -78,8 +88,8 @@ def _messages(row: PaymentAttempt) -> tuple[str, str, NextStep]:
                     NextStep.NONE,
                 )
             return (
-                "Paid: receipt entered by the owner, NOT verified.",
-                "Imelipwa: risiti imewekwa na mwenye duka, HAIJATHIBITISHWA.",
+                "To check: receipt entered by the owner, NOT verified.",
+                "Ya kukagua: risiti imewekwa na mwenye duka, HAIJATHIBITISHWA.",
                 NextStep.NONE,
             )
         info = classify("0")
@@ -123,7 +133,10 @@ def view_of(row: PaymentAttempt) -> AttemptView:
 
 
 def outcome_key(view: AttemptView) -> str:
-    """The report's outcome bucket: the Outcome once known, else the state (pending / unknown)."""
+    """The report's outcome bucket: the Outcome once known, else the state (pending / unknown); a typed
+    receipt the relay could not confirm is "to_check", never "paid"."""
+    if view.to_check:
+        return "to_check"
     if view.state == State.PAID:
         return Outcome.PAID.value
     if view.state == State.FAILED:
@@ -148,6 +161,8 @@ class DayReport:
     demo: bool = False
     #: Attempts the owner must look at: a mismatching or contradicting result, a sale paid twice.
     anomalies: list[AttemptView] = field(default_factory=list)
+    #: Typed receipts the relay could not confirm: held apart, in no paid total.
+    to_check: list[AttemptView] = field(default_factory=list)
 
     def to_csv(self) -> str:
         """One table, one row per attempt (newest first), for a spreadsheet: Nairobi time, words, phones
@@ -217,6 +232,7 @@ OUTCOME_WORDS = {
     "limit": "M-Pesa limit",
     "rejected": "Refused by M-Pesa",
     "unknown": "Unknown",
+    "to_check": "To check",
     "pending": "Still waiting",
 }
 METHOD_WORDS = {"stk": "M-Pesa prompt", "stk_query": "M-Pesa query", "manual": "Manual receipt"}
@@ -229,23 +245,26 @@ def _word(words: dict[str, str], key: str) -> str:
 def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False) -> DayReport:
     by_outcome: dict[str, tuple[int, int]] = {}
     by_method: dict[str, tuple[int, int]] = {}
+    paid_sales = {view.sale_id for view in views if view.counts_as_paid}
     for view in views:
         key = outcome_key(view)
         count, total = by_outcome.get(key, (0, 0))
         by_outcome[key] = (count + 1, total + view.amount_kes)
-        if view.state == State.PAID:
+        if view.counts_as_paid:
             count, total = by_method.get(view.method, (0, 0))
             by_method[view.method] = (count + 1, total + view.amount_kes)
     return DayReport(
         day=day,
         by_outcome=by_outcome,
         by_method=by_method,
-        paid_total_kes=sum(v.amount_kes for v in views if v.state == State.PAID),
-        unknowns=[v for v in views if v.state == State.UNKNOWN],
+        paid_total_kes=sum(v.amount_kes for v in views if v.counts_as_paid),
+        # An unknown attempt of a sale another attempt paid is resolved: nothing left to find out.
+        unknowns=[v for v in views if v.state == State.UNKNOWN and v.sale_id not in paid_sales],
         manual_entries=[v for v in views if v.method == "manual"],
         attempts=list(views),
         demo=demo,
         anomalies=[v for v in views if v.anomaly],
+        to_check=[v for v in views if v.to_check],
     )
 
 

@@ -89,13 +89,20 @@ class Store:
         )
 
     async def alert_counts(self, *, since: datetime, pending_before: datetime) -> tuple[int, int]:
-        """(attempts still waiting or unknown since before `pending_before`, attempts with an anomaly),
+        """(attempts still waiting or unknown since before `pending_before` whose sale is not paid by
+        another attempt, attempts with an anomaly),
         among those created after `since`: two counts, no rows loaded (the window asks every few seconds)."""
 
         def count(connection: sqlite3.Connection) -> tuple[int, int]:
             row = connection.execute(
                 "SELECT "
-                "SUM(CASE WHEN state IN ('prompt_sent', 'unknown') AND created_at < ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN state IN ('prompt_sent', 'unknown') AND created_at < ? AND NOT EXISTS ("
+                # An attempt of a sale another attempt paid (not a typed receipt still to check) is
+                # resolved: the alert ends when what it warns about is.
+                "SELECT 1 FROM payment_attempts AS paid WHERE paid.sale_id = payment_attempts.sale_id "
+                "AND paid.state = 'paid' "
+                "AND NOT (paid.method = 'manual' AND NOT COALESCE(paid.manual_verified, 0))"
+                ") THEN 1 ELSE 0 END), "
                 "SUM(CASE WHEN anomaly IS NOT NULL THEN 1 ELSE 0 END) "
                 "FROM payment_attempts WHERE created_at >= ?",
                 (writer_sql.to_db(pending_before), writer_sql.to_db(since)),

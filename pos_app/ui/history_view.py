@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
-from pos_app.ui.presentation import anomaly_word, method_word, state_word
+from pos_app.ui.presentation import anomaly_word, method_word, state_word, status_word
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class HistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == len(_COLUMNS) - 1:
             return self._cell(view, column) or None  # the whole reason, however narrow the column
         if role == Qt.ItemDataRole.ForegroundRole and column == 3 and view.state in _STATE_COLOURS:
-            return QBrush(QColor(_STATE_COLOURS[view.state]))
+            return QBrush(QColor(_STATE_COLOURS["unknown" if view.to_check else view.state]))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -90,7 +90,7 @@ class HistoryModel(QAbstractTableModel):
         if column == 2:
             return masked_phone(view.phone)
         if column == 3:
-            return state_word(view.state, self.lang)
+            return status_word(view, self.lang)
         if column == 4:
             return view.receipt or ""
         if column == 5:

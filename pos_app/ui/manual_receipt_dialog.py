@@ -23,7 +23,7 @@ from pos_app.engine.errors import WrongPin
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
-from pos_app.ui.presentation import state_word
+from pos_app.ui.presentation import status_word
 from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
@@ -44,16 +44,7 @@ class ManualReceiptDialog(QDialog):
         self.lang = lang
         self.recorded: ManualReceiptResult | None = None
         self.setWindowTitle(text("manual_title", lang))
-        self.for_label = QLabel(
-            text(
-                "manual_for",
-                lang,
-                amount=kes(attempt.amount_kes),
-                phone=masked_phone(attempt.phone),
-                time=local_time(attempt.created_at),
-                state=state_word(attempt.state, lang),
-            )
-        )
+        self.for_label = QLabel(self._header(attempt))
         self.for_label.setWordWrap(True)
         self.receipt_input = QLineEdit()
         named(self.receipt_input, "manualReceiptInput")
@@ -62,6 +53,8 @@ class ManualReceiptDialog(QDialog):
             QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self)
         )
         self.receipt_input.textEdited.connect(self._upper)
+        # Ten of the widest characters and the frame: a typed code is never clipped.
+        self.receipt_input.setMinimumWidth(self.receipt_input.fontMetrics().horizontalAdvance("W" * 11) + 24)
         self.pin_input = QLineEdit()
         named(self.pin_input, "manualPinInput")
         self.pin_input.setEchoMode(QLineEdit.EchoMode.Password)
@@ -89,6 +82,16 @@ class ManualReceiptDialog(QDialog):
         layout.addWidget(self.result_label)
         layout.addLayout(buttons)
         self.setMinimumWidth(520)
+
+    def _header(self, attempt: AttemptView) -> str:
+        return text(
+            "manual_for",
+            self.lang,
+            amount=kes(attempt.amount_kes),
+            phone=masked_phone(attempt.phone),
+            time=local_time(attempt.created_at),
+            state=status_word(attempt, self.lang),
+        )
 
     def _upper(self, typed: str) -> None:
         if typed != typed.upper():
@@ -133,6 +136,9 @@ class ManualReceiptDialog(QDialog):
         key = "manual_verified" if result.verified else "manual_unverified"
         reason = engine_text(result.reason, self.lang)
         self._show(text(key, self.lang, reason=reason), "paid" if result.verified else "unknown")
+        self.for_label.setText(self._header(result.attempt))  # the state it has now, not the one it had
+        # One Close: the submit button becomes it (Enter closes), the other one goes.
+        self.close_button.hide()
         self.submit_button.setText(text("manual_close", self.lang))
         self.receipt_input.setReadOnly(True)
         self.pin_input.setReadOnly(True)

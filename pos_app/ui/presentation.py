@@ -70,6 +70,11 @@ def state_word(state: str, lang: str) -> str:
 _STATE_KEYS = {f"state_{s}" for s in ("created", "prompt_sent", "paid", "failed", "unknown")}
 
 
+def status_word(view: AttemptView, lang: str) -> str:
+    """The attempt's state in words; a typed receipt the relay could not confirm is "To check", not paid."""
+    return text("state_to_check", lang) if view.to_check else state_word(view.state, lang)
+
+
 def anomaly_word(anomaly: str, lang: str) -> str:
     """What the owner must check, in words; an anomaly this table does not know yet shows as named."""
     key = f"anomaly_{anomaly}"
@@ -133,6 +138,16 @@ def present(view: AttemptView, lang: str) -> Presentation:
             extra="\n".join([*extras, text("waiting_hint", lang)]),
             actions=(),
             wait_deadline_at=view.wait_deadline_at,
+        )
+    if view.to_check:
+        return Presentation(
+            Tone.UNKNOWN,
+            text("to_check_title", lang),
+            text("receipt_line", lang, receipt=view.receipt),
+            detail,
+            extra,
+            (Action.NEW_SALE,),
+            None,
         )
     if view.state == "paid":
         receipt = (

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 OUTCOME_COLOURS = {
     "paid": "#1b7f3b",
     "unknown": "#c98a00",
+    "to_check": "#c98a00",  # receipts: a typed receipt not confirmed, held apart
     "pending": "#5a6b7b",
 }
 FAILED_COLOUR = "#b3261e"

@@ -316,6 +316,10 @@ _TABLE: dict[str, tuple[str, str]] = {
     "mode_embedded": ("embedded", "relay ndani ya till"),
     "mode_query_only": ("query only", "kuuliza tu"),
     "mode_demo": ("demo", "majaribio"),
+    # receipts: a typed receipt the relay could not confirm is held apart, not money yet
+    "state_to_check": ("To check", "Ya kukagua"),
+    "outcome_to_check": ("To check", "Ya kukagua"),
+    "to_check_title": ("To check", "Ya kukagua"),
 }
 
 
@@ -597,6 +601,12 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "Hali ya majaribio: simulator ya Daraja na relay kwenye kompyuta hii.",
     ),
     ("Check NGROK_AUTHTOKEN and the connection.", "Kagua NGROK_AUTHTOKEN na muunganisho."),
+    # receipts: a receipt typed for a sale another attempt already paid
+    ("This sale is already paid (receipt {}).", "Mauzo haya tayari yamelipwa (risiti {0})."),
+    (
+        "This sale is already paid (receipt by STK Query).",
+        "Mauzo haya tayari yamelipwa (yalithibitishwa kwa kuuliza M-Pesa).",
+    ),
 )
 
 

@@ -3,6 +3,8 @@ the REAL relay's receipt look-up (amount must match) or recorded as unverified, 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from pos_app.engine.errors import ReceiptRefused, WrongPin
@@ -112,3 +114,35 @@ async def test_a_paid_attempt_takes_no_manual_receipt(rig: Rig) -> None:
     await settle(till, view.attempt_id)
     with pytest.raises(ReceiptRefused, match="already paid"):
         await till.enter_manual_receipt(view.sale_id, "TK3AB12CDE", "2468")
+
+
+async def test_an_unverified_receipt_is_to_check_and_not_counted_as_paid(rig: Rig) -> None:
+    till = await rig.open()
+    await till.set_owner_pin(None, "2468")
+    attempt_id = await unknown_attempt(till)
+    result = await till.enter_manual_receipt(attempt_id, "TK3AB12CDE", "2468")
+    assert not result.verified and result.attempt.to_check
+    report = await till.day_report()
+    assert report.paid_total_kes == 0 and "manual" not in report.by_method
+    assert report.by_outcome.get("to_check") == (1, 250) and "paid" not in report.by_outcome
+    assert [v.attempt_id for v in report.to_check] == [attempt_id]
+    assert "Paid total,,0,0" in report.summary_csv()
+
+
+async def test_a_receipt_on_a_sale_already_paid_by_another_attempt_is_refused(rig: Rig) -> None:
+    till = await rig.open()
+    await till.set_owner_pin(None, "2468")
+    first = await till.charge(250, "0711000009", sale_id="SALE9")  # unknown
+    assert first.state == "unknown"
+    again = await till.charge(250, "0708374149", sale_id="SALE9", customer_confirms_no_sms=True)
+    receipt = (await settle(till, again.attempt_id)).receipt
+    with pytest.raises(ReceiptRefused, match=f"sale is already paid \\(receipt {receipt}\\)"):
+        await till.enter_manual_receipt(first.attempt_id, "TK3AB12CDE", "2468")
+    report = await till.day_report()
+    assert report.paid_total_kes == 250
+    # The unknown attempt is resolved by the paid one: neither listed as unknown nor alerted on.
+    assert report.unknowns == []
+    stuck, _anomalies = await till.store.alert_counts(
+        since=first.created_at - timedelta(days=1), pending_before=first.created_at + timedelta(days=1)
+    )
+    assert stuck == 0

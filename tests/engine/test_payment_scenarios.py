@@ -342,3 +342,35 @@ async def test_a_push_whose_attempt_another_process_gave_up_on_ends_unknown_not_
     assert view.attempt_id == created[0] and view.state == "unknown"
     assert view.next_step is NextStep.CHECK_SMS
     assert (await rig.daraja_calls())["pushes"] == 1
+
+
+async def test_the_stuck_alert_ends_once_another_attempt_pays_the_sale_and_stays_ended_after_a_restart(
+    rig: Rig,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pos_app.engine.service import TillService
+
+    offset = [timedelta(0)]
+    till = await TillService.open(rig.config(), now=lambda: datetime.now(UTC) + offset[0])
+    rig.services.append(till)
+    view = await till.charge(10, "0711000009")
+    assert view.state == "unknown"
+    offset[0] = timedelta(minutes=6)
+    await eventually(
+        lambda: _true(any(a.code == AlertCode.PAYMENTS_STUCK for a in till.status().alerts)), timeout_s=5
+    )
+    # "No SMS: charge again", and the customer pays: the unknown attempt is resolved by the paid one.
+    again = await till.charge(10, "0708374149", sale_id=view.sale_id, customer_confirms_no_sms=True)
+    assert (await settle(till, again.attempt_id)).state == "paid"
+    await eventually(
+        lambda: _true(not any(a.code == AlertCode.PAYMENTS_STUCK for a in till.status().alerts)), timeout_s=5
+    )
+    await till.close()
+    restarted = await TillService.open(rig.config(), now=lambda: datetime.now(UTC) + timedelta(minutes=7))
+    rig.services.append(restarted)
+    assert (await restarted.day_report()).unknowns == []
+    stuck, _anomalies = await restarted.store.alert_counts(
+        since=view.created_at - timedelta(days=1), pending_before=view.created_at + timedelta(minutes=6)
+    )
+    assert stuck == 0

@@ -108,7 +108,7 @@ def test_after_verifying_by_receipt_the_next_sale_still_charges(till_factory):
     till.qtbot.waitUntil(lambda: "NOT verified" in dialog.result_label.text(), timeout=5000)
     till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)  # Enter now closes the dialog
     till.qtbot.waitUntil(lambda: not window.open_dialogs())
-    till.wait_for_status("Paid", "Receipt QWE1234567")
+    till.wait_for_status("To check", "Receipt QWE1234567")
     till.press(Qt.Key.Key_Escape)
     next_sale_goes_out(till, 15, unknown.sale_id)
 
@@ -133,7 +133,7 @@ def test_a_sale_paid_by_hand_while_its_form_is_open_shows_paid_and_enter_moves_o
     till.qtbot.waitUntil(lambda: "NOT verified" in dialog.result_label.text(), timeout=5000)
     till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)
     till.qtbot.waitUntil(lambda: not window.open_dialogs())
-    till.wait_for_status("Paid", "Receipt QAZ2WSX3ED")
+    till.wait_for_status("To check", "Receipt QAZ2WSX3ED")
     till.press(Qt.Key.Key_Return)
     till.qtbot.waitUntil(lambda: till.status_text().startswith("Ready"))
     next_sale_goes_out(till, 46, failed.sale_id)

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit
+from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QPushButton
 
 from pos_app.engine.views import SECRET_PLACEHOLDER
 from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
@@ -48,6 +48,11 @@ def test_manual_receipt_matching_the_relays_record_is_verified_and_the_sale_show
     type_receipt(till, dialog, "nlj7rt61sv", OWNER_PIN)
     till.qtbot.waitUntil(lambda: dialog.result_label.text().startswith("Verified"), timeout=5000)
     assert dialog.receipt_input.text() == "NLJ7RT61SV"
+    # The whole code shows; the header says what the sale is now; one Close, no second one.
+    assert dialog.receipt_input.width() > dialog.receipt_input.fontMetrics().horizontalAdvance("NLJ7RT61SV")
+    assert dialog.for_label.text().endswith("· Paid")
+    closes = [b for b in dialog.findChildren(QPushButton) if b.isVisible() and b.text() == "Close"]
+    assert len(closes) == 1
     till.wait_for_status("Paid", "Receipt NLJ7RT61SV")
     assert "Entered by hand, verified" in till.window.sale.status_panel.extra_label.text()
 
@@ -59,13 +64,23 @@ def test_manual_receipt_the_relay_does_not_know_is_recorded_unverified_with_the_
     dialog = open_dialog(till, ManualReceiptDialog)
     type_receipt(till, dialog, "QWE1234567", "0000")
     till.qtbot.waitUntil(lambda: dialog.result_label.text().startswith("Wrong owner PIN"), timeout=5000)
+    assert dialog.result_label.text() == "Wrong owner PIN."
     till.qtbot.waitUntil(lambda: dialog.pin_input.hasFocus())
     till.qtbot.keyClicks(dialog.pin_input, OWNER_PIN)
     till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)
     till.qtbot.waitUntil(lambda: "NOT verified" in dialog.result_label.text(), timeout=5000)
     assert "no M-Pesa payment with this receipt" in dialog.result_label.text()
-    till.wait_for_status("Paid", "Receipt QWE1234567")
+    assert dialog.for_label.text().endswith("· To check")
+    # Not money until verified: "To check", never "Paid", and not in Paid today.
+    till.wait_for_status("To check", "Receipt QWE1234567")
+    assert "Paid" not in till.status_text()
     assert "NOT verified" in till.window.sale.status_panel.extra_label.text()
+    till.qtbot.keyClick(dialog.pin_input, Qt.Key.Key_Return)
+    till.qtbot.waitUntil(lambda: not till.window.open_dialogs())
+    till.press(Qt.Key.Key_F3)
+    report = till.window.report
+    till.qtbot.waitUntil(lambda: report.report is not None and report.report.to_check != [])
+    assert report.paid_total.text() == "Paid today: KES 0"
 
 
 def test_history_lists_todays_attempts_masked_searchable_filterable_and_updates_live(till_factory):
@@ -126,12 +141,13 @@ def test_day_report_totals_chart_review_list_and_csv_export(till, tmp_path: Path
 
     till.press(Qt.Key.Key_F3)
     report = window.report
-    till.qtbot.waitUntil(lambda: report.report is not None and report.report.paid_total_kes == 155)
-    assert report.paid_total.text() == "Paid today: KES 155"
+    till.qtbot.waitUntil(lambda: report.report is not None and report.report.to_check != [])
+    # The receipt typed by hand and not verified is held apart: not in Paid today until verified.
+    assert report.paid_total.text() == "Paid today: KES 100"
     bars = {label: (count, amount) for label, count, amount, _colour in report.chart.bars()}
-    assert bars == {"Paid": (2, 155), "Cancelled": (1, 20)}
-    methods = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(2)}
-    assert methods == {"M-Pesa prompt": "1", "Manual receipt": "1"}
+    assert bars == {"Paid": (1, 100), "Cancelled": (1, 20), "To check": (1, 55)}
+    methods = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(1)}
+    assert methods == {"M-Pesa prompt": "1"} and report.method_table.rowCount() == 1
     review = [report.review_list.item(i).text() for i in range(report.review_list.count())]
     assert review == [f"Manual: KES 55 · QAZ2WSX3ED · NOT verified · {review[0].rsplit(' · ', 1)[1]}"]
     exported = report.export_csv(tmp_path / "day.csv")

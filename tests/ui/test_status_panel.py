@@ -129,5 +129,7 @@ def test_swahili_shows_the_engines_swahili_reason_and_swahili_buttons(panel):
 def test_manual_unverified_entry_is_marked_for_the_owner():
     view = attempt(state="paid", method="manual", receipt="QWE1234567", manual_verified=False)
     shown = present(view, "en")
-    assert shown.tone is Tone.PAID
+    # Not money until verified: held apart as "To check", never shown as paid.
+    assert shown.tone is Tone.UNKNOWN and shown.headline == "To check"
+    assert shown.key_line == "Receipt QWE1234567"
     assert "NOT verified" in shown.extra
