@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from relay.db import Database
 from relay.intake import CallbackOutcome, replay_raw
 from relay.migrate import current_revision, head_revision, upgrade
-from relay.notify import CHANNEL, encode_payload
+from relay.notify import notify_sql
 from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
 from relay.sources import is_allowed
@@ -173,8 +173,8 @@ def _replay_and_notify(connection: Connection, raw_id: int, settings: RelaySetti
         # The live writers' lock: feed seq order must stay commit order (relay.writer.FEED_LOCK_KEY).
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     outcome, effects = replay_raw(connection, raw_id, allowed)
-    if connection.dialect.name == "postgresql" and effects.till_ids:
-        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
+    if connection.dialect.name == "postgresql":
+        notify_sql(connection, effects.changes())
     return outcome
 
 
