@@ -83,7 +83,7 @@ class Relay:
         self.writer.start()
         if self.db.is_sqlite:
             self.checkpointer = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY_S))
-        self.sweeper = asyncio.create_task(self._sweep(await self.db.read(last_feed_seq)))
+        self.sweeper = asyncio.create_task(self._sweep())
         if self.freeze_gc:
             # Everything loaded so far lives as long as the process: keep it out of the cyclic
             # collector's full passes, which otherwise stall the loop for tens of ms under load.
@@ -100,24 +100,25 @@ class Relay:
             except Exception:
                 log.warning("WAL checkpoint failed; retrying", exc_info=True)
 
-    async def _sweep(self, seen: int) -> None:
+    async def _sweep(self) -> None:
         """Every SWEEP_S: wake the waiters of whatever was committed since the last sweep (one read,
         whatever the number of long-polls held), in case its notification never reached us."""
+        seen: int | None = None
         while True:
-            await asyncio.sleep(SWEEP_S)
             try:
-                if not self.hub.waiting():
+                if seen is None or not self.hub.waiting():
                     seen = await self.database.read(last_feed_seq)
-                    continue
-                seen, changes = await self.database.read(functools.partial(feed_changes_since, after=seen))
+                else:
+                    since = functools.partial(feed_changes_since, after=seen)
+                    seen, changes = await self.database.read(since)
+                    self.hub.sweeps += 1
+                    if changes is None:
+                        self.hub.wake_all()
+                    elif changes:
+                        self.hub.notify(changes)
             except Exception:
                 log.warning("long-poll sweep failed; retrying", exc_info=True)
-                continue
-            self.hub.sweeps += 1
-            if changes is None:
-                self.hub.wake_all()
-            elif changes:
-                self.hub.notify(changes)
+            await asyncio.sleep(SWEEP_S)
 
     async def stop(self) -> None:
         for task in (self.sweeper, self.checkpointer):
