@@ -35,7 +35,7 @@ from relay.db import Database
 from relay.intake import CallbackOutcome, replay_raw
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
-from relay.notify import CHANNEL, encode_payload
+from relay.notify import notify_sql
 from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
 from relay.sources import is_allowed
@@ -273,8 +273,8 @@ def _replay_and_notify(
         outcome, effects = replay_c2b(connection, raw_id, allowed)
     else:
         outcome, effects = replay_raw(connection, raw_id, allowed)
-    if connection.dialect.name == "postgresql" and effects.till_ids:
-        connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(effects.till_ids))))
+    if connection.dialect.name == "postgresql":
+        notify_sql(connection, effects.changes())
     return outcome
 
 

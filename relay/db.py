@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,6 +92,7 @@ class Database:
         self._sync_reader: Engine | None = None
         self._sync_writer: Engine | None = None
         self._async: AsyncEngine | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is None:
@@ -131,7 +133,10 @@ class Database:
                 with engine.begin() as connection:
                     return fn(connection)
 
-            return await asyncio.to_thread(run)
+            # A thread of its own: a commit never queues behind long-polls' reads in the shared pool.
+            if self._write_thread is None:
+                self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-write")
+            return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
         async with self._async_engine().begin() as async_connection:
             return await async_connection.run_sync(fn)
 
@@ -161,6 +166,9 @@ class Database:
         await self.read(lambda connection: connection.execute(sa.text("SELECT 1")).scalar_one())
 
     async def dispose(self) -> None:
+        if self._write_thread is not None:
+            self._write_thread.shutdown(wait=False)
+            self._write_thread = None
         for engine in (self._sync_reader, self._sync_writer):
             if engine is not None:
                 engine.dispose()

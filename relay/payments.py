@@ -95,7 +95,8 @@ def register_payment(
         if result["contradictions"]:
             unit.contradict(payment, now, result["result_code"])
     unit.flush()
-    unit.effects.till_ids.add(till.id)
+    # A new registration is the order's newest payment: its status long-polls look again.
+    unit.effects.orders.add((till.id, request.order_id))
     return payment, unit.effects
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from datetime import datetime
 from relay.db import Database, asyncpg_dsn
 from relay.metrics import RelayMetrics
 from relay.migrate import upgrade
-from relay.notify import Hub, PgListener
+from relay.notify import Hub, PgListener, feed_changes_since, last_feed_seq
 from relay.settings import RelaySettings
 from relay.settle import Effects
 from relay.writer import Writer
@@ -22,6 +23,9 @@ from relay.writer import Writer
 log = logging.getLogger("relay")
 
 CHECKPOINT_EVERY_S = 1.0
+# The long-polls' safety net: this often, one read finds what was committed without a notification reaching
+# us (relay.notify) and wakes those waiters. Idle long-polls are not read on a timer.
+SWEEP_S = 2.0
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Relay:
     # Set when the host is about to stop the server: open long-polls answer with what they have.
     closing: bool = False
     checkpointer: asyncio.Task[None] | None = None
+    sweeper: asyncio.Task[None] | None = None
     freeze_gc: bool = False
 
     @property
@@ -54,7 +59,7 @@ class Relay:
 
     def committed(self, effects: Effects) -> None:
         """After each commit: wake long-polls, count, and log each change once."""
-        self.hub.notify(effects.till_ids)
+        self.hub.notify(effects.changes())
         self.metrics.observe(effects)
         for event in effects.events:
             fields = dict(event)
@@ -78,6 +83,7 @@ class Relay:
         self.writer.start()
         if self.db.is_sqlite:
             self.checkpointer = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY_S))
+        self.sweeper = asyncio.create_task(self._sweep())
         if self.freeze_gc:
             # Everything loaded so far lives as long as the process: keep it out of the cyclic
             # collector's full passes, which otherwise stall the loop for tens of ms under load.
@@ -94,12 +100,33 @@ class Relay:
             except Exception:
                 log.warning("WAL checkpoint failed; retrying", exc_info=True)
 
+    async def _sweep(self) -> None:
+        """Every SWEEP_S: wake the waiters of whatever was committed since the last sweep (one read,
+        whatever the number of long-polls held), in case its notification never reached us."""
+        seen: int | None = None
+        while True:
+            try:
+                if seen is None or not self.hub.waiting():
+                    seen = await self.database.read(last_feed_seq)
+                else:
+                    since = functools.partial(feed_changes_since, after=seen)
+                    seen, changes = await self.database.read(since)
+                    self.hub.sweeps += 1
+                    if changes is None:
+                        self.hub.wake_all()
+                    elif changes:
+                        self.hub.notify(changes)
+            except Exception:
+                log.warning("long-poll sweep failed; retrying", exc_info=True)
+            await asyncio.sleep(SWEEP_S)
+
     async def stop(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.checkpointer
-            self.checkpointer = None
+        for task in (self.sweeper, self.checkpointer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.sweeper = self.checkpointer = None
         if self.writer is not None:
             await self.writer.stop()
         if self.db is not None:

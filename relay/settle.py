@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from daraja_core.contract import AnomalyKind, FeedKind, PaymentStatus
 from daraja_core.phones import mask_msisdn
 from daraja_core.results import Outcome, classify
+from relay.notify import Changes
 from relay.rows import Rows
 
 
@@ -24,12 +25,18 @@ from relay.rows import Rows
 class Effects:
     """What a committed transaction changed, for notifications, metrics and logs (after the commit)."""
 
-    till_ids: set[int] = field(default_factory=set)
+    till_ids: set[int] = field(default_factory=set)  # tills whose feed changed: their feed long-polls wake
     events: list[dict[str, Any]] = field(default_factory=list)
     settle_latencies_s: list[float] = field(default_factory=list)
+    orders: set[tuple[int, str]] = field(default_factory=set)  # (till, order) whose status may have changed
+
+    def changes(self) -> Changes:
+        """What the long-polls must hear of (`relay.notify`)."""
+        return Changes(feeds=set(self.till_ids), orders=set(self.orders))
 
     def merge(self, other: Effects) -> None:
         self.till_ids |= other.till_ids
+        self.orders |= other.orders
         self.events.extend(other.events)
         self.settle_latencies_s.extend(other.settle_latencies_s)
 
@@ -83,6 +90,7 @@ class Unit:
     def change_payment(self, payment: dict[str, Any], **values: Any) -> None:
         payment.update(values)
         self.payment_changes.setdefault(payment["id"], {}).update(values)
+        self.effects.orders.add((payment["till_id"], payment["order_id"]))
 
     def add_feed(self, payment: dict[str, Any], kind: FeedKind, now: datetime) -> None:
         self.feed.append(

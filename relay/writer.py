@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from relay.db import Database
 from relay.intake import CallbackOutcome, IncomingCallback, process_callbacks, store_raw_only
-from relay.notify import CHANNEL, encode_payload
+from relay.notify import notify_sql
 from relay.settle import Effects
 
 log = logging.getLogger("relay.writer")
@@ -168,11 +168,10 @@ class Writer:
             if job.fn is not None:
                 answers[index], job.effects = job.fn(connection)
         if postgres:
-            till_ids: set[int] = set()
+            effects = Effects()
             for job in batch:
-                till_ids |= job.effects.till_ids
-            if till_ids:
-                connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(till_ids))))
+                effects.merge(job.effects)
+            notify_sql(connection, effects.changes())
         return answers
 
     def _announce(self, effects: Effects) -> None:

@@ -1,5 +1,6 @@
 """The till's side of the HTTP contract (docs/architecture.md): Bearer till key, a till sees only its
-own payments; status and feed long-polls read the database, woken by the till's commits."""
+own payments; status and feed long-polls read the database, woken by the commits that change their answer
+(relay/notify.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from daraja_core.contract import (
 )
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from relay.c2b import c2b_receipt_lookup
+from relay.notify import Key, feed_key, status_key
 from relay.payments import (
     PaymentCreate,
     RegistrationConflict,
@@ -44,9 +46,6 @@ from relay.service import Relay
 from relay.tills import TillRef, till_for_key
 
 T = TypeVar("T")
-
-# Safety net for long-polls: re-read the database this often even without a notification.
-RECHECK_S = 2.0
 
 
 def relay_of(request: Request[Any, Any, State]) -> Relay:
@@ -83,25 +82,33 @@ async def long_poll(
     fn: Callable[[Connection, TillRef], T],
     done: Callable[[T], bool],
     wait_s: float,
+    key: Callable[[TillRef], Key],
 ) -> T:
-    """Read; if not `done`, wait for this till's next commit (or the deadline) and read again.
+    """Read; if not `done`, wait until a commit changes this poll's `key` (or the deadline) and read again.
 
-    Subscribes before each read, so a commit landing between the read and the wait still wakes us.
+    Race-free without reading twice: a mark taken before each read tells, once subscribed, whether a
+    change was announced meanwhile (then read again at once). The first read learns which till this is,
+    so its mark is the hub's global one; later marks are the till's own.
     """
     relay = relay_of(request)
+    hub = relay.hub
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(wait_s, 0.0), relay.settings.long_poll_max_s)
+    seen, till_id = hub.mark(), None
     till, answer = await authed_read(request, fn)
-    if done(answer) or deadline <= loop.time():
-        return answer
-    while True:
-        with relay.hub.subscription(till.id) as changed:
-            _, answer = await authed_read(request, fn)
-            remaining = deadline - loop.time()
-            if done(answer) or remaining <= 0 or relay.closing:
-                return answer
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=min(remaining, RECHECK_S))
+    while not done(answer) and not relay.closing:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        with hub.subscription(key(till)) as changed:
+            if hub.mark(till_id) == seen:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=remaining)
+        till_id = till.id
+        seen = hub.mark(till_id)
+        hub.rereads += 1
+        till, answer = await authed_read(request, fn)
+    return answer
 
 
 def _wait_param(wait: float) -> float:
@@ -189,6 +196,7 @@ class TillController(Controller):
             lambda c, t: payment_status(c, t.id, order_id),
             lambda p: p is None or is_settled_or_flagged(p),
             _wait_param(wait),
+            lambda t: status_key(t.id, order_id),
         )
         if answer is None:
             raise NotFoundException("this till has no such order")
@@ -203,7 +211,11 @@ class TillController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> FeedPage:
         items: list[FeedItem] = await long_poll(
-            request, lambda c, t: feed_page(c, t.id, after, limit), lambda page: bool(page), _wait_param(wait)
+            request,
+            lambda c, t: feed_page(c, t.id, after, limit),
+            lambda page: bool(page),
+            _wait_param(wait),
+            lambda t: feed_key(t.id),
         )
         return FeedPage(items=items, next_after=items[-1].seq if items else after)
 

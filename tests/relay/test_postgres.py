@@ -63,9 +63,9 @@ async def test_a_payment_settles_on_postgresql_and_a_duplicate_changes_nothing(
 async def test_a_callback_on_one_instance_wakes_a_long_poll_on_another_at_once(
     pg_url: str, relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # No re-read safety net within the polls' wait: only LISTEN/NOTIFY can wake them (how soon it does:
+    # No safety sweep within the polls' wait: only LISTEN/NOTIFY can wake them (how soon it does:
     # benchmarks/long_poll.py).
-    monkeypatch.setattr("relay.api.till.RECHECK_S", 60.0)
+    monkeypatch.setattr("relay.service.SWEEP_S", 60.0)
     instance_a = await relay_factory(database_url=pg_url)
     instance_b = await relay_factory(database_url=pg_url)
     key, path = await instance_a.create_till("front")
@@ -85,6 +85,40 @@ async def test_a_callback_on_one_instance_wakes_a_long_poll_on_another_at_once(
         feed = (await asyncio.wait_for(feed_poll, 10)).json()
     assert status["status"] == "completed"
     assert [item["order_id"] for item in feed["items"]] == ["o"]
+
+
+async def test_a_callback_on_one_instance_wakes_only_the_long_polls_it_concerns_on_another(
+    pg_url: str, relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.service.SWEEP_S", 60.0)
+    instance_a = await relay_factory(database_url=pg_url)
+    key, path = await instance_a.create_till("front")
+    async with httpx.AsyncClient(base_url=instance_a.base_url, timeout=15) as safaricom:
+        for order in ("a", "b"):
+            await safaricom.post(
+                "/api/v1/payments", json=registration(order, f"ws_CO_KEY_{order}", 10), headers=auth(key)
+            )
+    # Started after the registrations, so none of their notifications reach it.
+    instance_b = await relay_factory(database_url=pg_url)
+    async with (
+        httpx.AsyncClient(base_url=instance_a.base_url, timeout=15) as safaricom,
+        httpx.AsyncClient(base_url=instance_b.base_url, timeout=15) as till,
+    ):
+        status_a = asyncio.create_task(till.get("/api/v1/payments/a/status?wait=30", headers=auth(key)))
+        status_b = asyncio.create_task(till.get("/api/v1/payments/b/status?wait=30", headers=auth(key)))
+        feed = asyncio.create_task(till.get("/api/v1/results?after=0&wait=30", headers=auth(key)))
+        await instance_b.long_polls_waiting(3)
+        hub = instance_b.hub
+        wakes, rereads = hub.wakes, hub.rereads
+        answer = await safaricom.post(path, content=stk_callback_bytes("ws_CO_KEY_a", amount=10))
+        assert answer.status_code == 200
+        assert (await asyncio.wait_for(status_a, 10)).json()["status"] == "completed"
+        assert [item["order_id"] for item in (await asyncio.wait_for(feed, 10)).json()["items"]] == ["a"]
+        # One notification named a's status and the till's feed: b's long-poll was not woken.
+        assert (hub.wakes - wakes, hub.rereads - rereads, hub.waiting()) == (2, 2, 1)
+        assert not status_b.done()
+        await instance_b.stop()
+        assert (await status_b).json()["status"] == "pending"
 
 
 async def test_the_same_callback_racing_into_two_instances_is_applied_once(

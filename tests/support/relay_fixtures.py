@@ -22,6 +22,7 @@ from relay.app import Relay, create_app, release_waiters
 from relay.db import Database
 from relay.migrate import upgrade
 from relay.models import utcnow
+from relay.notify import Hub
 from relay.settings import RelaySettings
 from relay.tills import create_till_key
 
@@ -60,6 +61,13 @@ class RunningRelay:
         if self._server is not None:
             await self._server.stop()
             self._server = None
+
+    @property
+    def hub(self) -> Hub:
+        """Where this relay's long-polls wait, with its counters of wakes and re-reads (relay/notify.py)."""
+        assert self._app is not None, "the relay is not running"
+        relay: Relay = self._app.state.relay
+        return relay.hub
 
     async def long_polls_waiting(self, count: int, timeout_s: float = 10.0) -> None:
         """Wait until `count` long-polls are parked in this relay, waiting for a commit (relay/notify.py)."""
