@@ -99,12 +99,12 @@ async def test_a_payment_the_relay_does_not_know_and_a_paid_sale_are_refused_in_
 ) -> None:
     rigs, (front, _back) = await open_shop_tills(simulator, relay_server, tmp_path)
     try:
-        with pytest.raises(C2bClaimRefused, match="The relay has no payment NOPE000000 to this shop."):
+        with pytest.raises(C2bClaimRefused, match=r"The relay has no payment NOPE000000 to this shop\."):
             await front.claim_c2b("S1", "nope000000")
         first = (await customer_pays(simulator, TILL_NUMBER, 50))["TransID"]
         second = (await customer_pays(simulator, TILL_NUMBER, 50))["TransID"]
         await front.claim_c2b("S1", first)
-        with pytest.raises(C2bClaimRefused, match="Sale S1 is already paid."):
+        with pytest.raises(C2bClaimRefused, match=r"Sale S1 is already paid\."):
             await front.claim_c2b("S1", second)
     finally:
         for rig in rigs:
