@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daraja_core.contract import C2bPayment, parse_wire_time
+from daraja_core.phones import format_local_masked
 from pos_app.engine.charging import new_id
 from pos_app.engine.errors import TillError
 from pos_app.engine.ledger import Ledger
@@ -46,9 +47,7 @@ class C2bOffer:
     @property
     def phone_display(self) -> str:
         """`2547*****126` as the cashier reads it: `07** *** 126`."""
-        if len(self.phone) == 12 and self.phone.startswith("254"):
-            return f"0{self.phone[3]}** *** {self.phone[-3:]}"
-        return self.phone
+        return format_local_masked(self.phone)
 
     def minutes_ago(self, now: datetime) -> int:
         return max(0, int((now - self.paid_at).total_seconds() // 60))
@@ -157,8 +156,8 @@ class PaidToTill:
                 await self.store.put_c2b_payments(
                     [known.model_copy(update={"claimed_by": taken.claimed_by, "updated_at": self._now()})]
                 )
-            what = f"KES {known.amount_kes} from {known.first_name}" if known else f"Payment {code}"
-            raise C2bClaimRefused(f"{what} ({code}) is already taken by sale {taken.claimed_by}.") from taken
+            what = f"KES {known.amount_kes} from {known.first_name} ({code})" if known else f"Payment {code}"
+            raise C2bClaimRefused(f"{what} is already taken by sale {taken.claimed_by}.") from taken
         except RelayError as error:
             raise C2bClaimRefused(f"The relay could not be asked to claim {code}: {error}.") from error
         if payment is None:

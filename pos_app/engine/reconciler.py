@@ -149,6 +149,22 @@ class Reconciler:
                 log.exception("relay feed pass failed")
                 await self._sleep(delay)
 
+    async def catch_up_feed(self) -> None:
+        """Apply the relay's feed to its end now, without waiting (a one-shot command reads what the relay
+        holds before it answers). Applying an entry twice changes nothing, so running beside the feed loop
+        is safe. RelayError when the relay cannot be read."""
+        client = self.settler.relay.client
+        if client is None:
+            return
+        after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
+        while True:
+            items, next_after = await client.results(after=after)
+            await self._apply_feed_items(items)
+            if next_after == after:
+                return
+            after = next_after
+            await self.store.put_setting(FEED_CURSOR_KEY, str(after), self._now())
+
     async def _apply_feed_items(self, items: list[FeedItem]) -> None:
         for item in items:
             if (settled := item.settled_time) is not None:

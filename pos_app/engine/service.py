@@ -318,8 +318,13 @@ class TillService:
 
     # --- paid to the till number (C2B, paid_to_till.py) ----------------------------------------------
 
-    async def c2b_offers(self, sale_amount_kes: int | None = None) -> list[C2bOffer]:
-        """Unclaimed payments to the shop's till number, those of the sale's amount first."""
+    async def c2b_offers(
+        self, sale_amount_kes: int | None = None, *, catch_up: bool = False
+    ) -> list[C2bOffer]:
+        """Unclaimed payments to the shop's till number, those of the sale's amount first. `catch_up` reads
+        the relay's feed to its end first (the CLI; the window follows the feed live)."""
+        if catch_up:
+            await self.reconciler.catch_up_feed()
         return await self.paid_to_till.unclaimed(sale_amount_kes)
 
     async def claim_c2b(self, sale_id: str, trans_id: str) -> AttemptView:

@@ -49,3 +49,4 @@ def test_masking_hides_the_middle_digits_for_logs_and_screens() -> None:
     assert "374" not in mask_msisdn("254708374149")
     assert format_local("254708374149") == "0708 374 149"
     assert format_local_masked("254708374149") == "0708 *** 149"
+    assert format_local_masked("2547*****149") == "07** *** 149"  # a C2B payer, masked by the relay
