@@ -49,4 +49,7 @@ def test_masking_hides_the_middle_digits_for_logs_and_screens() -> None:
     assert "374" not in mask_msisdn("254708374149")
     assert format_local("254708374149") == "0708 374 149"
     assert format_local_masked("254708374149") == "0708 *** 149"
-    assert format_local_masked("2547*****149") == "07** *** 149"  # a C2B payer, masked by the relay
+
+
+def test_a_number_the_relay_masked_already_reads_as_a_local_number() -> None:
+    assert format_local_masked("2547*****149") == "07** *** 149"  # a C2B payer (docs/daraja.md §6)
