@@ -40,6 +40,7 @@ class PaidToTillDialog(QDialog):
         self.amount_kes = amount_kes
         self.lang = lang
         self.offers: list[C2bOffer] = []
+        self._reads = 0  # refreshes started: an older read that answers late is not shown over a newer one
         self.setWindowTitle(text("c2b_title", lang))
         self.offer_label = QLabel()
         named(self.offer_label, "c2bOffer")
@@ -71,9 +72,14 @@ class PaidToTillDialog(QDialog):
     @asyncSlot()
     async def refresh(self) -> None:
         """Read the unclaimed payments again (on opening, and whenever the feed brings a change)."""
+        self._reads += 1
+        read = self._reads
+        offers = await self.service.c2b_offers(self.amount_kes)
+        if read != self._reads:
+            return
+        self.offers = offers
         chosen = self.list.currentItem()
         keep = chosen.data(Qt.ItemDataRole.UserRole) if chosen is not None else None
-        self.offers = await self.service.c2b_offers(self.amount_kes)
         now = datetime.now(UTC)
         self.list.clear()
         for offer in self.offers:

@@ -63,3 +63,19 @@ def test_f7_offers_the_payment_of_the_sale_amount_first_and_enter_settles_the_sa
     )
     offers = till.run(till.service.c2b_offers())
     assert [o.trans_id for o in offers] == [other["TransID"]]
+
+
+def test_f7_with_no_payment_waiting_says_so_and_esc_gives_the_sale_back(till: Till) -> None:
+    window = till.window
+    till.qtbot.waitUntil(lambda: window.sale.amount_input.hasFocus(), timeout=3000)
+    till.press(Qt.Key.Key_F7)
+    till.qtbot.waitUntil(lambda: bool(window.open_dialogs()), timeout=5000)
+    dialog = window.open_dialogs()[0]
+    assert isinstance(dialog, PaidToTillDialog)
+    till.qtbot.waitUntil(lambda: dialog.offer_label.text() != "", timeout=5000)
+    assert dialog.offer_label.text() == (
+        "No payments to the till number are waiting. New ones show here as they arrive."
+    )
+    till.press(Qt.Key.Key_Escape)
+    till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
+    till.qtbot.waitUntil(lambda: window.sale.amount_input.hasFocus(), timeout=3000)
