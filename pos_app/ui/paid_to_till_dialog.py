@@ -56,8 +56,14 @@ class PaidToTillDialog(QDialog):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.message)
         self.setMinimumSize(560, 320)
+        self._open = True
         self._unsubscribe = service.paid_to_till.subscribe(self.refresh)
-        self.finished.connect(lambda _result: self._unsubscribe())
+        self.finished.connect(self._closed)
+
+    def _closed(self, _result: int) -> None:
+        # A read still in flight answers after the widgets are gone: it must not touch them.
+        self._open = False
+        self._unsubscribe()
 
     def _row(self, offer: C2bOffer, now: datetime) -> str:
         return text(
@@ -75,7 +81,7 @@ class PaidToTillDialog(QDialog):
         self._reads += 1
         read = self._reads
         offers = await self.service.c2b_offers(self.amount_kes)
-        if read != self._reads:
+        if read != self._reads or not self._open:
             return
         self.offers = offers
         chosen = self.list.currentItem()
@@ -117,7 +123,7 @@ class PaidToTillDialog(QDialog):
         view: AttemptView | None = await busy(
             self.service.claim_c2b(self.sale_id, trans_id), self.list, refused=self._refused
         )
-        if view is None:
+        if view is None or not self._open:  # closed meanwhile: History shows the paid sale
             return
         self.claimed.emit(view)
         self.accept()
