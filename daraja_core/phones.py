@@ -108,7 +108,10 @@ def format_local(msisdn: str) -> str:
 
 
 def format_local_masked(msisdn: str) -> str:
-    """`254708374149` → `0708 *** 149` for receipts and history rows."""
+    """`254708374149` → `0708 *** 149` for receipts and history rows; a number the relay masked already
+    (`2547*****149`, a C2B payer) → `07** *** 149`."""
+    if len(msisdn) == 12 and msisdn.startswith("254") and msisdn[5:9] == "****":
+        return f"0{msisdn[3]}** *** {msisdn[-3:]}"
     local = format_local(msisdn)
     if len(local) == 12 and local[4] == " ":
         return f"{local[:4]} *** {local[9:]}"

@@ -17,7 +17,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from daraja_core.contract import FeedItem
+from daraja_core.contract import C2bPayment, FeedItem
 from pos_app.engine.relay_client import RelayClient, RelayError, RelayPayment, RelayRefused
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
@@ -38,6 +38,7 @@ class Reconciler:
         rng: random.Random | None = None,
         on_callback_seen: Callable[[datetime], None] = lambda _at: None,
         tick_s: float = 1.0,
+        on_c2b: Callable[[list[C2bPayment]], Awaitable[None]] | None = None,
     ) -> None:
         self.settler = settler
         self.store = settler.store
@@ -47,6 +48,7 @@ class Reconciler:
         self._rng = rng or random.Random()
         self._on_callback_seen = on_callback_seen
         self._tick_s = tick_s
+        self._on_c2b = on_c2b
         #: attempt id → (next query time, current gap)
         self._query_plan: dict[str, tuple[datetime, float]] = {}
         #: Set when some attempt may be unknown to the relay (at start, after the relay was unreachable);
@@ -147,10 +149,30 @@ class Reconciler:
                 log.exception("relay feed pass failed")
                 await self._sleep(delay)
 
+    async def catch_up_feed(self) -> None:
+        """Apply the relay's feed to its end now, without waiting (a one-shot command reads what the relay
+        holds before it answers). Applying an entry twice changes nothing, so running beside the feed loop
+        is safe. RelayError when the relay cannot be read."""
+        client = self.settler.relay.client
+        if client is None:
+            return
+        after = int(await self.store.get_setting(FEED_CURSOR_KEY) or 0)
+        while True:
+            items, next_after = await client.results(after=after)
+            await self._apply_feed_items(items)
+            if next_after == after:
+                return
+            after = next_after
+            await self.store.put_setting(FEED_CURSOR_KEY, str(after), self._now())
+
     async def _apply_feed_items(self, items: list[FeedItem]) -> None:
         for item in items:
             if (settled := item.settled_time) is not None:
                 self._on_callback_seen(settled)
+        # C2B payments to the shop are kept before the cursor moves past them (paid_to_till.py).
+        c2b = [item.c2b for item in items if item.c2b is not None]
+        if c2b and self._on_c2b is not None:
+            await self._on_c2b(c2b)
         # order_id is the attempt id (the till registers it so); an order this store does not hold, or
         # an attempt still being pushed, is skipped inside the batch. A feed item is its payment.
         await self.settler.apply_relay_payments(list[RelayPayment](items))

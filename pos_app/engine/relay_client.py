@@ -17,6 +17,9 @@ import httpx
 import msgspec
 
 from daraja_core.contract import (
+    C2bClaim,
+    C2bPayment,
+    C2bRelease,
     ContractError,
     FeedItem,
     FeedKind,
@@ -53,6 +56,18 @@ class RelayConflict(RelayError):
 
 class RelayProtocolError(RelayError):
     pass
+
+
+class C2bTaken(RelayConflict):
+    """409 on a C2B claim: another sale (`claimed_by`, maybe on another till of the shop) has it."""
+
+    def __init__(self, trans_id: str, claimed_by: str) -> None:
+        super().__init__(f"C2B payment {trans_id} is already claimed by sale {claimed_by}")
+        self.claimed_by = claimed_by
+
+
+class _ClaimRefusal(msgspec.Struct, frozen=True):
+    extra: dict[str, str]
 
 
 #: The relay's payment answer (registration, status), typed by the contract.
@@ -181,6 +196,33 @@ class RelayClient:
         if response.status_code == 404:
             return None
         return self._decode(response, ReceiptAnswer, "receipt look-up")
+
+    async def claim_c2b(self, trans_id: str, order_id: str) -> C2bPayment | None:
+        """Claim a C2B payment of the shop for this sale; None when the shop has no such payment (404).
+        C2bTaken when another sale has it."""
+        response = await self._request(
+            "POST", f"/api/v1/c2b/{trans_id}/claim", json=msgspec.to_builtins(C2bClaim(order_id))
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code == 409:
+            try:
+                holder = msgspec.json.decode(response.content, type=_ClaimRefusal).extra["claimed_by"]
+            except (msgspec.ValidationError, msgspec.DecodeError, KeyError) as error:
+                raise RelayProtocolError(
+                    f"the relay's claim refusal is not the contract's: {error}"
+                ) from error
+            raise C2bTaken(trans_id, holder)
+        return self._decode(response, C2bPayment, "C2B claim")
+
+    async def release_c2b(self, trans_id: str, released_by: str = "") -> C2bPayment | None:
+        """Give a claimed C2B payment back to the shop; None when the shop has no such payment."""
+        response = await self._request(
+            "POST", f"/api/v1/c2b/{trans_id}/release", json=msgspec.to_builtins(C2bRelease(released_by))
+        )
+        if response.status_code == 404:
+            return None
+        return self._decode(response, C2bPayment, "C2B release")
 
     async def selftest(self, checkout_request_id: str) -> datetime | None:
         response = await self._request("GET", f"/api/v1/selftest/{checkout_request_id}")

@@ -27,6 +27,7 @@ from pos_app.engine.housekeeping import Housekeeping
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.manual_receipts import ManualReceipts
 from pos_app.engine.owner_pin import OwnerPin
+from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.relay_client import RelayClient
 from pos_app.engine.settling import RelayLink, Settler
@@ -113,11 +114,15 @@ class TillService:
             demo=config.demo,
             reconcile_later=self._reconcile_later,
         )
+        self.paid_to_till = PaidToTill(
+            ledger=self.ledger, relay=lambda: self.relay, now=now, demo=config.demo
+        )
         self.reconciler = Reconciler(
             self.settler,
             now=now,
             on_callback_seen=self._saw_callback,
             tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
+            on_c2b=self.paid_to_till.keep,
         )
         self.housekeeping = Housekeeping(
             ledger=self.ledger,
@@ -310,6 +315,21 @@ class TillService:
             }
             for entry in await self.store.audit_for(attempt_id)
         ]
+
+    # --- paid to the till number (C2B, paid_to_till.py) ----------------------------------------------
+
+    async def c2b_offers(
+        self, sale_amount_kes: int | None = None, *, catch_up: bool = False
+    ) -> list[C2bOffer]:
+        """Unclaimed payments to the shop's till number, those of the sale's amount first. `catch_up` reads
+        the relay's feed to its end first (the CLI; the window follows the feed live)."""
+        if catch_up:
+            await self.reconciler.catch_up_feed()
+        return await self.paid_to_till.unclaimed(sale_amount_kes)
+
+    async def claim_c2b(self, sale_id: str, trans_id: str) -> AttemptView:
+        """Settle the sale paid with this C2B payment; C2bClaimRefused names the sale that has it."""
+        return await self.paid_to_till.claim(sale_id, trans_id)
 
     # --- manual receipts, settings and the owner PIN -------------------------------------------------
 

@@ -43,6 +43,7 @@ class Method(StrEnum):
     STK = "stk"  # the callback, through the relay
     STK_QUERY = "stk_query"  # Daraja's STK Query answer
     MANUAL = "manual"  # the owner typed the receipt from the customer's SMS
+    C2B = "c2b"  # the customer paid the till number; the cashier claimed it (paid_to_till.py)
 
 
 class IllegalTransition(RuntimeError):

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from pos_app.store import migrate
 from pos_app.store import writer as writer_sql
-from pos_app.store.models import AuditEntry, PaymentAttempt, Sale, Setting
+from pos_app.store.models import AuditEntry, C2bPaymentRow, PaymentAttempt, Sale, Setting
 from pos_app.store.writer import StoreWriter
 
 T = TypeVar("T")
@@ -182,6 +182,52 @@ class Store:
         if current is not None:  # the row as it now is, without reading it back
             return current.model_copy(update=values)
         return await self.get_attempt(attempt_id)
+
+    # --- C2B payments to the shop (the relay's feed) -------------------------------------------------
+
+    async def put_c2b_payments(self, rows: list[C2bPaymentRow]) -> None:
+        """Keep the feed's C2B payments: a TransID seen before only updates who holds it (the feed repeats
+        a payment on every claim and release), so none is counted twice."""
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.executemany(
+                "INSERT INTO c2b_payments (trans_id, amount_kes, first_name, phone, bill_ref, shortcode, "
+                "paid_at, received_at, claimed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(trans_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
+                "updated_at = excluded.updated_at",
+                [
+                    (
+                        row.trans_id,
+                        row.amount_kes,
+                        row.first_name,
+                        row.phone,
+                        row.bill_ref,
+                        row.shortcode,
+                        writer_sql.to_db(row.paid_at),
+                        writer_sql.to_db(row.received_at),
+                        row.claimed_by,
+                        writer_sql.to_db(row.updated_at),
+                    )
+                    for row in rows
+                ],
+            )
+
+        await self._writer.run(work)
+
+    async def c2b_payments(self, *, unclaimed_only: bool = False) -> list[C2bPaymentRow]:
+        """The shop's C2B payments this till has seen, newest first."""
+        async with self._sessions() as session:
+            query = select(C2bPaymentRow)
+            if unclaimed_only:
+                query = query.where(col(C2bPaymentRow.claimed_by).is_(None))
+            result = await session.exec(
+                query.order_by(col(C2bPaymentRow.paid_at).desc(), col(C2bPaymentRow.trans_id))
+            )
+            return list(result.all())
+
+    async def get_c2b_payment(self, trans_id: str) -> C2bPaymentRow | None:
+        async with self._sessions() as session:
+            return await session.get(C2bPaymentRow, trans_id)
 
     # --- audit trail ---------------------------------------------------------------------------------
 

@@ -115,6 +115,24 @@ class Setting(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+class C2bPaymentRow(SQLModel, table=True):
+    """A C2B payment to the till's shop, from the relay's feed (revision 0004); one row per TransID."""
+
+    __tablename__ = "c2b_payments"
+
+    trans_id: str = Field(primary_key=True)
+    amount_kes: int
+    first_name: str = Field(default="")
+    phone: str = Field(default="")  # masked by the relay (`2547*****126`), "" when it has none
+    bill_ref: str = Field(default="")
+    shortcode: str = Field(default="")
+    paid_at: datetime = Field(sa_column=utc_column(nullable=False))
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
+    #: The sale (order id, on this till or another of the shop) that took it; None while unclaimed.
+    claimed_by: str | None = Field(default=None, index=True)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
 # The writer builds rows with `model_construct` (no validation on the hot path). Reading an attribute of
 # such a row needs SQLAlchemy's mappers configured, which otherwise happens only at the first ORM query:
 # in a fresh process whose first read went through the writer, every attribute access raised.

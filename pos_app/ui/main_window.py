@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -34,12 +34,13 @@ from pos_app.ui.diagnostics_view import DiagnosticsView
 from pos_app.ui.history_view import HistoryView
 from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
 from pos_app.ui.naming import named
+from pos_app.ui.paid_to_till_dialog import PaidToTillDialog
 from pos_app.ui.report_view import ReportView
 from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
 from pos_app.ui.sale_screen import SaleScreen
 from pos_app.ui.settings_dialog import SettingsDialog
-from pos_app.ui.shortcuts import NAV_KEYS, with_key
+from pos_app.ui.shortcuts import NAV_KEYS, PAID_TO_TILL_KEY, with_key
 from pos_app.ui.status_bar import Banner, TillStatusBar
 from pos_app.ui.strings import text
 
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status_bar)
 
         self.sale_flow.verify_requested.connect(self.on_manual_receipt_clicked)
+        QShortcut(QKeySequence(PAID_TO_TILL_KEY), self, self.on_paid_to_till)
         self.sale_flow.late_result.connect(lambda message: self.status_bar.showMessage(message, 60_000))
         self.sale.status_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.report.refresh_requested.connect(self.on_report_clicked)
@@ -254,6 +256,19 @@ class MainWindow(QMainWindow):
         dialog = ManualReceiptDialog(self.service, target, self.lang, self)
         self._open_modeless(dialog)
         dialog.receipt_input.setFocus()
+
+    def on_paid_to_till(self) -> None:
+        """The shop's unclaimed payments to the till number, for the sale on the sale screen."""
+        if self.service is None:
+            return
+        from pos_app.engine.charging import new_id
+
+        self.show_sale()
+        sale_id = self.sale_flow.sale_id or new_id("S", 9)
+        dialog = PaidToTillDialog(self.service, sale_id, self.sale.amount_input.amount_kes(), self.lang, self)
+        dialog.claimed.connect(self.sale_flow.show_paid)
+        self._open_modeless(dialog)
+        dialog.refresh()
 
     @asyncSlot()
     async def on_settings_clicked(self) -> None:

@@ -321,6 +321,10 @@ class SaleController(QObject):
         self.screen.show_message(message, error=True)
         self.screen.amount_input.setFocus()
 
+    def show_paid(self, view: AttemptView) -> None:
+        """The sale was settled another way (a payment to the till number): show it as the result."""
+        self._charged(view)
+
     def _charged(self, view: AttemptView) -> None:
         newest = self.latest.get(view.attempt_id)
         if newest is not None and newest.updated_at > view.updated_at:

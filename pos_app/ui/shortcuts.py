@@ -35,7 +35,12 @@ CHARGE_KEY = "Enter"
 # Keys that are not a button's: moving through the form, going back.
 FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 
-KEYS: tuple[str, ...] = tuple(dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values())))
+# On the sale screen: the payments made to the shop's till number, to settle this sale with one.
+PAID_TO_TILL_KEY = "F7"
+
+KEYS: tuple[str, ...] = tuple(
+    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY))
+)
 
 
 def with_key(label: str, key: str, *, stacked: bool = False) -> str:

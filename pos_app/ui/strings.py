@@ -158,6 +158,27 @@ _TABLE: dict[str, tuple[str, str]] = {
     "report_export": ("Export CSV…", "Hamisha CSV…"),
     "report_exported": ("Saved {path}", "Imehifadhiwa {path}"),
     "report_chart_empty": ("No payments yet today.", "Hakuna malipo bado leo."),
+    # Paid to till (C2B: the customer paid the shop's till number; pos_app/engine/paid_to_till.py)
+    "c2b_title": ("Paid to till", "Imelipwa kwa till"),
+    "c2b_offer": (
+        "KES {amount} from {name}, {phone} — use it for this sale? Enter",
+        "KES {amount} kutoka kwa {name}, {phone} — itumike kwa mauzo haya? Enter",
+    ),
+    "c2b_pick": (
+        "Payments to the till number not yet taken by a sale. Pick one with the arrows, Enter uses it, "
+        "Esc closes.",
+        "Malipo kwa namba ya till ambayo bado hayajachukuliwa. Chagua kwa mishale, Enter itumie, Esc funga.",
+    ),
+    "c2b_row": (
+        "KES {amount} · {name} · {phone} · {minutes} min ago",
+        "KES {amount} · {name} · {phone} · dakika {minutes} zilizopita",
+    ),
+    "c2b_none": (
+        "No payments to the till number are waiting. New ones show here as they arrive.",
+        "Hakuna malipo kwa namba ya till yanayosubiri. Mapya yataonekana hapa yakifika.",
+    ),
+    "c2b_refused": ("Not used: {reason}", "Haikutumika: {reason}"),
+    "method_c2b": ("Paid to till", "Imelipwa kwa till"),
     # Manual receipt
     "manual_title": ("Enter a receipt by hand", "Weka risiti kwa mkono"),
     "manual_for": (
@@ -374,6 +395,20 @@ def phone_problem_text(message: str, lang: str) -> str:
 # patterns match, the one with the most fixed words wins. Unknown wording falls through in English rather
 # than disappearing; tests/ui/test_swahili.py finds every sentence the engine can raise or report.
 _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
+    # Paid to till refused (pos_app/engine/paid_to_till.py)
+    ("Payment {} is already used on sale {}.", "Malipo {0} tayari yametumika kwa mauzo {1}."),
+    ("Sale {} is already paid.", "Mauzo {0} tayari yamelipwa."),
+    (
+        "Sale {} has a prompt waiting on a phone; let it finish or fail first.",
+        "Mauzo {0} yana ombi linalosubiri kwenye simu; liache limalizike au lishindwe kwanza.",
+    ),
+    (
+        "Payments to the till number need the relay; this till has none.",
+        "Malipo kwa namba ya till yanahitaji relay; till hii haina.",
+    ),
+    ("{} is already taken by sale {}.", "{0} tayari yamechukuliwa na mauzo {1}."),
+    ("The relay could not be asked to claim {}: {}.", "Relay haikuweza kuulizwa kuchukua {0}: {1}."),
+    ("The relay has no payment {} to this shop.", "Relay haina malipo {0} kwa duka hili."),
     # Charging refused
     ("A payment for this sale is already being sent.", "Malipo ya mauzo haya tayari yanatumwa."),
     (

@@ -20,6 +20,10 @@ def test_safaricom_numbers_in_every_common_form_normalise_to_12_digits(raw: str)
     assert normalise_msisdn(raw) == "254708374149"
 
 
+def test_a_number_the_relay_masked_already_reads_as_a_local_number() -> None:
+    assert format_local_masked("2547*****149") == "07** *** 149"  # a C2B payer (docs/daraja.md §6)
+
+
 def test_new_01_prefix_normalises_to_2541() -> None:
     assert normalise_msisdn("0110 156 957") == "254110156957"
     assert normalise_msisdn("+254110156957") == "254110156957"

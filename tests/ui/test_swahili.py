@@ -62,7 +62,15 @@ def test_every_engine_sentence_in_the_table_has_its_swahili_with_the_same_values
 # ---- every sentence the engine can say to people --------------------------------------------------------
 
 # Exceptions whose message the window shows (busy.py's refusals) and the tunnel's reason (an alert).
-SHOWN_ERRORS = {"ChargeRefused", "WrongPin", "ReceiptRefused", "AttemptNotFound", "ValueError", "TunnelError"}
+SHOWN_ERRORS = {
+    "ChargeRefused",
+    "WrongPin",
+    "ReceiptRefused",
+    "AttemptNotFound",
+    "ValueError",
+    "TunnelError",
+    "C2bClaimRefused",
+}
 
 
 def samples(node: ast.expr) -> list[str]:

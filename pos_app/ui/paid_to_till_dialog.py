@@ -1,0 +1,129 @@
+"""Paid to till: the payments made to the shop's till number that no sale has taken, live, for the sale on
+the screen. The one of the sale's amount is offered first with the focus on it; the arrows pick another;
+Enter settles the sale with it (the engine claims it at the relay); Esc closes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from qasync import asyncSlot
+
+from pos_app.ui.busy import busy
+from pos_app.ui.formatting import kes
+from pos_app.ui.naming import named
+from pos_app.ui.strings import engine_text, text
+
+if TYPE_CHECKING:
+    from pos_app.engine.paid_to_till import C2bOffer
+    from pos_app.engine.service import TillService
+    from pos_app.engine.views import AttemptView
+
+
+class PaidToTillDialog(QDialog):
+    claimed = Signal(object)  # AttemptView: the sale, paid with the chosen payment
+
+    def __init__(
+        self,
+        service: TillService,
+        sale_id: str,
+        amount_kes: int | None,
+        lang: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        named(self, "paidToTillDialog")
+        self.service = service
+        self.sale_id = sale_id
+        self.amount_kes = amount_kes
+        self.lang = lang
+        self.offers: list[C2bOffer] = []
+        self._reads = 0  # refreshes started: an older read that answers late is not shown over a newer one
+        self.setWindowTitle(text("c2b_title", lang))
+        self.offer_label = QLabel()
+        named(self.offer_label, "c2bOffer")
+        self.offer_label.setWordWrap(True)
+        self.list = QListWidget()
+        named(self.list, "c2bList")
+        self.list.itemActivated.connect(lambda _item: self.on_claim())
+        self.message = QLabel()
+        named(self.message, "c2bMessage")
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.offer_label)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.message)
+        self.setMinimumSize(560, 320)
+        self._open = True
+        self._unsubscribe = service.paid_to_till.subscribe(self.refresh)
+        self.finished.connect(self._closed)
+
+    def _closed(self, _result: int) -> None:
+        # A read still in flight answers after the widgets are gone: it must not touch them.
+        self._open = False
+        self._unsubscribe()
+
+    def _row(self, offer: C2bOffer, now: datetime) -> str:
+        return text(
+            "c2b_row",
+            self.lang,
+            amount=kes(offer.amount_kes),
+            name=offer.first_name,
+            phone=offer.phone_display,
+            minutes=offer.minutes_ago(now),
+        )
+
+    @asyncSlot()
+    async def refresh(self) -> None:
+        """Read the unclaimed payments again (on opening, and whenever the feed brings a change)."""
+        self._reads += 1
+        read = self._reads
+        offers = await self.service.c2b_offers(self.amount_kes)
+        if read != self._reads or not self._open:
+            return
+        self.offers = offers
+        chosen = self.list.currentItem()
+        keep = chosen.data(Qt.ItemDataRole.UserRole) if chosen is not None else None
+        now = datetime.now(UTC)
+        self.list.clear()
+        for offer in self.offers:
+            item = QListWidgetItem(self._row(offer, now))
+            item.setData(Qt.ItemDataRole.UserRole, offer.trans_id)
+            self.list.addItem(item)
+        ids = [offer.trans_id for offer in self.offers]
+        if self.offers:
+            self.list.setCurrentRow(ids.index(keep) if keep in ids else 0)
+            self.list.setFocus()
+        first = self.offers[0] if self.offers else None
+        if first is not None and first.matches_sale:
+            self.offer_label.setText(
+                text(
+                    "c2b_offer",
+                    self.lang,
+                    amount=kes(first.amount_kes),
+                    name=first.first_name,
+                    phone=first.phone_display,
+                )
+            )
+        else:
+            self.offer_label.setText(text("c2b_pick" if self.offers else "c2b_none", self.lang))
+
+    def _refused(self, refusal: Exception) -> None:
+        self.message.setText(text("c2b_refused", self.lang, reason=engine_text(str(refusal), self.lang)))
+        self.refresh()
+
+    @asyncSlot()
+    async def on_claim(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        trans_id = str(item.data(Qt.ItemDataRole.UserRole))
+        view: AttemptView | None = await busy(
+            self.service.claim_c2b(self.sale_id, trans_id), self.list, refused=self._refused
+        )
+        if view is None or not self._open:  # closed meanwhile: History shows the paid sale
+            return
+        self.claimed.emit(view)
+        self.accept()
