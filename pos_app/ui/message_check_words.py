@@ -11,12 +11,12 @@ from daraja_core.password import NAIROBI
 from pos_app.engine.message_check import MessageCheck, Verdict
 from pos_app.ui.strings import text
 
-#: The style's colour names for each answer: green go, amber careful, red stop.
+#: The window's tone for each answer (resources/style.qss): green go, amber careful, red stop.
 TONES: dict[Verdict, str] = {
-    Verdict.GENUINE_FREE: "green",
-    Verdict.GENUINE_USED: "amber",
-    Verdict.NOT_RECEIVED: "red",
-    Verdict.CANNOT_CHECK: "amber",
+    Verdict.GENUINE_FREE: "paid",
+    Verdict.GENUINE_USED: "unknown",
+    Verdict.NOT_RECEIVED: "failed",
+    Verdict.CANNOT_CHECK: "unknown",
 }
 
 
