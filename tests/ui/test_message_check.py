@@ -30,8 +30,8 @@ async def customer_paid_the_shop(till: Till, amount_kes: int) -> str:
         await db.write(functools.partial(add_till_to_shop, shop_name="duka", till_name="ui-test-till"))
     finally:
         await db.dispose()
-    await register_relay(till.simulator, till.relay, shop)  # type: ignore[arg-type]
-    return str((await customer_pays(till.simulator, TILL_NUMBER, amount_kes))["TransID"])  # type: ignore[arg-type]
+    await register_relay(till.simulator, till.relay, shop)
+    return str((await customer_pays(till.simulator, TILL_NUMBER, amount_kes))["TransID"])
 
 
 async def a_sale_claims(till: Till, code: str, sale: str) -> None:
