@@ -9,6 +9,7 @@ mpesa-till receipt ORDER_OR_ATTEMPT RECEIPT           manual receipt (owner PIN;
 mpesa-till set-pin                                    set or change the owner PIN
 mpesa-till c2b list [--amount A] [--json]             unclaimed payments to the shop's till number
 mpesa-till c2b claim TRANS_ID --sale SALE [--json]    settle a sale paid with one of them
+mpesa-till verify CODE [--json]                       check the receipt code of a customer's M-Pesa SMS
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
 EXIT_REFUSED = 4
+EXIT_USED = 5
+EXIT_NOT_RECEIVED = 6
+EXIT_CANNOT_CHECK = 7
 EXIT_INTERRUPTED = 130
 
 PAY_EXIT_CODES = f"""\
@@ -46,6 +50,17 @@ exit codes (and the "status" of --json):
   {EXIT_REFUSED:>3}  refused  not charged: the sale is paid, has a payment waiting, or its last
                 payment is unknown (--customer-confirms-no-sms clears that); nothing was sent
   {EXIT_INTERRUPTED:>3}  stopped  Ctrl+C: an unfinished payment resumes when the till next starts
+"""
+
+
+VERIFY_EXIT_CODES = f"""\
+exit codes (and the "status" of --json):
+  {EXIT_OK:>3}  genuine_free  this shop received the payment and no sale has taken it
+  {EXIT_USED:>3}  genuine_used  received, but sale "sale_id" already took it: do not accept it again
+  {EXIT_NOT_RECEIVED:>3}  not_received  this shop has no such M-Pesa payment: do not hand over the goods
+  {EXIT_USAGE:>3}  invalid       not a receipt code (10 letters and digits), or a configuration error
+  {EXIT_CANNOT_CHECK:>3}  cannot_check  the relay could not be asked ("reason"): try again, never treat
+                      this as paid
 """
 
 
@@ -138,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     c2b_claim.add_argument("trans_id", metavar="TRANS_ID", help="the M-Pesa receipt of the payment")
     c2b_claim.add_argument("--sale", required=True, help="the sale (order) id it pays")
     c2b_claim.add_argument("--json", action="store_true", help="last line: the sale's payment as JSON")
+    verify = with_demo(
+        commands.add_parser(
+            "verify",
+            help="check the receipt code of a customer's M-Pesa SMS",
+            epilog=VERIFY_EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    verify.add_argument("code", metavar="CODE", help="the receipt code from the SMS, e.g. TK3MX6CLYC")
+    verify.add_argument("--json", action="store_true", help="last line: the answer as JSON")
     return parser
 
 
@@ -159,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "receipt": _receipt,
         "set-pin": _set_pin,
         "c2b": _c2b,
+        "verify": _verify,
     }
     if not getattr(args, "verbose", False):
         # The embedded relay, the simulator and httpx log each request at INFO: keep the terminal for results.
@@ -512,6 +538,48 @@ async def _receipt(args: argparse.Namespace) -> int:
             json.dumps({"verified": result.verified, "reason": result.reason, **_result_json(result.attempt)})
         )
     return EXIT_OK
+
+
+async def _verify(args: argparse.Namespace) -> int:
+    from daraja_core.contract import wire_time
+    from pos_app.engine.errors import ReceiptRefused
+    from pos_app.engine.message_check import Verdict
+    from pos_app.ui.message_check_words import sentence
+    from pos_app.ui.strings import engine_text
+
+    service = await _open(args)
+    lang = service.config.language
+    try:
+        answer = await service.check_message(args.code)
+    except ReceiptRefused as error:
+        print(engine_text(error.message, lang), file=sys.stderr)
+        if args.json:
+            print(json.dumps({"status": "invalid", "reason": error.message}))
+        return EXIT_USAGE
+    finally:
+        await service.close()
+    print(sentence(answer, lang))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "status": answer.verdict.value,
+                    "receipt": answer.receipt,
+                    "amount_kes": answer.amount_kes,
+                    "paid_at": wire_time(answer.paid_at),
+                    "name": answer.name,
+                    "sale_id": answer.sale_id,
+                    "used_at": wire_time(answer.used_at),
+                    "reason": answer.reason,
+                }
+            )
+        )
+    return {
+        Verdict.GENUINE_FREE: EXIT_OK,
+        Verdict.GENUINE_USED: EXIT_USED,
+        Verdict.NOT_RECEIVED: EXIT_NOT_RECEIVED,
+        Verdict.CANNOT_CHECK: EXIT_CANNOT_CHECK,
+    }[answer.verdict]
 
 
 async def _set_pin(args: argparse.Namespace) -> int:

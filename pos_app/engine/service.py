@@ -26,6 +26,7 @@ from pos_app.engine.errors import AttemptNotFound, ChargeRefused
 from pos_app.engine.housekeeping import Housekeeping
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.manual_receipts import ManualReceipts
+from pos_app.engine.message_check import MessageCheck, MessageChecker
 from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
 from pos_app.engine.reconciler import Reconciler
@@ -137,6 +138,7 @@ class TillService:
         self._manual_receipts = ManualReceipts(
             ledger=self.ledger, owner_pin=self.owner_pin, relay=lambda: self.relay, now=now
         )
+        self._message_checker = MessageChecker(store=store, relay=lambda: self.relay)
 
     # --- opening and closing -------------------------------------------------------------------------
 
@@ -336,6 +338,11 @@ class TillService:
     async def enter_manual_receipt(self, attempt_id: str, receipt: str, pin: str) -> ManualReceiptResult:
         view = await self.find_attempt(attempt_id)
         return await self._manual_receipts.enter(view, receipt, pin)
+
+    async def check_message(self, code: str) -> MessageCheck:
+        """Added (compatible): is the receipt in the customer's SMS a payment this shop received, and is
+        it still free? ReceiptRefused when the code cannot be a receipt."""
+        return await self._message_checker.check(code)
 
     async def load_settings(self) -> TillSettings:
         return await settings_store.load_settings(self.config.home)

@@ -33,6 +33,7 @@ from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import DiagnosticsView
 from pos_app.ui.history_view import HistoryView
 from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
+from pos_app.ui.message_check_dialog import MessageCheckDialog
 from pos_app.ui.naming import named
 from pos_app.ui.paid_to_till_dialog import PaidToTillDialog
 from pos_app.ui.report_view import ReportView
@@ -40,7 +41,7 @@ from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
 from pos_app.ui.sale_screen import SaleScreen
 from pos_app.ui.settings_dialog import SettingsDialog
-from pos_app.ui.shortcuts import NAV_KEYS, PAID_TO_TILL_KEY, with_key
+from pos_app.ui.shortcuts import CHECK_MESSAGE_KEY, NAV_KEYS, PAID_TO_TILL_KEY, with_key
 from pos_app.ui.status_bar import Banner, TillStatusBar
 from pos_app.ui.strings import text
 
@@ -118,6 +119,10 @@ class MainWindow(QMainWindow):
 
         self.sale_flow.verify_requested.connect(self.on_manual_receipt_clicked)
         QShortcut(QKeySequence(PAID_TO_TILL_KEY), self, self.on_paid_to_till)
+        # On the sale screen: check the receipt code of the customer's M-Pesa SMS.
+        check_message = QShortcut(QKeySequence(CHECK_MESSAGE_KEY), self.sale)
+        check_message.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        check_message.activated.connect(self.on_check_message)
         self.sale_flow.late_result.connect(lambda message: self.status_bar.showMessage(message, 60_000))
         self.sale.status_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.report.refresh_requested.connect(self.on_report_clicked)
@@ -269,6 +274,13 @@ class MainWindow(QMainWindow):
         dialog.claimed.connect(self.sale_flow.show_paid)
         self._open_modeless(dialog)
         dialog.refresh()
+
+    def on_check_message(self) -> None:
+        if self.service is None:
+            return
+        dialog = MessageCheckDialog(self.service, self.lang, self)
+        self._open_modeless(dialog)
+        dialog.code_input.setFocus()
 
     @asyncSlot()
     async def on_settings_clicked(self) -> None:

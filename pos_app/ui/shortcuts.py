@@ -32,6 +32,9 @@ STEP_KEYS: dict[Action, str] = {
 # Charge is pressed by Enter anywhere on the form, not only when it has the focus (sale_screen.py).
 CHARGE_KEY = "Enter"
 
+# From the sale screen: check the receipt code in the customer's M-Pesa SMS (message_check_dialog.py).
+CHECK_MESSAGE_KEY = "F10"
+
 # Keys that are not a button's: moving through the form, going back.
 FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 
@@ -39,7 +42,7 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 PAID_TO_TILL_KEY = "F7"
 
 KEYS: tuple[str, ...] = tuple(
-    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY))
+    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, CHECK_MESSAGE_KEY))
 )
 
 

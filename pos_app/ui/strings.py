@@ -341,6 +341,34 @@ _TABLE: dict[str, tuple[str, str]] = {
     "state_to_check": ("To check", "Ya kukagua"),
     "outcome_to_check": ("To check", "Ya kukagua"),
     "to_check_title": ("To check", "Ya kukagua"),
+    # message check: the cashier checks the receipt code in the customer's M-Pesa SMS
+    "check_title": ("Check the customer's message", "Kagua ujumbe wa mteja"),
+    "check_prompt": (
+        "Type the M-Pesa code from the customer's SMS, then press Enter.",
+        "Andika msimbo wa M-Pesa kutoka SMS ya mteja, kisha bonyeza Enter.",
+    ),
+    "check_button": ("Check", "Kagua"),
+    "check_close": ("Close", "Funga"),
+    "check_someone": ("the customer", "mteja"),
+    "check_genuine_free": (
+        "GENUINE: KES {amount} from {who} at {time}, not used by any sale. You may accept it.",
+        "HALALI: KES {amount} kutoka kwa {who} saa {time}, hayajatumika kwenye mauzo yoyote. Unaweza "
+        "kuyakubali.",
+    ),
+    "check_genuine_used": (
+        "ALREADY USED: this payment of KES {amount} was taken by sale {sale} at {time}. Do not accept it "
+        "again.",
+        "YAMESHATUMIKA: malipo haya ya KES {amount} yalichukuliwa na mauzo {sale} saa {time}. Usiyakubali "
+        "tena.",
+    ),
+    "check_not_received": (
+        "NOT RECEIVED: this shop has no M-Pesa payment {receipt}. Do not hand over the goods.",
+        "HAYAJAPOKELEWA: duka hili halina malipo ya M-Pesa {receipt}. Usitoe bidhaa.",
+    ),
+    "check_cannot": (
+        "CANNOT CHECK NOW: the relay could not be asked. Try again in a moment; until then it is not paid.",
+        "HAIWEZEKANI KUKAGUA SASA: relay haikupatikana. Jaribu tena baadaye; hadi hapo hayajalipwa.",
+    ),
 }
 
 
