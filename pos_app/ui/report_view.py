@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.history_view import day_picker, picked_day
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import method_word
 from pos_app.ui.strings import keys, text
@@ -148,8 +150,15 @@ class ReportView(QWidget):
         self.message = QLabel()
         self.message.setObjectName("reportMessage")
 
+        self.day_label = QLabel()
+        self.day_edit = day_picker("reportDay")
+        self.day_label.setBuddy(self.day_edit)
+        self.day_edit.dateChanged.connect(lambda _day: self.refresh_requested.emit())
+
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.day_label)
+        top.addWidget(self.day_edit)
         top.addWidget(self.refresh_button)
         top.addWidget(self.export_button)
         grid = QGridLayout()
@@ -191,6 +200,7 @@ class ReportView(QWidget):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         self.refresh_button.setText(text("report_refresh", lang))
+        self.day_label.setText(text("history_day", lang))
         self.export_button.setText(text("report_export", lang))
         self.outcome_title.setText(text("report_by_outcome", lang))
         self.method_title.setText(text("report_by_method", lang))
@@ -204,6 +214,9 @@ class ReportView(QWidget):
             self.show_report(self.report)
         else:
             self.title.setText(text("report_title", lang, day=""))
+
+    def day(self) -> date:
+        return picked_day(self.day_edit)
 
     def show_report(self, report: DayReport) -> None:
         self.report = report
