@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 
+from daraja_core import utc_text
+from daraja_core.password import NAIROBI
 from tests.ui.harness import Till, focused
 
 pytestmark = pytest.mark.gui
@@ -135,3 +139,34 @@ def test_reprint_from_history_is_marked_copy_and_shows_the_description(till, pri
     job = next(job for job in printer.received() if b"COPY" in job)
     assert receipt.encode() in job and b"Sugar 2kg" in job
     assert all(b"COPY" in job for job in printer.received() if job)  # the sale screen printed nothing
+
+
+def test_history_and_day_report_show_the_day_picked(till):
+    """Yesterday's sale (its stored time moved back a day) shows once the day picker says yesterday."""
+    paid_sale_with_description(till, "Rice")
+    sale = till.current()
+    with sqlite3.connect(till.service.store.path) as database:
+        database.execute(
+            "UPDATE payment_attempts SET created_at = ? WHERE id = ?",
+            (utc_text.encode(sale.created_at - timedelta(days=1)), sale.attempt_id),
+        )
+    window = till.window
+    till.press(Qt.Key.Key_F2)
+    history = window.history
+    till.qtbot.waitUntil(lambda: history.model.day is not None and history.proxy.rowCount() == 0)
+    history.day_edit.setFocus()
+    till.qtbot.waitUntil(lambda: focused() is history.day_edit)
+    till.press(Qt.Key.Key_Down)  # the day section steps back one day
+    yesterday = history.day()
+    assert yesterday == sale.created_at.astimezone(NAIROBI).date() - timedelta(days=1)
+    till.qtbot.waitUntil(lambda: history.model.day == yesterday and history.proxy.rowCount() == 1)
+    assert history.proxy.index(0, history.description_column()).data() == "Rice"
+
+    till.press(Qt.Key.Key_F3)
+    report = window.report
+    till.qtbot.waitUntil(lambda: report.report is not None)
+    report.day_edit.setFocus()
+    till.qtbot.waitUntil(lambda: focused() is report.day_edit)
+    till.press(Qt.Key.Key_Down)
+    till.qtbot.waitUntil(lambda: report.report is not None and report.report.day == yesterday)
+    till.qtbot.waitUntil(lambda: report.report is not None and report.report.paid_total_kes == 120)
