@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -39,6 +39,8 @@ OUTCOME_COLOURS = {
     "pending": "#5a6b7b",
 }
 FAILED_COLOUR = "#b3261e"
+_TOP = 10  # the chart's space above the first bar
+_GAP = 12  # between bars
 
 
 def outcome_label(outcome: str, lang: str = "en") -> str:
@@ -72,8 +74,22 @@ class BarChart(QWidget):
     def bars(self) -> list[tuple[str, int, int, str]]:
         return list(self._bars)
 
+    def row_height(self) -> int:
+        """One bar's line: never shorter than its words, however large the font (a big system font or
+        display scaling drew the words past the widget, over the tables' headings)."""
+        return max(26, self.fontMetrics().height() + 8)
+
+    def content_height(self) -> int:
+        """How far down the bars and their words reach when painted."""
+        return _TOP + len(self._bars) * (self.row_height() + _GAP) - _GAP if self._bars else 0
+
     def sizeHint(self) -> QSize:
-        return QSize(420, max(80, 40 * len(self._bars) + 20))
+        return QSize(420, max(80, self.content_height() + 20))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self.set_bars(self._bars)  # the rows follow the font's height
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -88,8 +104,8 @@ class BarChart(QWidget):
         label_width = max(metrics.horizontalAdvance(label) for label, *_ in self._bars) + 16
         value_texts = [f"{count} · KES {kes(amount)}" for _, count, amount, _ in self._bars]
         value_width = max(metrics.horizontalAdvance(v) for v in value_texts) + 16
-        top = 10.0
-        bar_height = 26.0
+        top = float(_TOP)
+        bar_height = float(self.row_height())
         most = max(count for _, count, _, _ in self._bars) or 1
         room = max(self.width() - label_width - value_width - 10, 20)
         for (label, count, _amount, colour), value_text in zip(self._bars, value_texts, strict=True):
@@ -109,7 +125,7 @@ class BarChart(QWidget):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 value_text,
             )
-            top += bar_height + 12
+            top += bar_height + _GAP
         painter.end()
 
 
