@@ -83,7 +83,13 @@ def paid_sale_with_description(till: Till, description: str) -> None:
     assert focused() is till.window.sale.description_input
     till.qtbot.keyClicks(focused(), description)
     till.press(Qt.Key.Key_Return)
-    till.wait_for_status("Paid", "Receipt ")
+    current = till.window.sale_flow
+    till.qtbot.waitUntil(
+        lambda: (
+            current.current is not None and current.current.state == "paid" and bool(current.current.receipt)
+        ),
+        timeout=15_000,
+    )
 
 
 def test_alt_p_prints_the_paid_sale_with_shop_amount_receipt_and_description(till, printer):
@@ -170,3 +176,15 @@ def test_history_and_day_report_show_the_day_picked(till):
     till.press(Qt.Key.Key_Down)
     till.qtbot.waitUntil(lambda: report.report is not None and report.report.day == yesterday)
     till.qtbot.waitUntil(lambda: report.report is not None and report.report.paid_total_kes == 120)
+
+
+def test_in_kiswahili_the_print_step_and_the_away_sentence_are_kiswahili_with_the_same_key(till):
+    till.press(Qt.Key.Key_F9)
+    till.qtbot.waitUntil(lambda: till.service.config.language == "sw")  # stored
+    use_printer(till, closed_port())
+    paid_sale_with_description(till, "Unga")
+    button = till.window.sale.status_panel.buttons[till.window.sale.status_panel.presentation.actions[0]]
+    assert button.text() == "Chapisha risiti\n(Alt+P)"
+    till.press(Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)
+    till.qtbot.waitUntil(lambda: "haikuchapishwa" in till.window.sale.form_message.text(), timeout=15_000)
+    assert till.current().state == "paid"
