@@ -351,9 +351,15 @@ class TillService:
         await settings_store.save_settings(
             settings, home=self.config.home, settings_store=self._settings_store, now=self._now
         )
-        # Language and the amount limit apply at once; connection settings on the next start.
+        # Language, the amount limit and the receipt printer apply at once; connection settings on the
+        # next start.
         self.config = dataclasses.replace(
-            self.config, language=settings.language, max_amount_kes=settings.max_amount_kes
+            self.config,
+            language=settings.language,
+            max_amount_kes=settings.max_amount_kes,
+            shop_name=settings.shop_name,
+            printer=settings.printer,
+            printer_width=settings.printer_width,
         )
         self.daraja.config = dataclasses.replace(self.daraja.config, max_amount_kes=settings.max_amount_kes)
 

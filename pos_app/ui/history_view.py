@@ -8,42 +8,79 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QDate,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from daraja_core.password import NAIROBI
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import anomaly_word, method_word, state_word, status_word
+from pos_app.ui.shortcuts import PRINT_KEY, with_key
 from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
     from pos_app.engine.views import AttemptView
 
-_COLUMNS = ("col_time", "col_amount", "col_phone", "col_status", "col_receipt", "col_method", "col_reason")
+_COLUMNS = (
+    "col_time",
+    "col_amount",
+    "col_phone",
+    "col_status",
+    "col_receipt",
+    "col_method",
+    "col_description",
+    "col_reason",
+)
+_DESCRIPTION = _COLUMNS.index("col_description")
 _STATE_COLOURS = {"paid": "#1b7f3b", "failed": "#b3261e", "unknown": "#9a6700"}
 STATUS_FILTERS = ("", "paid", "failed", "unknown", "prompt_sent")
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def today() -> date:
+    return datetime.now(NAIROBI).date()
+
+
+def day_picker(name: str) -> QDateEdit:
+    """A day to show, today at first: typed (arrow keys step day, month, year) or picked from a calendar
+    (Alt+Down); no day after today."""
+    now = today()
+    edit = QDateEdit(QDate(now.year, now.month, now.day))
+    named(edit, name)
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("dd/MM/yyyy")
+    edit.setMaximumDate(edit.date())
+    return edit
+
+
+def picked_day(edit: QDateEdit) -> date:
+    picked = edit.date()
+    return date(picked.year(), picked.month(), picked.day())
 
 
 class HistoryModel(QAbstractTableModel):
@@ -51,6 +88,8 @@ class HistoryModel(QAbstractTableModel):
         super().__init__(parent)
         self.lang = "en"
         self._rows: list[AttemptView] = []
+        #: The day shown (Nairobi): an attempt announced for another day is not this table's.
+        self.day: date | None = None
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -95,6 +134,8 @@ class HistoryModel(QAbstractTableModel):
             return view.receipt or ""
         if column == 5:
             return method_word(view.method, self.lang)
+        if column == _DESCRIPTION:
+            return view.description
         if view.state in ("failed", "unknown") or view.anomaly:
             return " · ".join(reason_parts(view, self.lang))
         return ""
@@ -112,6 +153,8 @@ class HistoryModel(QAbstractTableModel):
 
     def upsert(self, view: AttemptView) -> None:
         """Replace the attempt's row, or put a new attempt at the top (newest first)."""
+        if self.day is not None and view.created_at.astimezone(NAIROBI).date() != self.day:
+            return
         for row, existing in enumerate(self._rows):
             if existing.attempt_id == view.attempt_id:
                 self._rows[row] = view
@@ -191,6 +234,8 @@ def matches(view: AttemptView, search: str) -> bool:
 
 class HistoryView(QWidget):
     selection_changed = Signal()
+    day_changed = Signal()  # the owner picked another day to show
+    reprint_requested = Signal()  # print the selected paid sale's receipt again, marked COPY
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,11 +266,23 @@ class HistoryView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit())
+        self.day_label = QLabel()
+        self.day_edit = day_picker("historyDay")
+        self.day_label.setBuddy(self.day_edit)
+        self.day_edit.dateChanged.connect(lambda _day: self.day_changed.emit())
+        self.reprint_button = QPushButton()
+        named(self.reprint_button, "reprintButton")
+        self.reprint_button.clicked.connect(self.reprint_requested)
+        self.reprint_button.hide()  # offered once a receipt printer is set (set_can_print)
+        self.selection_changed.connect(self._update_reprint)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.day_label)
+        top.addWidget(self.day_edit)
         top.addWidget(self.search, 1)
         top.addWidget(self.status_filter)
+        top.addWidget(self.reprint_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(top)
@@ -243,7 +300,40 @@ class HistoryView(QWidget):
             self.status_filter.addItem(text("history_all", lang) if not state else state_word(state, lang))
         self.status_filter.setCurrentIndex(current)
         self.status_filter.blockSignals(False)
+        self.day_label.setText(text("history_day", lang))
+        self.reprint_button.setText(with_key(text("history_reprint", lang), PRINT_KEY))
+        self.reprint_button.setShortcut(QKeySequence(PRINT_KEY))  # after setText, which resets it
         self.model.set_language(lang)
+
+    def day(self) -> date:
+        return picked_day(self.day_edit)
+
+    def show_day(self, day: date, views: list[AttemptView]) -> None:
+        """The day's attempts, the selected one still selected: a reload never loses the owner's row."""
+        kept = self.selected()
+        self.model.day = day
+        self.model.reset(views)
+        if kept is None:
+            return
+        for row, view in enumerate(self.model.views()):
+            if view.attempt_id == kept.attempt_id:
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+                if index.isValid():
+                    self.table.setCurrentIndex(index)
+                    self.table.selectRow(index.row())
+                return
+
+    def set_can_print(self, can_print: bool) -> None:
+        self.reprint_button.setVisible(can_print)
+        self._update_reprint()
+
+    def _update_reprint(self) -> None:
+        view = self.selected()
+        self.reprint_button.setEnabled(view is not None and view.state == "paid")
+
+    @staticmethod
+    def description_column() -> int:
+        return _DESCRIPTION
 
     def selected(self) -> AttemptView | None:
         rows = self.table.selectionModel().selectedRows()

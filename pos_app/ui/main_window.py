@@ -36,6 +36,7 @@ from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
 from pos_app.ui.message_check_dialog import MessageCheckDialog
 from pos_app.ui.naming import named
 from pos_app.ui.paid_to_till_dialog import PaidToTillDialog
+from pos_app.ui.receipt_printing import can_print, print_sale
 from pos_app.ui.report_view import ReportView
 from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self.sale_flow.late_result.connect(lambda message: self.status_bar.showMessage(message, 60_000))
         self.sale.status_panel.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.report.refresh_requested.connect(self.on_report_clicked)
+        self.history.day_changed.connect(self._load_history)
+        self.history.reprint_requested.connect(self.on_reprint_clicked)
         self.report.export_requested.connect(self.on_export_clicked)
         self.diagnostics.run_requested.connect(self.on_diagnostics_run)
 
@@ -165,10 +168,13 @@ class MainWindow(QMainWindow):
 
     @asyncSlot()
     async def _load_history(self) -> None:
-        if self.service is None:
+        service = self.service
+        if service is None:
             return
-        views = await self.service.history()
-        self.history.model.reset(views)
+        day = self.history.day()
+        views = await service.history(day)
+        self.history.show_day(day, views)
+        self.history.set_can_print(can_print(service.config))
         self.sale_flow.remember(views)
 
     def _on_attempt_changed(self, view: AttemptView) -> None:
@@ -215,8 +221,26 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.report)
         if self.service is None:
             return
-        self.report.show_report(await busy(self.service.day_report(), self.report.refresh_button))
+        report = await busy(self.service.day_report(self.report.day()), self.report.refresh_button)
+        self.report.show_report(report)
         self.report.export_button.setFocus()
+
+    @asyncSlot()
+    async def on_reprint_clicked(self) -> None:
+        """Print the selected paid sale's receipt again, marked COPY; the outcome in the status bar."""
+        view = self.history.selected()
+        if self.service is None or view is None or view.state != "paid" or not can_print(self.service.config):
+            return
+        printed = await busy(
+            print_sale(view, self.service.config, self.lang, reprint=True),
+            self.history.reprint_button,
+            refused=lambda refusal: self.status_bar.showMessage(
+                text("print_setting_bad", self.lang, reason=refusal), 30_000
+            ),
+        )
+        if printed is not None:
+            self.status_bar.showMessage(printed[0], 30_000)
+        self.history.table.setFocus()
 
     def on_export_clicked(self) -> None:
         if self.report.report is None:
@@ -313,6 +337,8 @@ class MainWindow(QMainWindow):
     def _apply_settings(self, settings: TillSettings) -> None:
         self.set_language(settings.language)
         self.sale.amount_input.max_amount_kes = settings.max_amount_kes
+        if self.service is not None:
+            self.history.set_can_print(can_print(self.service.config))
 
     @asyncSlot()
     async def on_language_clicked(self) -> None:

@@ -37,6 +37,7 @@ class Action(StrEnum):
     VERIFY = "verify"
     NO_SMS_CHARGE_AGAIN = "no_sms_charge_again"
     NEW_SALE = "new_sale"
+    PRINT_RECEIPT = "print_receipt"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def idle(lang: str) -> Presentation:
     return Presentation(Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (), None)
 
 
-def present(view: AttemptView, lang: str) -> Presentation:
+def present(view: AttemptView, lang: str, *, can_print: bool = False) -> Presentation:
+    """`can_print`: a receipt printer is configured, so a paid sale offers Print receipt."""
     detail = f"KES {kes(view.amount_kes)} · {masked_phone(view.phone)} · {local_time(view.updated_at)}"
     if view.demo:
         detail += " · " + text("demo_mark", lang)
@@ -155,9 +157,8 @@ def present(view: AttemptView, lang: str) -> Presentation:
             if view.receipt
             else text("receipt_pending", lang)
         )
-        return Presentation(
-            Tone.PAID, text("paid_title", lang), receipt, detail, extra, (Action.NEW_SALE,), None
-        )
+        paid_steps = (Action.PRINT_RECEIPT, Action.NEW_SALE) if can_print else (Action.NEW_SALE,)
+        return Presentation(Tone.PAID, text("paid_title", lang), receipt, detail, extra, paid_steps, None)
     if view.state == "failed":
         steps = _ACTIONS.get(str(view.next_step), _ACTIONS[NextStep.NONE])
         return Presentation(

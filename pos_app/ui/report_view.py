@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.history_view import day_picker, picked_day
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import method_word
 from pos_app.ui.strings import keys, text
@@ -38,6 +40,8 @@ OUTCOME_COLOURS = {
     "pending": "#5a6b7b",
 }
 FAILED_COLOUR = "#b3261e"
+_TOP = 10  # the chart's space above the first bar
+_GAP = 12  # between bars
 
 
 def outcome_label(outcome: str, lang: str = "en") -> str:
@@ -71,8 +75,22 @@ class BarChart(QWidget):
     def bars(self) -> list[tuple[str, int, int, str]]:
         return list(self._bars)
 
+    def row_height(self) -> int:
+        """One bar's line: never shorter than its words, however large the font (a big system font or
+        display scaling drew the words past the widget, over the tables' headings)."""
+        return max(26, self.fontMetrics().height() + 8)
+
+    def content_height(self) -> int:
+        """How far down the bars and their words reach when painted."""
+        return _TOP + len(self._bars) * (self.row_height() + _GAP) - _GAP if self._bars else 0
+
     def sizeHint(self) -> QSize:
-        return QSize(420, max(80, 40 * len(self._bars) + 20))
+        return QSize(420, max(80, self.content_height() + 20))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self.set_bars(self._bars)  # the rows follow the font's height
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -87,8 +105,8 @@ class BarChart(QWidget):
         label_width = max(metrics.horizontalAdvance(label) for label, *_ in self._bars) + 16
         value_texts = [f"{count} · KES {kes(amount)}" for _, count, amount, _ in self._bars]
         value_width = max(metrics.horizontalAdvance(v) for v in value_texts) + 16
-        top = 10.0
-        bar_height = 26.0
+        top = float(_TOP)
+        bar_height = float(self.row_height())
         most = max(count for _, count, _, _ in self._bars) or 1
         room = max(self.width() - label_width - value_width - 10, 20)
         for (label, count, _amount, colour), value_text in zip(self._bars, value_texts, strict=True):
@@ -108,7 +126,7 @@ class BarChart(QWidget):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 value_text,
             )
-            top += bar_height + 12
+            top += bar_height + _GAP
         painter.end()
 
 
@@ -149,8 +167,15 @@ class ReportView(QWidget):
         self.message = QLabel()
         self.message.setObjectName("reportMessage")
 
+        self.day_label = QLabel()
+        self.day_edit = day_picker("reportDay")
+        self.day_label.setBuddy(self.day_edit)
+        self.day_edit.dateChanged.connect(lambda _day: self.refresh_requested.emit())
+
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.day_label)
+        top.addWidget(self.day_edit)
         top.addWidget(self.refresh_button)
         top.addWidget(self.export_button)
         grid = QGridLayout()
@@ -192,6 +217,7 @@ class ReportView(QWidget):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         self.refresh_button.setText(text("report_refresh", lang))
+        self.day_label.setText(text("history_day", lang))
         self.export_button.setText(text("report_export", lang))
         self.outcome_title.setText(text("report_by_outcome", lang))
         self.method_title.setText(text("report_by_method", lang))
@@ -205,6 +231,9 @@ class ReportView(QWidget):
             self.show_report(self.report)
         else:
             self.title.setText(text("report_title", lang, day=""))
+
+    def day(self) -> date:
+        return picked_day(self.day_edit)
 
     def show_report(self, report: DayReport) -> None:
         self.report = report

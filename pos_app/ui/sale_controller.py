@@ -21,7 +21,8 @@ from qasync import asyncSlot
 from pos_app.ui import presentation
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, masked_phone
-from pos_app.ui.presentation import Action, Tone, present
+from pos_app.ui.presentation import Action, Presentation, Tone, present
+from pos_app.ui.receipt_printing import can_print, print_sale
 from pos_app.ui.strings import engine_text, phone_problem_text, text
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class SaleController(QObject):
     def set_language(self, lang: str) -> None:
         self.lang = lang
         if self.current is not None and self.mode in (SaleMode.WAITING, SaleMode.RESULT):
-            self.screen.show_presentation(present(self.current, lang))
+            self.screen.show_presentation(self._present(self.current))
         elif self.mode is SaleMode.ENTRY and self.screen.status_panel.presentation.tone is Tone.IDLE:
             self.screen.show_presentation(presentation.idle(lang))
         self.screen.hint_label.setText(text(_HINTS[self.mode], lang))
@@ -221,6 +222,8 @@ class SaleController(QObject):
             self.screen.show_message(text("cash_taken", self.lang, amount=kes(amount)))
         elif action is Action.VERIFY:
             self.verify_requested.emit()
+        elif action is Action.PRINT_RECEIPT:
+            self.on_print_requested()
 
     def new_sale(self) -> None:
         self.current = None
@@ -316,7 +319,7 @@ class SaleController(QObject):
     def _form_back(self, message: str) -> None:
         self._enter(SaleMode.ENTRY)
         self.screen.show_presentation(
-            present(self.current, self.lang) if self.current else presentation.idle(self.lang)
+            self._present(self.current) if self.current else presentation.idle(self.lang)
         )
         self.screen.show_message(message, error=True)
         self.screen.amount_input.setFocus()
@@ -335,8 +338,30 @@ class SaleController(QObject):
         self.sale_id = view.sale_id
         self._render(view)
 
+    # ---- the receipt ----------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def on_print_requested(self) -> None:
+        """Print the paid sale's receipt; whatever the printer does, the sale stays paid on the screen."""
+        view, service = self.current, self.service
+        if view is None or service is None or view.state != "paid" or not can_print(service.config):
+            return
+        button = self.screen.status_panel.buttons[Action.PRINT_RECEIPT]
+        printed = await busy(print_sale(view, service.config, self.lang), button, refused=self._print_refused)
+        if printed is not None:
+            words, ok = printed
+            self.screen.show_message(words, error=not ok)
+        if self.on_screen() and self.mode is SaleMode.RESULT:
+            self.focus()
+
+    def _print_refused(self, refusal: Exception) -> None:
+        self.screen.show_message(text("print_setting_bad", self.lang, reason=refusal), error=True)
+
+    def _present(self, view: AttemptView) -> Presentation:
+        return present(view, self.lang, can_print=can_print(self.service.config if self.service else None))
+
     def _render(self, view: AttemptView) -> None:
-        shown = present(view, self.lang)
+        shown = self._present(view)
         self.screen.show_presentation(shown)
         if shown.tone is Tone.PENDING:
             self._enter(SaleMode.WAITING)

@@ -19,6 +19,10 @@ NAV_KEYS: dict[str, str] = {
     "nav_language": "F9",
 }
 
+# Printing the receipt of a paid sale: the sale screen's step and History's Reprint (one screen shows
+# at a time, and a hidden button's shortcut does not fire).
+PRINT_KEY = "Alt+P"
+
 # The next steps after a result. New sale is the Enter key's own button: it has focus after a result.
 STEP_KEYS: dict[Action, str] = {
     Action.RETRY: "Alt+R",
@@ -26,6 +30,7 @@ STEP_KEYS: dict[Action, str] = {
     Action.TAKE_CASH: "Alt+C",
     Action.VERIFY: "Alt+V",
     Action.NO_SMS_CHARGE_AGAIN: "Alt+N",
+    Action.PRINT_RECEIPT: PRINT_KEY,
     Action.NEW_SALE: "Enter",
 }
 

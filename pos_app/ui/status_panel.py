@@ -25,6 +25,7 @@ _ACTION_TEXT = {
     Action.TAKE_CASH: "step_cash",
     Action.VERIFY: "step_verify",
     Action.NO_SMS_CHARGE_AGAIN: "step_no_sms",
+    Action.PRINT_RECEIPT: "step_print",
     Action.NEW_SALE: "new_sale",
 }
 _STEPS_PER_ROW = 2

@@ -90,6 +90,20 @@ _TABLE: dict[str, tuple[str, str]] = {
     "step_cash": ("Take cash", "Pokea pesa taslimu"),
     "step_verify": ("Verify by receipt", "Thibitisha kwa risiti"),
     "step_no_sms": ("No SMS: charge again", "Hakuna SMS: toza tena"),
+    # printing
+    "step_print": ("Print receipt", "Chapisha risiti"),
+    "history_reprint": ("Reprint", "Chapisha tena"),
+    "print_sent": ("Receipt printed.", "Risiti imechapishwa."),
+    "print_away": (
+        "The receipt did not print because the printer is not answering; the sale is paid and can be "
+        "printed again from History.",
+        "Risiti haikuchapishwa kwa sababu printa haijibu; mauzo yamelipwa na yanaweza kuchapishwa tena "
+        "kutoka Historia.",
+    ),
+    "print_setting_bad": (
+        "The receipt did not print because the printer setting is not right ({reason}); the sale is paid.",
+        "Risiti haikuchapishwa kwa sababu mpangilio wa printa si sahihi ({reason}); mauzo yamelipwa.",
+    ),
     "cash_taken": (
         "Take KES {amount} in cash. Sale closed.",
         "Pokea KES {amount} taslimu. Mauzo yamefungwa.",
@@ -122,7 +136,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "method_stk_query": ("M-Pesa query", "Uliza M-Pesa"),
     "method_manual": ("Manual receipt", "Risiti kwa mkono"),
     # History
-    "history_title": ("Today's payments", "Malipo ya leo"),
+    "history_title": ("Payments", "Malipo"),
     "history_search": ("Search phone, receipt or amount", "Tafuta simu, risiti au kiasi"),
     "history_all": ("All", "Yote"),
     "col_time": ("Time", "Saa"),
@@ -132,6 +146,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "col_receipt": ("Receipt", "Risiti"),
     "col_method": ("Method", "Njia"),
     "col_reason": ("Reason", "Sababu"),
+    "col_description": ("Description", "Maelezo"),
+    "history_day": ("Day", "Siku"),
     # Report
     "report_title": ("Day report: {day}", "Ripoti ya siku: {day}"),
     "report_paid_total": ("Paid today: KES {total}", "Imelipwa leo: KES {total}"),
