@@ -46,8 +46,20 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 # On the sale screen: the payments made to the shop's till number, to settle this sale with one.
 PAID_TO_TILL_KEY = "F7"
 
+# Demo mode only: play a customer paying the shop's number from their phone (the amount typed on the sale).
+DEMO_CUSTOMER_KEY = "Ctrl+D"
+
 KEYS: tuple[str, ...] = tuple(
-    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, CHECK_MESSAGE_KEY))
+    dict.fromkeys(
+        (
+            *FORM_KEYS,
+            *STEP_KEYS.values(),
+            *NAV_KEYS.values(),
+            PAID_TO_TILL_KEY,
+            CHECK_MESSAGE_KEY,
+            DEMO_CUSTOMER_KEY,
+        )
+    )
 )
 
 

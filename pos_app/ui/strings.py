@@ -14,8 +14,16 @@ LANGUAGES = ("en", "sw")
 _TABLE: dict[str, tuple[str, str]] = {
     "window_title": ("M-Pesa Till", "M-Pesa Till"),
     "demo_banner": (
-        "DEMO MODE: practice payments on the simulator. No real money moves.",
-        "HALI YA MAJARIBIO: malipo ya mazoezi kwenye simulator. Hakuna pesa halisi.",
+        "DEMO MODE: no real money moves. Ctrl+D: a customer pays the till from their phone.",
+        "HALI YA MAJARIBIO: hakuna pesa halisi. Ctrl+D: mteja analipa till kwa simu yake.",
+    ),
+    "demo_customer_amount": (
+        "Type the amount the customer pays, then Ctrl+D.",
+        "Andika kiasi ambacho mteja analipa, kisha Ctrl+D.",
+    ),
+    "demo_customer_paid": (
+        "Demo: a customer paid KES {amount} to the till; F7 shows it.",
+        "Majaribio: mteja amelipa KES {amount} kwa till; F7 inaionyesha.",
     ),
     "starting": ("Starting the till…", "Till inaanza…"),
     "start_failed": ("The till could not start: {error}", "Till imeshindwa kuanza: {error}"),
@@ -686,6 +694,11 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "This sale is already paid (receipt by STK Query).",
         "Mauzo haya tayari yamelipwa (yalithibitishwa kwa kuuliza M-Pesa).",
     ),
+    (
+        "Only the demo till can play a customer paying.",
+        "Till ya majaribio pekee inaweza kuigiza mteja akilipa.",
+    ),
+    ("Type the amount the customer pays first.", "Andika kwanza kiasi ambacho mteja analipa."),
 )
 
 
