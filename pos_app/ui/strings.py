@@ -193,10 +193,7 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Esc closes.",
         "Malipo kwa namba ya till ambayo bado hayajachukuliwa. Chagua kwa mishale, Enter itumie, Esc funga.",
     ),
-    "c2b_row": (
-        "KES {amount} · {name} · {phone} · {minutes} min ago",
-        "KES {amount} · {name} · {phone} · dakika {minutes} zilizopita",
-    ),
+    "c2b_row": ("KES {amount} · {name} · {phone} · {ago}", "KES {amount} · {name} · {phone} · {ago}"),
     "c2b_none": (
         "No payments to the till number are waiting. New ones show here as they arrive.",
         "Hakuna malipo kwa namba ya till yanayosubiri. Mapya yataonekana hapa yakifika.",
