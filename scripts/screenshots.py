@@ -103,6 +103,27 @@ async def counter_payments(window: MainWindow, service: TillService) -> None:
         await close_dialogs(window)
 
 
+async def owner_dialogs(window: MainWindow) -> None:
+    """A manual receipt for an unknown sale (the owner PIN asked), and Settings with the owner's part
+    first."""
+    from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
+    from pos_app.ui.settings_dialog import SettingsDialog
+
+    await charge_and_wait(window, "650", "0711000009", "unknown")
+    window.on_manual_receipt_clicked()
+    manual = next(d for d in window.open_dialogs() if isinstance(d, ManualReceiptDialog))
+    manual.receipt_input.setText("QK81XYZ7PA")
+    await shoot_with_dialog(window, "manual-receipt")
+    await close_dialogs(window)
+
+    window.on_settings_clicked()
+    await until(lambda: any(isinstance(d, SettingsDialog) for d in window.open_dialogs()))
+    settings = next(d for d in window.open_dialogs() if isinstance(d, SettingsDialog))
+    await until(lambda: settings.loaded is not None)
+    await shoot_with_dialog(window, "settings")
+    await close_dialogs(window)
+
+
 async def sale(window: MainWindow, amount: str, phone: str) -> None:
     window.new_sale()
     window.sale.amount_input.setText(amount)
@@ -163,6 +184,7 @@ async def take(window: MainWindow, lang: str) -> None:
         await shoot(window, "history")
 
         await counter_payments(window, service)
+        await owner_dialogs(window)
     finally:
         window.detach()
         await service.close()
