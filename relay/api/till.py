@@ -124,6 +124,17 @@ def _wait_param(wait: float) -> float:
 _OPENAPI_TYPES = {msgspec.inspect.StrType: OpenAPIType.STRING, msgspec.inspect.IntType: OpenAPIType.INTEGER}
 
 
+def _field_schema(kind: msgspec.inspect.Type) -> Schema:
+    if isinstance(kind, msgspec.inspect.Metadata):  # Annotated: WireTime
+        extra = kind.extra_json_schema or {}
+        return Schema(
+            type=_OPENAPI_TYPES[type(kind.type)],
+            description=extra.get("description"),
+            examples=extra.get("examples"),
+        )
+    return Schema(type=_OPENAPI_TYPES[type(kind)])
+
+
 def _body_operation(shape: type[msgspec.Struct]) -> type[Operation]:
     """An operation whose documented request body is the contract Struct `shape` (the handler decodes the
     body itself, strictly, after the key is checked)."""
@@ -137,9 +148,7 @@ def _body_operation(shape: type[msgspec.Struct]) -> type[Operation]:
             schema = Schema(
                 type=OpenAPIType.OBJECT,
                 title=shape.__name__,
-                properties={
-                    field.encode_name: Schema(type=_OPENAPI_TYPES[type(field.type)]) for field in info.fields
-                },
+                properties={field.encode_name: _field_schema(field.type) for field in info.fields},
                 required=[field.encode_name for field in info.fields if field.required],
             )
             self.request_body = RequestBody(
