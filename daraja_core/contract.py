@@ -205,6 +205,7 @@ class Orphan(msgspec.Struct, frozen=True):
 
     checkout_request_id: str
     result_code: str
+    result_desc: str
     receipt: str  # "" when the callback carried none
     amount_kes: int
     phone: str  # masked

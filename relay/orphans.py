@@ -45,6 +45,7 @@ def orphan_search(
         Orphan(
             checkout_request_id=row["checkout_request_id"],
             result_code=row["result_code"],
+            result_desc=row["result_desc"],
             receipt=row["receipt"] or "",
             amount_kes=row["amount_kes"],
             phone=mask_msisdn(row["phone"]),
