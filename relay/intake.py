@@ -231,15 +231,16 @@ def _decide(
         if _same_result(stored, new):
             unit.result_counts[cid] = (dup + 1, con)
             return CallbackOutcome(raw_id, "duplicate", cid)
-        unit.result_counts[cid] = (dup, con + 1)
         if item.unverified and not stored["unverified"]:
-            # A hint cannot contradict a genuine result: counted, kept raw, the payment untouched.
+            # A hint cannot contradict a genuine result: kept raw, the payment untouched, and not counted
+            # as a contradiction (a payment registered later must not be flagged for it either).
             return CallbackOutcome(
                 raw_id,
                 "contradicting",
                 cid,
                 f"unverified; the verified result (raw {stored['raw_callback_id']}) stands",
             )
+        unit.result_counts[cid] = (dup, con + 1)
         if payment is not None:
             unit.contradict(payment, now, parsed.result_code)
         return CallbackOutcome(
