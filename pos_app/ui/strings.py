@@ -354,6 +354,11 @@ _TABLE: dict[str, tuple[str, str]] = {
     "anomaly_sale_paid_twice": ("the sale was paid twice", "mauzo yamelipwa mara mbili"),
     "anomaly_duplicate": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
     "anomaly_duplicate_callback": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
+    "anomaly_orphans_ambiguous": (
+        "several M-Pesa payments of this amount and phone came after a restart: check the customer's SMS",
+        "malipo kadhaa ya M-Pesa ya kiasi hiki na simu hii yalikuja baada ya kuanza upya: "
+        "angalia SMS ya mteja",
+    ),
     "mode_remote": ("remote", "relay ya mbali"),
     "mode_embedded": ("embedded", "relay ndani ya till"),
     "mode_query_only": ("query only", "kuuliza tu"),
@@ -685,6 +690,11 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "Hali ya majaribio: simulator ya Daraja na relay kwenye kompyuta hii.",
     ),
     ("Check NGROK_AUTHTOKEN and the connection.", "Kagua NGROK_AUTHTOKEN na muunganisho."),
+    # An attempt settled from the relay's one orphan result (pos_app/engine/orphans.py): History says how
+    (
+        "Matched by amount and phone after a restart.",
+        "Imelinganishwa kwa kiasi na simu baada ya kuanza upya.",
+    ),
     # receipts: a receipt typed for a sale another attempt already paid
     ("This sale is already paid (receipt {}).", "Mauzo haya tayari yamelipwa (risiti {0})."),
     (
