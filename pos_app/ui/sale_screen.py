@@ -7,7 +7,7 @@ asked for (`charge_requested`, `action_chosen`, `escape_pressed`). The window ta
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
-from pos_app.ui.shortcuts import CHARGE_KEY, with_key
+from pos_app.ui.shortcuts import CASH_KEY, CHARGE_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -36,6 +36,7 @@ class SaleScreen(QWidget):
     escape_pressed = Signal()
     typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
     paste_pressed = Signal()  # Ctrl+V where no field takes it
+    cash_requested = Signal()  # F8 or a Take cash button: the open sale paid in cash
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +69,15 @@ class SaleScreen(QWidget):
         self.charge_button.setAutoDefault(True)
         self.charge_button.setEnabled(False)
         self.charge_button.clicked.connect(self.charge_requested)
+        # Cash before charging: the amount typed, no phone. F8 works in every mode of the sale screen.
+        self.cash_button = QPushButton()
+        named(self.cash_button, "cashButton")
+        self.cash_button.setAutoDefault(True)
+        self.cash_button.setEnabled(False)
+        self.cash_button.clicked.connect(self.cash_requested)
+        cash_key = QShortcut(QKeySequence(CASH_KEY), self)
+        cash_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        cash_key.activated.connect(self.cash_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
         self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form
@@ -94,6 +104,7 @@ class SaleScreen(QWidget):
         left.addLayout(form)
         left.addSpacing(8)
         left.addWidget(self.charge_button)
+        left.addWidget(self.cash_button)
         left.addWidget(self.form_message)
         left.addStretch(1)
         left.addWidget(self.hint_label)
@@ -113,6 +124,7 @@ class SaleScreen(QWidget):
         QWidget.setTabOrder(self.amount_input, self.phone_input)
         QWidget.setTabOrder(self.phone_input, self.charge_button)
         QWidget.setTabOrder(self.charge_button, self.description_input)
+        QWidget.setTabOrder(self.description_input, self.cash_button)
         self.phone_input.problem_changed.connect(self._show_phone_problem)
         self.amount_input.textChanged.connect(self._show_amount_problem)
         self.set_language("en")
@@ -125,6 +137,7 @@ class SaleScreen(QWidget):
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
         self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
+        self.cash_button.setText(with_key(text("step_cash", lang), CASH_KEY))
         self.status_panel.set_language(lang)
         self._show_amount_problem()
         self._show_phone_problem(*self._phone_problem)
@@ -133,6 +146,7 @@ class SaleScreen(QWidget):
         for field in (self.amount_input, self.phone_input, self.description_input):
             field.setReadOnly(not enabled)
         self.charge_button.setEnabled(enabled)
+        self.cash_button.setEnabled(enabled)
 
     def show_presentation(self, presentation: Presentation) -> None:
         self.status_panel.show_presentation(presentation)

@@ -70,6 +70,7 @@ SHOWN_ERRORS = {
     "ValueError",
     "TunnelError",
     "C2bClaimRefused",
+    "CashRefused",
 }
 
 
