@@ -115,7 +115,10 @@ def held(amount_kes: int, msisdn: str, lang: str) -> Presentation:
 
 
 def idle(lang: str) -> Presentation:
-    return Presentation(Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (), None)
+    """Ready for a sale; Take cash (F8) is offered from the start: cash needs only the amount."""
+    return Presentation(
+        Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (Action.TAKE_CASH,), None
+    )
 
 
 def present(view: AttemptView, lang: str, *, can_print: bool = False) -> Presentation:

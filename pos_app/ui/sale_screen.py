@@ -69,12 +69,8 @@ class SaleScreen(QWidget):
         self.charge_button.setAutoDefault(True)
         self.charge_button.setEnabled(False)
         self.charge_button.clicked.connect(self.charge_requested)
-        # Cash before charging: the amount typed, no phone. F8 works in every mode of the sale screen.
-        self.cash_button = QPushButton()
-        named(self.cash_button, "cashButton")
-        self.cash_button.setAutoDefault(True)
-        self.cash_button.setEnabled(False)
-        self.cash_button.clicked.connect(self.cash_requested)
+        # Cash at any moment: F8 in every mode of the sale screen, and the status panel's Take cash (F8)
+        # button, offered from the idle screen on (presentation.idle), where there is room for it.
         cash_key = QShortcut(QKeySequence(CASH_KEY), self)
         cash_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         cash_key.activated.connect(self.cash_requested)
@@ -104,7 +100,6 @@ class SaleScreen(QWidget):
         left.addLayout(form)
         left.addSpacing(8)
         left.addWidget(self.charge_button)
-        left.addWidget(self.cash_button)
         left.addWidget(self.form_message)
         left.addStretch(1)
         left.addWidget(self.hint_label)
@@ -124,7 +119,6 @@ class SaleScreen(QWidget):
         QWidget.setTabOrder(self.amount_input, self.phone_input)
         QWidget.setTabOrder(self.phone_input, self.charge_button)
         QWidget.setTabOrder(self.charge_button, self.description_input)
-        QWidget.setTabOrder(self.description_input, self.cash_button)
         self.phone_input.problem_changed.connect(self._show_phone_problem)
         self.amount_input.textChanged.connect(self._show_amount_problem)
         self.set_language("en")
@@ -137,7 +131,6 @@ class SaleScreen(QWidget):
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
         self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
-        self.cash_button.setText(with_key(text("step_cash", lang), CASH_KEY))
         self.status_panel.set_language(lang)
         self._show_amount_problem()
         self._show_phone_problem(*self._phone_problem)
@@ -146,7 +139,6 @@ class SaleScreen(QWidget):
         for field in (self.amount_input, self.phone_input, self.description_input):
             field.setReadOnly(not enabled)
         self.charge_button.setEnabled(enabled)
-        self.cash_button.setEnabled(enabled)
 
     def show_presentation(self, presentation: Presentation) -> None:
         self.status_panel.show_presentation(presentation)
