@@ -4,7 +4,8 @@ ENTRY: the cashier types amount and phone. HELD: a charge typed while the till i
 as soon as the engine is attached. SENDING: the push is in flight (one per press). WAITING: the engine
 waits for the customer's PIN. RESULT: paid, failed or unknown, with the safe next steps. The form is
 editable in ENTRY only, and every mode has a key back to a form that charges: Esc (or, after a result,
-Enter or the next amount) starts a new sale. The controller reads the form, awaits TillService and
+Enter or the next amount) starts a new sale. F8 takes cash for the open sale in ENTRY, WAITING (refused by
+the engine while the prompt waits) and RESULT alike. The controller reads the form, awaits TillService and
 renders the AttemptView the engine announces; the payment rules stay in the engine.
 """
 
