@@ -415,7 +415,10 @@ def _totals(found: dict[str, tuple[int, int]], keys: list[str]) -> dict[str, dic
 
 
 def _report_json(report: Any) -> dict[str, Any]:
+    from daraja_core.password import NAIROBI
+    from daraja_core.phones import format_local_masked
     from daraja_core.results import Outcome
+    from pos_app.engine.views import TENDERS
 
     return {
         "day": report.day.isoformat(),
@@ -423,11 +426,24 @@ def _report_json(report: Any) -> dict[str, Any]:
         "demo": report.demo,
         "paid_total_kes": report.paid_total_kes,
         "by_outcome": _totals(report.by_outcome, [o.value for o in Outcome] + ["pending"]),
-        "by_method": _totals(report.by_method, ["stk", "stk_query", "manual"]),
+        "by_method": _totals(report.by_method, ["stk", "stk_query", "manual", "c2b", "cash"]),
+        # Takings by tender (M-Pesa prompts, paid to till, verified typed receipts, cash) and the cash-up.
+        "by_tender": _totals(report.by_tender, list(TENDERS)),
+        "cash_expected_kes": report.cash_expected_kes,
         "attempts": [_history_row(v) for v in report.attempts],
         "unknowns": [_history_row(v) for v in report.unknowns],
         "manual_entries": [_history_row(v) for v in report.manual_entries],
         "anomalies": [_history_row(v) for v in report.anomalies],
+        "unclaimed_c2b": [
+            {
+                "trans_id": p.trans_id,
+                "amount_kes": p.amount_kes,
+                "first_name": p.first_name,
+                "phone": format_local_masked(p.phone) if p.phone else "",
+                "paid_at_local": p.paid_at.astimezone(NAIROBI).isoformat(timespec="seconds"),
+            }
+            for p in report.unclaimed_c2b
+        ],
     }
 
 
@@ -455,6 +471,10 @@ async def _report(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: Any) -> None:
+    from daraja_core.password import NAIROBI
+    from daraja_core.phones import format_local_masked
+    from pos_app.engine.views import TENDER_WORDS, TENDERS
+
     print(f"Day report {report.day.isoformat()}{' (DEMO, no real money)' if report.demo else ''}")
     print(f"Paid total: KES {report.paid_total_kes:,}")
     print("By outcome:")
@@ -463,6 +483,12 @@ def _print_report(report: Any) -> None:
     print("Paid by method:")
     for key, (count, total) in sorted(report.by_method.items()):
         print(f"  {key:<20} {count:>4}  KES {total:,}")
+    print("Takings by tender:")
+    for key in TENDERS:
+        count, total = report.by_tender.get(key, (0, 0))
+        print(f"  {TENDER_WORDS[key]:<26} {count:>4}  KES {total:,}")
+    cash_sales = report.by_tender.get("cash", (0, 0))[0]
+    print(f"Cash expected in the drawer: KES {report.cash_expected_kes:,} ({cash_sales} cash sale(s))")
     if report.unknowns:
         print("Unknown (check SMS / enter receipt):")
         for view in report.unknowns:
@@ -476,6 +502,12 @@ def _print_report(report: Any) -> None:
         print("Anomalies (check before the end of the day):")
         for view in report.anomalies:
             print(f"  {view.attempt_id}  sale {view.sale_id}  KES {view.amount_kes}  {view.anomaly}")
+    if report.unclaimed_c2b:
+        print("Paid to till, not taken by a sale (resolve with `mpesa-till c2b`):")
+        for p in report.unclaimed_c2b:
+            local = p.paid_at.astimezone(NAIROBI).strftime("%H:%M")
+            phone = format_local_masked(p.phone) if p.phone else ""
+            print(f"  {p.trans_id}  {local}  KES {p.amount_kes:,}  {p.first_name}  {phone}".rstrip())
 
 
 async def _doctor(args: argparse.Namespace) -> int:

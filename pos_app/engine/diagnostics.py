@@ -175,6 +175,20 @@ def callback_url_findings(url: str) -> list[Finding]:
     return findings
 
 
+def paid_after_cash_findings(count: int) -> list[Finding]:
+    """Sales paid in cash that a late M-Pesa payment paid as well (cash.py): the owner refunds one."""
+    if not count:
+        return []
+    return [
+        Finding(
+            "paid_after_cash",
+            "warning",
+            f"{count} sale(s) paid in cash were paid by M-Pesa too.",
+            "Find them in the Day report under To review: refund the M-Pesa payment or give the cash back.",
+        )
+    ]
+
+
 async def check_daraja(daraja: DarajaClient) -> Finding:
     try:
         await daraja.access_token()

@@ -95,10 +95,12 @@ class Housekeeping:
                 await self._resume_one(row, on_start=False)
 
     async def _refresh_store_alerts(self) -> None:
+        since = self._now() - timedelta(days=1)
         stuck, anomalies = await self.store.alert_counts(
-            since=self._now() - timedelta(days=1),
-            pending_before=self._now() - timedelta(seconds=PENDING_ALERT_S),
+            since=since, pending_before=self._now() - timedelta(seconds=PENDING_ALERT_S)
         )
+        paid_after_cash = await self.store.anomaly_count("paid_after_cash", since=since)
+        anomalies -= paid_after_cash  # said on its own below, with what to do
         alerts = []
         if stuck:
             alerts.append(
@@ -110,6 +112,13 @@ class Housekeeping:
         if anomalies:
             alerts.append(
                 Alert(AlertCode.ANOMALIES_TO_REVIEW, f"{anomalies} payment(s) with an anomaly to review.")
+            )
+        if paid_after_cash:
+            alerts.append(
+                Alert(
+                    AlertCode.PAID_AFTER_CASH,
+                    f"{paid_after_cash} sale(s) paid in cash were paid by M-Pesa too: refund one of the two.",
+                )
             )
         if alerts != self.alerts:
             self.alerts = alerts

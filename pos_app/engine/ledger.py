@@ -164,11 +164,20 @@ class Ledger:
             # An unknown attempt can still turn paid after the cashier confirmed "no SMS" and charged the
             # sale again: the customer has then paid twice. The money moved, so this attempt is paid, but
             # the owner must see it to refund (nothing charged twice goes unnoticed).
+            # The same when the cashier took cash for the sale meanwhile: `paid_after_cash`, the owner
+            # refunds the M-Pesa payment or gives the cash back (cash.py).
             other = connection.execute(
-                "SELECT id FROM payment_attempts WHERE sale_id = ? AND id != ? AND state = 'paid' LIMIT 1",
+                "SELECT id, method, amount_kes FROM payment_attempts WHERE sale_id = ? AND id != ? "
+                "AND state = 'paid' ORDER BY method = 'cash' DESC LIMIT 1",
                 (row.sale_id, row.id),
             ).fetchone()
-            if other is not None:
+            if other is not None and other[1] == "cash":
+                changes["anomaly"] = "paid_after_cash"
+                changes["anomaly_detail"] = (
+                    f"the sale was paid in cash (KES {other[2]}, attempt {other[0]}) before this M-Pesa "
+                    "payment came in: refund one"
+                )
+            elif other is not None:
                 changes["anomaly"] = "sale_paid_twice"
                 changes["anomaly_detail"] = f"attempt {other[0]} of the same sale is paid too: refund one"
         entry = audit_entry(
@@ -219,6 +228,21 @@ class Ledger:
         view = view_of(updated)
         self.announce(view)
         return view
+
+    async def write_then_announce(
+        self, work: Callable[[sqlite3.Connection], tuple[PaymentAttempt, bool]]
+    ) -> AttemptView:
+        """`work` in one write transaction (it reads, checks and inserts with its audit row); the row it
+        returns is announced when `work` says it wrote it (a repeat returns the stored row unannounced)."""
+
+        async def change() -> AttemptView:
+            row, written = await self.store.write(work)
+            view = view_of(row)
+            if written:
+                self.announce(view)
+            return view
+
+        return await self._stored_then_announced(change())
 
     async def apply(
         self, attempt_id: str, event: Event, *, actor: str, detail: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ from daraja_core.password import NAIROBI
 from pos_app.config import TillConfig
 from pos_app.engine import diagnostics as diag
 from pos_app.engine import settings_store
+from pos_app.engine.cash import Cash
 from pos_app.engine.charging import Charger
 from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL, Connections, connect, resolve_callback_url
 from pos_app.engine.errors import AttemptNotFound, ChargeRefused
@@ -42,6 +43,7 @@ from pos_app.engine.views import (
     ManualReceiptResult,
     TillSettings,
     TillStatus,
+    UnclaimedPayment,
     build_day_report,
     view_of,
 )
@@ -118,6 +120,7 @@ class TillService:
         self.paid_to_till = PaidToTill(
             ledger=self.ledger, relay=lambda: self.relay, now=now, demo=config.demo
         )
+        self.cash = Cash(ledger=self.ledger, now=now, demo=config.demo)
         self.reconciler = Reconciler(
             self.settler,
             now=now,
@@ -302,7 +305,18 @@ class TillService:
 
     async def day_report(self, day: date | None = None) -> DayReport:
         the_day = day or self._now().astimezone(NAIROBI).date()
-        return build_day_report(the_day, await self.history(the_day), demo=self.config.demo)
+        unclaimed = await self.store.c2b_payments(
+            unclaimed_only=True, paid_between=nairobi_day_bounds(the_day)
+        )
+        return build_day_report(
+            the_day,
+            await self.history(the_day),
+            demo=self.config.demo,
+            unclaimed_c2b=[
+                UnclaimedPayment(row.trans_id, row.amount_kes, row.first_name, row.phone, row.paid_at)
+                for row in unclaimed
+            ],
+        )
 
     async def audit_trail(self, attempt_id: str) -> list[dict[str, Any]]:
         """Added (compatible): who did what to an attempt, oldest first."""
@@ -317,6 +331,13 @@ class TillService:
             }
             for entry in await self.store.audit_for(attempt_id)
         ]
+
+    async def take_cash(
+        self, amount_kes: int, *, sale_id: str | None = None, description: str = ""
+    ) -> AttemptView:
+        """The sale paid in cash (cash.py): stored and audited once however often it is asked; CashRefused
+        when the sale is paid already or a prompt for it is still waiting."""
+        return await self.cash.take(amount_kes, sale_id=sale_id, description=description)
 
     # --- paid to the till number (C2B, paid_to_till.py) ----------------------------------------------
 
@@ -402,6 +423,10 @@ class TillService:
                         "tunnel_failed", "error", alert.message, "Check NGROK_AUTHTOKEN and the connection."
                     )
                 )
+        week_ago = self._now() - timedelta(days=7)
+        findings.extend(
+            diag.paid_after_cash_findings(await self.store.anomaly_count("paid_after_cash", since=week_ago))
+        )
         findings.append(await diag.check_daraja(self.daraja))
         if self.relay is not None:
             relay_findings = await diag.check_relay(self.relay, self._now)

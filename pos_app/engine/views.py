@@ -23,6 +23,7 @@ UNKNOWN_EN = "Unknown: check the customer's SMS before charging again"
 UNKNOWN_SW = "Haijulikani: angalia SMS ya mteja kabla ya kutoza tena"
 PUSH_REFUSED_EN = "M-Pesa did not send the prompt, so nothing was charged. Try again or take cash."
 PUSH_REFUSED_SW = "M-Pesa haikutuma ombi, kwa hiyo hakuna pesa iliyotozwa. Jaribu tena au pokea pesa taslimu."
+CASH_EN, CASH_SW = "Paid in cash.", "Imelipwa kwa pesa taslimu."
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def _messages(row: PaymentAttempt) -> tuple[str, str, NextStep]:
     if state == State.UNKNOWN:
         return UNKNOWN_EN, UNKNOWN_SW, NextStep.CHECK_SMS
     if state == State.PAID:
+        if row.method == "cash":
+            return CASH_EN, CASH_SW, NextStep.NONE
         if row.method == "manual":
             if row.manual_verified:
                 return (
@@ -163,6 +166,13 @@ class DayReport:
     anomalies: list[AttemptView] = field(default_factory=list)
     #: Typed receipts the relay could not confirm: held apart, in no paid total.
     to_check: list[AttemptView] = field(default_factory=list)
+    #: Takings by tender (TENDERS, every one present): M-Pesa prompts, payments to the till number a sale
+    #: took, verified typed receipts, cash → (count, total KES).
+    by_tender: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: The end-of-day cash-up: the cash that should be in the drawer (the day's cash tenders).
+    cash_expected_kes: int = 0
+    #: Payments to the till number made that day that no sale has taken: the owner resolves them.
+    unclaimed_c2b: list[UnclaimedPayment] = field(default_factory=list)
 
     def to_csv(self) -> str:
         """One table, one row per attempt (newest first), for a spreadsheet: Nairobi time, words, phones
@@ -216,9 +226,34 @@ class DayReport:
             writer.writerow(["Result", _word(OUTCOME_WORDS, key), count, total])
         for key, (count, total) in sorted(self.by_method.items()):
             writer.writerow(["Method", _word(METHOD_WORDS, key), count, total])
+        for key in TENDERS:
+            count, total = self.by_tender.get(key, (0, 0))
+            writer.writerow(["Tender", TENDER_WORDS[key], count, total])
         paid_count = sum(count for count, _total in self.by_method.values())
         writer.writerow(["Paid total", "", paid_count, self.paid_total_kes])
+        writer.writerow(
+            ["Cash expected in the drawer", "", self.by_tender.get("cash", (0, 0))[0], self.cash_expected_kes]
+        )
+        writer.writerow(
+            [
+                "Paid to till, not taken by a sale",
+                "",
+                len(self.unclaimed_c2b),
+                sum(p.amount_kes for p in self.unclaimed_c2b),
+            ]
+        )
         return out.getvalue()
+
+
+@dataclass(frozen=True)
+class UnclaimedPayment:
+    """A payment to the shop's till number that no sale has taken (paid_to_till.py keeps them)."""
+
+    trans_id: str
+    amount_kes: int
+    first_name: str
+    phone: str  # masked by the relay, "" when Safaricom sent only a digest
+    paid_at: datetime
 
 
 #: The report's outcome keys and the attempt methods in words, as the window shows them in English.
@@ -235,16 +270,38 @@ OUTCOME_WORDS = {
     "to_check": "To check",
     "pending": "Still waiting",
 }
-METHOD_WORDS = {"stk": "M-Pesa prompt", "stk_query": "M-Pesa query", "manual": "Manual receipt"}
+METHOD_WORDS = {
+    "stk": "M-Pesa prompt",
+    "stk_query": "M-Pesa query",
+    "manual": "Manual receipt",
+    "c2b": "Paid to till",
+    "cash": "Cash",
+}
+#: The tenders of the day's takings, in the report's order, and the method(s) each gathers.
+TENDERS = ("mpesa", "c2b", "manual", "cash")
+TENDER_OF_METHOD = {"stk": "mpesa", "stk_query": "mpesa", "c2b": "c2b", "manual": "manual", "cash": "cash"}
+TENDER_WORDS = {
+    "mpesa": "M-Pesa prompt",
+    "c2b": "Paid to till",
+    "manual": "Manual receipt (verified)",
+    "cash": "Cash",
+}
 
 
 def _word(words: dict[str, str], key: str) -> str:
     return words.get(key, key.replace("_", " ").capitalize())
 
 
-def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False) -> DayReport:
+def build_day_report(
+    day: date,
+    views: list[AttemptView],
+    *,
+    demo: bool = False,
+    unclaimed_c2b: list[UnclaimedPayment] | None = None,
+) -> DayReport:
     by_outcome: dict[str, tuple[int, int]] = {}
     by_method: dict[str, tuple[int, int]] = {}
+    by_tender: dict[str, tuple[int, int]] = dict.fromkeys(TENDERS, (0, 0))
     paid_sales = {view.sale_id for view in views if view.counts_as_paid}
     for view in views:
         key = outcome_key(view)
@@ -253,6 +310,9 @@ def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False)
         if view.counts_as_paid:
             count, total = by_method.get(view.method, (0, 0))
             by_method[view.method] = (count + 1, total + view.amount_kes)
+            tender = TENDER_OF_METHOD.get(view.method, "mpesa")
+            count, total = by_tender[tender]
+            by_tender[tender] = (count + 1, total + view.amount_kes)
     return DayReport(
         day=day,
         by_outcome=by_outcome,
@@ -265,6 +325,9 @@ def build_day_report(day: date, views: list[AttemptView], *, demo: bool = False)
         demo=demo,
         anomalies=[v for v in views if v.anomaly],
         to_check=[v for v in views if v.to_check],
+        by_tender=by_tender,
+        cash_expected_kes=by_tender["cash"][1],
+        unclaimed_c2b=list(unclaimed_c2b or []),
     )
 
 
@@ -284,6 +347,8 @@ class AlertCode(StrEnum):
     PAYMENTS_STUCK = "payments_stuck"
     ANOMALIES_TO_REVIEW = "anomalies_to_review"
     RELAY_UNREACHABLE = "relay_unreachable"
+    #: A sale paid in cash that an M-Pesa payment paid as well (cash.py): refund one of the two.
+    PAID_AFTER_CASH = "paid_after_cash"
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,18 @@ class Store:
 
         return await self._writer.read(count)
 
+    async def anomaly_count(self, anomaly: str, *, since: datetime) -> int:
+        """Attempts created after `since` flagged with `anomaly` (e.g. `paid_after_cash`)."""
+
+        def count(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM payment_attempts WHERE anomaly = ? AND created_at >= ?",
+                (anomaly, writer_sql.to_db(since)),
+            ).fetchone()
+            return int(row[0] or 0)
+
+        return await self._writer.read(count)
+
     async def put_setting(self, key: str, value: str, at: datetime) -> None:
         """One setting, on the fast path (the relay feed's cursor is written after every page)."""
         await self._writer.run(lambda connection: writer_sql.upsert_setting(connection, key, value, at))
@@ -214,12 +226,17 @@ class Store:
 
         await self._writer.run(work)
 
-    async def c2b_payments(self, *, unclaimed_only: bool = False) -> list[C2bPaymentRow]:
-        """The shop's C2B payments this till has seen, newest first."""
+    async def c2b_payments(
+        self, *, unclaimed_only: bool = False, paid_between: tuple[datetime, datetime] | None = None
+    ) -> list[C2bPaymentRow]:
+        """The shop's C2B payments this till has seen (paid in [start, end) when given), newest first."""
         async with self._sessions() as session:
             query = select(C2bPaymentRow)
             if unclaimed_only:
                 query = query.where(col(C2bPaymentRow.claimed_by).is_(None))
+            if paid_between is not None:
+                start, end = paid_between
+                query = query.where(col(C2bPaymentRow.paid_at) >= start, col(C2bPaymentRow.paid_at) < end)
             result = await session.exec(
                 query.order_by(col(C2bPaymentRow.paid_at).desc(), col(C2bPaymentRow.trans_id))
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import Column, Index, String, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +54,8 @@ class PaymentAttempt(SQLModel, table=True):
         # code already used).
         Index("ix_payment_attempts_receipt", "receipt", unique=True),
         Index("ix_payment_attempts_checkout_request_id", "checkout_request_id", unique=True),
+        # Revision 0005: one cash payment per sale at most (pos_app/engine/cash.py).
+        Index("ix_payment_attempts_cash_sale", "sale_id", unique=True, sqlite_where=text("method = 'cash'")),
     )
 
     id: str = Field(primary_key=True, max_length=16)

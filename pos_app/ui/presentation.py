@@ -83,7 +83,9 @@ def anomaly_word(anomaly: str, lang: str) -> str:
 
 
 def method_word(method: str, lang: str) -> str:
-    return text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual", "c2b") else method
+    return (
+        text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual", "c2b", "cash") else method
+    )
 
 
 def sending(amount_kes: int, msisdn: str, lang: str) -> Presentation:
@@ -113,12 +115,20 @@ def held(amount_kes: int, msisdn: str, lang: str) -> Presentation:
 
 
 def idle(lang: str) -> Presentation:
-    return Presentation(Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (), None)
+    """Ready for a sale; Take cash (F8) is offered from the start: cash needs only the amount."""
+    return Presentation(
+        Tone.IDLE, text("ready_title", lang), "", text("ready_detail", lang), "", (Action.TAKE_CASH,), None
+    )
 
 
 def present(view: AttemptView, lang: str, *, can_print: bool = False) -> Presentation:
     """`can_print`: a receipt printer is configured, so a paid sale offers Print receipt."""
-    detail = f"KES {kes(view.amount_kes)} · {masked_phone(view.phone)} · {local_time(view.updated_at)}"
+    # Cash has no phone: the detail says only what there is.
+    detail = " · ".join(
+        part
+        for part in (f"KES {kes(view.amount_kes)}", masked_phone(view.phone), local_time(view.updated_at))
+        if part
+    )
     if view.demo:
         detail += " · " + text("demo_mark", lang)
     message = view.message_sw if lang == "sw" and view.message_sw else view.message_en
@@ -151,6 +161,10 @@ def present(view: AttemptView, lang: str, *, can_print: bool = False) -> Present
             (Action.NEW_SALE,),
             None,
         )
+    if view.state == "paid" and view.method == "cash":
+        cash_steps = (Action.PRINT_RECEIPT, Action.NEW_SALE) if can_print else (Action.NEW_SALE,)
+        line = text("cash_taken", lang, amount=kes(view.amount_kes))
+        return Presentation(Tone.PAID, text("paid_title", lang), line, detail, extra, cash_steps, None)
     if view.state == "paid":
         receipt = (
             text("receipt_line", lang, receipt=view.receipt)

@@ -40,7 +40,7 @@ async def print_sale(
         sale_id=view.sale_id,
         description=view.description,
         amount_kes=view.amount_kes,
-        tender=Tender.MPESA,
+        tender=Tender.CASH if view.method == "cash" else Tender.MPESA,
         paid_at=view.settled_at or view.updated_at,
         receipt_code=view.receipt,
         phone_masked=masked_phone(view.phone) or None,

@@ -1,4 +1,5 @@
-"""The day report: totals by outcome and method, what to review, CSV export and a small bar chart."""
+"""The day report: totals by outcome, takings by tender and the cash-up, what to review (unknowns, typed
+receipts, anomalies, payments to the till no sale took), CSV export and a small bar chart."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pos_app.engine.views import TENDERS
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.history_view import day_picker, picked_day
 from pos_app.ui.naming import named
-from pos_app.ui.presentation import method_word
+from pos_app.ui.presentation import anomaly_word
 from pos_app.ui.strings import keys, text
 
 if TYPE_CHECKING:
@@ -142,11 +144,15 @@ class ReportView(QWidget):
         self.title.setObjectName("screenTitle")
         self.paid_total = QLabel()
         named(self.paid_total, "reportPaidTotal")
+        self.cash_up = QLabel()
+        named(self.cash_up, "reportCashUp")
+        self.cash_up.setWordWrap(True)
         self.chart = BarChart()
         self.outcome_table = QTableWidget(0, 3)
         self.outcome_table.setObjectName("reportByOutcome")
+        #: Takings by tender (DayReport.by_tender): M-Pesa prompts, paid to till, verified receipts, cash.
         self.method_table = QTableWidget(0, 3)
-        self.method_table.setObjectName("reportByMethod")
+        self.method_table.setObjectName("reportByTender")
         for table in (self.outcome_table, self.method_table):
             table.verticalHeader().hide()
             table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -180,7 +186,8 @@ class ReportView(QWidget):
         top.addWidget(self.export_button)
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
-        grid.addWidget(self.paid_total, 0, 0, 1, 2)
+        grid.addWidget(self.paid_total, 0, 0)
+        grid.addWidget(self.cash_up, 0, 1)
         grid.addWidget(self.chart, 1, 0, 1, 2)
         self.outcome_title = QLabel()
         self.outcome_title.setProperty("role", "sectionTitle")
@@ -220,7 +227,7 @@ class ReportView(QWidget):
         self.day_label.setText(text("history_day", lang))
         self.export_button.setText(text("report_export", lang))
         self.outcome_title.setText(text("report_by_outcome", lang))
-        self.method_title.setText(text("report_by_method", lang))
+        self.method_title.setText(text("report_by_tender", lang))
         self.review_title.setText(text("report_review", lang))
         self.chart.empty_text = text("report_chart_empty", lang)
         for table, first in ((self.outcome_table, "col_status"), (self.method_table, "col_method")):
@@ -243,7 +250,13 @@ class ReportView(QWidget):
         outcomes = sorted(report.by_outcome.items(), key=outcome_order)
         self._fill(self.outcome_table, [(outcome_label(k, lang), c, a) for k, (c, a) in outcomes])
         self._fill(
-            self.method_table, [(method_word(k, lang), c, a) for k, (c, a) in report.by_method.items()]
+            self.method_table,
+            [(text(f"tender_{k}", lang), *report.by_tender.get(k, (0, 0))) for k in TENDERS],
+        )
+        self.cash_up.setText(
+            text(
+                "report_cash_up", lang, total=kes(report.cash_expected_kes), count=report.by_tender["cash"][0]
+            )
         )
         bars = [
             (outcome_label(outcome, lang), count, amount, OUTCOME_COLOURS.get(outcome, FAILED_COLOUR))
@@ -280,11 +293,23 @@ class ReportView(QWidget):
                     lang,
                     amount=kes(view.amount_kes),
                     phone=masked_phone(view.phone),
-                    anomaly=view.anomaly or "",
+                    anomaly=anomaly_word(view.anomaly or "", lang),
                     time=local_time(view.updated_at),
                 )
             )
-        if not report.unknowns and not report.manual_entries and not report.anomalies:
+        for payment in report.unclaimed_c2b:
+            self.review_list.addItem(
+                text(
+                    "report_unclaimed_item",
+                    lang,
+                    amount=kes(payment.amount_kes),
+                    name=payment.first_name,
+                    phone=masked_phone(payment.phone),
+                    time=local_time(payment.paid_at),
+                    code=payment.trans_id,
+                )
+            )
+        if not (report.unknowns or report.manual_entries or report.anomalies or report.unclaimed_c2b):
             self.review_list.addItem(text("report_nothing_to_review", lang))
 
     @staticmethod

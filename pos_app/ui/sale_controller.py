@@ -4,7 +4,8 @@ ENTRY: the cashier types amount and phone. HELD: a charge typed while the till i
 as soon as the engine is attached. SENDING: the push is in flight (one per press). WAITING: the engine
 waits for the customer's PIN. RESULT: paid, failed or unknown, with the safe next steps. The form is
 editable in ENTRY only, and every mode has a key back to a form that charges: Esc (or, after a result,
-Enter or the next amount) starts a new sale. The controller reads the form, awaits TillService and
+Enter or the next amount) starts a new sale. F8 takes cash for the open sale in ENTRY, WAITING (refused by
+the engine while the prompt waits) and RESULT alike. The controller reads the form, awaits TillService and
 renders the AttemptView the engine announces; the payment rules stay in the engine.
 """
 
@@ -87,6 +88,7 @@ class SaleController(QObject):
         screen.escape_pressed.connect(self.on_escape)
         screen.typed.connect(self.on_typed)
         screen.paste_pressed.connect(self.on_paste)
+        screen.cash_requested.connect(self.on_take_cash)
         screen.status_panel.action_chosen.connect(self.on_action)
         self._enter(SaleMode.ENTRY)
 
@@ -217,9 +219,7 @@ class SaleController(QObject):
             self._back_to_form(focus_phone=True)
             self.screen.phone_input.clear()
         elif action is Action.TAKE_CASH:
-            amount = self.current.amount_kes if self.current else self.screen.amount_input.amount_kes() or 0
-            self.new_sale()
-            self.screen.show_message(text("cash_taken", self.lang, amount=kes(amount)))
+            self.on_take_cash()
         elif action is Action.VERIFY:
             self.verify_requested.emit()
         elif action is Action.PRINT_RECEIPT:
@@ -309,6 +309,44 @@ class SaleController(QObject):
             self._charging = False
         if view is not None:
             self._charged(view)
+
+    # ---- cash ---------------------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def on_take_cash(self) -> None:
+        """F8 or Take cash: the open sale paid in cash, stored by the engine. On the form, for the amount
+        typed (no phone needed); after a result, for that sale's amount. The engine refuses a paid sale or
+        one whose prompt is still waiting, and the refusal is said under the form."""
+        if self._charging or self.service is None or self.mode in (SaleMode.SENDING, SaleMode.HELD):
+            return
+        if self.mode is SaleMode.ENTRY:
+            problem = self.screen.amount_input.problem(self.lang)
+            if problem:
+                self.screen.show_message(problem, error=True)
+                self.screen.amount_input.setFocus()
+                return
+            amount_kes = self.screen.amount_input.amount_kes() or 0
+            description = self.screen.description_input.text().strip()
+        elif self.current is not None:
+            amount_kes, description = self.current.amount_kes, self.current.description
+        else:
+            return
+        self._charging = True
+        try:
+            view = await busy(
+                self.service.take_cash(amount_kes, sale_id=self.sale_id, description=description),
+                refused=self._cash_refused,
+            )
+        finally:
+            self._charging = False
+        if view is not None:
+            self.screen.show_message("")
+            self._charged(view)
+
+    def _cash_refused(self, refusal: Exception) -> None:
+        self.screen.show_message(
+            text("cash_refused", self.lang, reason=engine_text(str(refusal), self.lang)), error=True
+        )
 
     def _charge_refused(self, refusal: Exception) -> None:
         self._form_back(text("charge_refused", self.lang, reason=engine_text(str(refusal), self.lang)))

@@ -7,7 +7,7 @@ asked for (`charge_requested`, `action_chosen`, `escape_pressed`). The window ta
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
-from pos_app.ui.shortcuts import CHARGE_KEY, with_key
+from pos_app.ui.shortcuts import CASH_KEY, CHARGE_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -36,6 +36,7 @@ class SaleScreen(QWidget):
     escape_pressed = Signal()
     typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
     paste_pressed = Signal()  # Ctrl+V where no field takes it
+    cash_requested = Signal()  # F8 or a Take cash button: the open sale paid in cash
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +69,11 @@ class SaleScreen(QWidget):
         self.charge_button.setAutoDefault(True)
         self.charge_button.setEnabled(False)
         self.charge_button.clicked.connect(self.charge_requested)
+        # Cash at any moment: F8 in every mode of the sale screen, and the status panel's Take cash (F8)
+        # button, offered from the idle screen on (presentation.idle), where there is room for it.
+        cash_key = QShortcut(QKeySequence(CASH_KEY), self)
+        cash_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        cash_key.activated.connect(self.cash_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
         self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form

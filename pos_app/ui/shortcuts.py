@@ -23,11 +23,16 @@ NAV_KEYS: dict[str, str] = {
 # at a time, and a hidden button's shortcut does not fire).
 PRINT_KEY = "Alt+P"
 
+# Take cash for the open sale, at any moment on the sale screen: before charging (the amount typed, no
+# phone), or after a failure or an unknown. One shortcut on the sale screen (sale_screen.py) answers it in
+# every mode; the Take cash buttons show the key but do not bind it (one key bound twice fires neither).
+CASH_KEY = "F8"
+
 # The next steps after a result. New sale is the Enter key's own button: it has focus after a result.
 STEP_KEYS: dict[Action, str] = {
     Action.RETRY: "Alt+R",
     Action.ANOTHER_NUMBER: "Alt+A",
-    Action.TAKE_CASH: "Alt+C",
+    Action.TAKE_CASH: CASH_KEY,
     Action.VERIFY: "Alt+V",
     Action.NO_SMS_CHARGE_AGAIN: "Alt+N",
     Action.PRINT_RECEIPT: PRINT_KEY,
@@ -70,5 +75,6 @@ def with_key(label: str, key: str, *, stacked: bool = False) -> str:
 
 
 def bindable(key: str) -> str:
-    """The key sequence a button is bound to, or "" for Enter (handled by the focus, not a shortcut)."""
-    return "" if key == "Enter" else key
+    """The key sequence a button is bound to, or "" for Enter (handled by the focus, not a shortcut) and
+    for F8 (the sale screen's own shortcut)."""
+    return "" if key in ("Enter", CASH_KEY) else key

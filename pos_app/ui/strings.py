@@ -113,9 +113,10 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Risiti haikuchapishwa kwa sababu mpangilio wa printa si sahihi ({reason}); mauzo yamelipwa.",
     ),
     "cash_taken": (
-        "Take KES {amount} in cash. Sale closed.",
-        "Pokea KES {amount} taslimu. Mauzo yamefungwa.",
+        "Cash KES {amount} taken. Sale paid.",
+        "Pesa taslimu KES {amount} imepokelewa. Mauzo yamelipwa.",
     ),
+    "cash_refused": ("Cash not taken: {reason}", "Pesa taslimu haijapokelewa: {reason}"),
     "charge_refused": ("Not sent: {reason}", "Haijatumwa: {reason}"),
     "charge_failed": (
         "The charge stopped on an unexpected error: check History before you charge again.",
@@ -143,6 +144,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "method_stk": ("M-Pesa prompt", "Ombi la M-Pesa"),
     "method_stk_query": ("M-Pesa query", "Uliza M-Pesa"),
     "method_manual": ("Manual receipt", "Risiti kwa mkono"),
+    "method_cash": ("Cash", "Pesa taslimu"),
     # History
     "history_title": ("Payments", "Malipo"),
     "history_search": ("Search phone, receipt or amount", "Tafuta simu, risiti au kiasi"),
@@ -162,6 +164,19 @@ _TABLE: dict[str, tuple[str, str]] = {
     "report_by_outcome": ("By outcome", "Kwa matokeo"),
     "report_by_method": ("By method", "Kwa njia"),
     "report_count": ("Count", "Idadi"),
+    "report_by_tender": ("Takings by tender", "Mapato kwa njia ya malipo"),
+    "tender_mpesa": ("M-Pesa prompt", "Ombi la M-Pesa"),
+    "tender_c2b": ("Paid to till", "Imelipwa kwa till"),
+    "tender_manual": ("Manual receipt (verified)", "Risiti kwa mkono (imethibitishwa)"),
+    "tender_cash": ("Cash", "Pesa taslimu"),
+    "report_cash_up": (
+        "Cash-up: KES {total} in cash should be in the drawer ({count} cash sale(s)).",
+        "Hesabu ya droo: KES {total} taslimu zinapaswa kuwa kwenye droo (mauzo {count} ya pesa taslimu).",
+    ),
+    "report_unclaimed_item": (
+        "Paid to till, not taken by a sale: KES {amount} · {name} · {phone} · {time} · {code}",
+        "Imelipwa kwa till, haijachukuliwa na mauzo: KES {amount} · {name} · {phone} · {time} · {code}",
+    ),
     "report_review": ("To review", "Za kukagua"),
     "report_nothing_to_review": ("Nothing to review.", "Hakuna cha kukagua."),
     "report_unknown_item": (
@@ -352,6 +367,10 @@ _TABLE: dict[str, tuple[str, str]] = {
     ),
     "anomaly_paid_after_failed": ("paid after it had failed", "imelipwa baada ya kushindwa"),
     "anomaly_sale_paid_twice": ("the sale was paid twice", "mauzo yamelipwa mara mbili"),
+    "anomaly_paid_after_cash": (
+        "paid by M-Pesa after the sale was paid in cash: refund one",
+        "imelipwa kwa M-Pesa baada ya mauzo kulipwa kwa pesa taslimu: rudisha moja",
+    ),
     "anomaly_duplicate": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
     "anomaly_duplicate_callback": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
     "anomaly_orphans_ambiguous": (
@@ -694,6 +713,34 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
     (
         "Matched by amount and phone after a restart.",
         "Imelinganishwa kwa kiasi na simu baada ya kuanza upya.",
+    ),
+    # Cash (pos_app/engine/cash.py): refusals, the alert and the diagnostics finding
+    (
+        "Cash is taken in whole shillings, at least KES 1.",
+        "Pesa taslimu hupokelewa kwa shilingi kamili, angalau KES 1.",
+    ),
+    ("Sale {} is already paid in cash (KES {}).", "Mauzo {0} tayari yamelipwa kwa pesa taslimu (KES {1})."),
+    (
+        "Sale {} is already paid to the till number ({}).",
+        "Mauzo {0} tayari yamelipwa kwa namba ya till ({1}).",
+    ),
+    ("Sale {} is already paid by M-Pesa.", "Mauzo {0} tayari yamelipwa kwa M-Pesa."),
+    (
+        "A payment is still waiting on the customer's phone: wait for it or check it.",
+        "Malipo bado yanasubiri kwenye simu ya mteja: yasubiri au yakague.",
+    ),
+    (
+        "{} sale(s) paid in cash were paid by M-Pesa too: refund one of the two.",
+        "Mauzo {0} yaliyolipwa kwa pesa taslimu yamelipwa pia kwa M-Pesa: rudisha moja kati ya hayo mawili.",
+    ),
+    (
+        "{} sale(s) paid in cash were paid by M-Pesa too.",
+        "Mauzo {0} yaliyolipwa kwa pesa taslimu yamelipwa pia kwa M-Pesa.",
+    ),
+    (
+        "Find them in the Day report under To review: refund the M-Pesa payment or give the cash back.",
+        "Yatafute kwenye Ripoti ya siku chini ya Za kukagua: rudisha malipo ya M-Pesa au rudisha pesa "
+        "taslimu.",
     ),
     # receipts: a receipt typed for a sale another attempt already paid
     ("This sale is already paid (receipt {}).", "Mauzo haya tayari yamelipwa (risiti {0})."),

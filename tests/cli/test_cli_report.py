@@ -92,6 +92,9 @@ async def test_report_json_has_stable_keys_and_whole_shillings_and_date_picks_th
         "unknowns",
         "manual_entries",
         "anomalies",
+        "by_tender",
+        "cash_expected_kes",
+        "unclaimed_c2b",
     }
     assert report["timezone"] == "Africa/Nairobi" and report["demo"] is False
     assert report["paid_total_kes"] == 20
@@ -102,6 +105,8 @@ async def test_report_json_has_stable_keys_and_whole_shillings_and_date_picks_th
         "stk": {"count": 1, "amount_kes": 20},
         "stk_query": {"count": 0, "amount_kes": 0},
         "manual": {"count": 0, "amount_kes": 0},
+        "c2b": {"count": 0, "amount_kes": 0},
+        "cash": {"count": 0, "amount_kes": 0},
     }
     assert [row["amount_kes"] for row in report["attempts"]] == [15, 20]
     assert {row["phone"] for row in report["attempts"]} == {"0708 *** 149", "0711 *** 002"}
@@ -122,3 +127,70 @@ async def test_report_json_has_stable_keys_and_whole_shillings_and_date_picks_th
 
     bad = await run_cli("history", "--date", "21/11/2026", env=env)
     assert bad.code == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_the_report_shows_cash_takings_by_tender_the_cash_up_and_unclaimed_payments_to_the_till(
+    clean_env: dict[str, str], rig: Rig, tmp_path: Path
+) -> None:
+    from datetime import UTC
+
+    from pos_app.store.models import C2bPaymentRow
+
+    env = remote_env(clean_env, rig)
+    await pay_one_paid_and_one_failed(env)  # KES 20 paid by M-Pesa, KES 15 failed
+    till = await rig.open(home=Path(env["MPESA_TILL_HOME"]))
+    cash = await till.take_cash(75)
+    now = datetime.now(UTC)
+    await till.store.put_c2b_payments(
+        [
+            C2bPaymentRow(
+                trans_id="UAB1CD2EF3",
+                amount_kes=500,
+                first_name="JOHN",
+                phone="2547*****126",
+                paid_at=now,
+                received_at=now,
+                updated_at=now,
+            )
+        ]
+    )
+    await till.close()
+
+    report = json.loads((await run_cli("report", "--json", env=env)).stdout)
+    assert report["by_tender"] == {
+        "mpesa": {"count": 1, "amount_kes": 20},
+        "c2b": {"count": 0, "amount_kes": 0},
+        "manual": {"count": 0, "amount_kes": 0},
+        "cash": {"count": 1, "amount_kes": 75},
+    }
+    assert report["cash_expected_kes"] == 75 and report["paid_total_kes"] == 95
+    [unclaimed] = report["unclaimed_c2b"]
+    assert unclaimed["trans_id"] == "UAB1CD2EF3" and unclaimed["amount_kes"] == 500
+    assert unclaimed["phone"] == "07** *** 126"
+    assert unclaimed["paid_at_local"] == now.astimezone(NAIROBI).isoformat(timespec="seconds")
+    [cash_row] = [row for row in report["attempts"] if row["method"] == "cash"]
+    assert (cash_row["status"], cash_row["amount_kes"], cash_row["phone"]) == ("paid", 75, "")
+
+    printed = await run_cli("report", env=env)
+    assert printed.code == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert "Cash expected in the drawer: KES 75 (1 cash sale(s))" in lines
+    assert any(line.split() == ["Cash", "1", "KES", "75"] for line in lines)
+    assert any(line.split()[:3] == ["M-Pesa", "prompt", "1"] for line in lines)
+    assert any("UAB1CD2EF3" in line and "KES 500" in line and "JOHN" in line for line in lines)
+
+    day_csv, summary_csv = tmp_path / "day.csv", tmp_path / "summary.csv"
+    written = await run_cli("report", "--csv", str(day_csv), "--summary-csv", str(summary_csv), env=env)
+    assert written.code == 0, written.stderr
+    [cash_csv] = [
+        r
+        for r in csv.DictReader(io.StringIO(day_csv.read_text(encoding="utf-8-sig")))
+        if r["Method"] == "Cash"
+    ]
+    local = cash.created_at.astimezone(NAIROBI)
+    assert (cash_csv["Date"], cash_csv["Time"]) == (local.date().isoformat(), local.strftime("%H:%M:%S"))
+    assert (cash_csv["Result"], cash_csv["Amount (KES)"], cash_csv["Phone"]) == ("Paid", "75", "")
+    summary = list(csv.reader(io.StringIO(summary_csv.read_text(encoding="utf-8-sig"))))
+    assert ["Tender", "Cash", "1", "75"] in summary and ["Tender", "M-Pesa prompt", "1", "20"] in summary
+    assert ["Cash expected in the drawer", "", "1", "75"] in summary
+    assert ["Paid to till, not taken by a sale", "", "1", "500"] in summary

@@ -107,6 +107,7 @@ def test_the_models_match_the_head_schema(tmp_path: Path) -> None:
         assert {column.name for column in table.columns} == in_db, table.name
     indexes = {index["name"]: index for index in inspector.get_indexes("payment_attempts")}
     assert indexes["ix_payment_attempts_receipt"]["unique"]
+    assert indexes["ix_payment_attempts_cash_sale"]["unique"]  # revision 0005: one cash payment a sale
 
 
 async def test_an_update_written_against_an_old_version_is_refused(tmp_path: Path) -> None:

@@ -146,8 +146,13 @@ def test_day_report_totals_chart_review_list_and_csv_export(till, tmp_path: Path
     assert report.paid_total.text() == "Paid today: KES 100"
     bars = {label: (count, amount) for label, count, amount, _colour in report.chart.bars()}
     assert bars == {"Paid": (1, 100), "Cancelled": (1, 20), "To check": (1, 55)}
-    methods = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(1)}
-    assert methods == {"M-Pesa prompt": "1"} and report.method_table.rowCount() == 1
+    tenders = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(4)}
+    assert tenders == {
+        "M-Pesa prompt": "1",
+        "Paid to till": "0",
+        "Manual receipt (verified)": "0",
+        "Cash": "0",
+    }
     review = [report.review_list.item(i).text() for i in range(report.review_list.count())]
     assert review == [f"Manual: KES 55 · QAZ2WSX3ED · NOT verified · {review[0].rsplit(' · ', 1)[1]}"]
     exported = report.export_csv(tmp_path / "day.csv")

@@ -87,15 +87,6 @@ def test_try_another_number_keeps_the_amount_and_puts_the_cursor_in_an_empty_pho
     assert till.current().amount_kes == 45
 
 
-def test_take_cash_closes_the_sale_and_says_how_much_to_collect(till):
-    till.charge("150", "0711000002")
-    till.wait_for_status("enough money")
-    till.press(Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
-    till.qtbot.waitUntil(lambda: till.window.sale.amount_input.hasFocus())
-    assert till.window.sale.form_message.text() == "Take KES 150 in cash. Sale closed."
-    assert till.window.current is None
-
-
 def test_callback_never_sent_settles_through_stk_query(till):
     till.charge("60", "0711000005")
     till.wait_for_status("Paid", timeout_s=15)

@@ -71,6 +71,7 @@ SHOWN_ERRORS = {
     "ValueError",
     "TunnelError",
     "C2bClaimRefused",
+    "CashRefused",
 }
 
 
