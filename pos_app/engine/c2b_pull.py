@@ -104,9 +104,11 @@ class PullFallback:
             code = await self.shortcode()
             if self._config.demo and await self._store.get_setting(PULL_REGISTERED_SETTING) != code:
                 await self.register(DEMO_NOMINATED_NUMBER)
-            end = self._now()
+            now = self._now()
+            # Dates go in whole seconds (§6): end on the next minute so this second's payments count.
+            end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             try:
-                found = await pull_query(self._daraja, shortcode=code, start=end - PULL_WINDOW, end=end)
+                found = await pull_query(self._daraja, shortcode=code, start=now - PULL_WINDOW, end=end)
             except PullRefused as error:
                 raise C2bSetupRefused(
                     f"Daraja refused Pull Transactions for {code} ({error}). Register the shortcode once: "
@@ -116,11 +118,11 @@ class PullFallback:
                 raise C2bSetupUnreachable(
                     f"Daraja could not be asked for the shop's payments: {error}."
                 ) from error
-            new = await self._store.put_pulled_payments([row_of_pulled(p, code, end) for p in found])
+            new = await self._store.put_pulled_payments([row_of_pulled(p, code, now) for p in found])
             log.info("Pull Transactions for %s: %d payment(s), %d new", code, len(found), new)
         if new and self._on_new is not None:
             await self._on_new()
-        return PullResult(code, len(found), new, end)
+        return PullResult(code, len(found), new, now)
 
     async def pull_quietly(self, timeout_s: float) -> PullResult | None:
         """A pull for a fallback (offers, the message check): None when it failed or took too long."""

@@ -76,8 +76,13 @@ class MessageChecker:
             return self._used_here(receipt, local) or await self._without_relay(receipt, str(error))
         if found is None or found.result_code != "0":
             # A receipt a local sale took but the relay never saw (an unverified manual receipt) is still
-            # taken: the cashier must not hand over goods for it a second time.
-            return self._used_here(receipt, local) or MessageCheck(Verdict.NOT_RECEIVED, receipt)
+            # taken: the cashier must not hand over goods for it a second time. Before "not received",
+            # M-Pesa itself is asked (Pull, §6): a confirmation lost on its way to the relay is no fraud.
+            return (
+                self._used_here(receipt, local)
+                or await self._pulled(receipt)
+                or MessageCheck(Verdict.NOT_RECEIVED, receipt)
+            )
         sale_id: str | None
         used_at: datetime | None
         amount: int | None
@@ -101,12 +106,16 @@ class MessageChecker:
         """The relay cannot be asked: a C2B payment the till keeps (from the relay's feed earlier, or from
         Pull Transactions, docs/daraja.md §6) still answers. Never NOT_RECEIVED: Pull covers 48 hours
         and may lag, so a code it lacks is CANNOT_CHECK."""
+        return await self._pulled(receipt) or MessageCheck(Verdict.CANNOT_CHECK, receipt, reason=reason)
+
+    async def _pulled(self, receipt: str) -> MessageCheck | None:
+        """The answer from the C2B payments the till keeps, pulling from Daraja once when it has none."""
         row = await self._store.get_c2b_payment(receipt)
         if row is None and self._pull is not None:
             await self._pull()
             row = await self._store.get_c2b_payment(receipt)
         if row is None:
-            return MessageCheck(Verdict.CANNOT_CHECK, receipt, reason=reason)
+            return None
         if row.claimed_by is None:
             return MessageCheck(Verdict.GENUINE_FREE, receipt, row.amount_kes, row.paid_at, row.first_name)
         return MessageCheck(

@@ -223,8 +223,8 @@ class PaidToTill:
                 try:
                     payment = await relay.claim_c2b(row.trans_id, sale_id)
                 except C2bTaken as taken:
-                    await self.store.settle_c2b_claim(row.trans_id, taken.claimed_by, self._now())
                     await self._audit_conflict(row.trans_id, sale_id, taken.claimed_by)
+                    await self.store.settle_c2b_claim(row.trans_id, taken.claimed_by, self._now())
                     conflicts.append((row.trans_id, taken.claimed_by))
                     continue
                 except RelayError as error:
