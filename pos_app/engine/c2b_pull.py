@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pos_app.config import TillConfig
-from pos_app.daraja import DarajaClient, DarajaError
+from pos_app.daraja import DarajaClient, DarajaError, DarajaUnreachable
 from pos_app.daraja.c2b import PulledPayment, PullRefused, pull_query, pull_register
 from pos_app.engine.c2b_urls import SHORTCODE_SETTING, C2bSetupRefused, C2bSetupUnreachable
 from pos_app.store.db import Store
@@ -93,6 +93,8 @@ class PullFallback:
                 nominated_number=nominated_number,
                 callback_url=self._callback_url(),
             )
+        except DarajaUnreachable as error:
+            raise C2bSetupUnreachable(f"Daraja could not be asked to register Pull: {error}.") from error
         except DarajaError as error:
             raise C2bSetupRefused(f"Daraja refused the Pull Transactions registration: {error}.") from error
         await self._store.set_settings({PULL_REGISTERED_SETTING: code}, self._now(), None)

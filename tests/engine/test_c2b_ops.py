@@ -83,6 +83,18 @@ async def test_the_till_registers_its_shops_urls_and_a_payment_then_reaches_the_
     assert list(await relay_claims(relay_server)) == [paid["TransID"]]
 
 
+async def test_doctor_checks_the_c2b_urls_beside_the_stk_callback_url(
+    rig: Rig, relay_server: RunningRelay
+) -> None:
+    await join_shop(relay_server, "test-till")
+    till = await rig.open()
+    found = {f.code: f.severity for f in await till.diagnostics()}
+    assert found["callback_ok"] == "ok"
+    assert found["c2b_ok"] == "ok"
+    assert found["c2b_not_registered_here"] == "warning"
+    assert found["callback_not_https"] == found["c2b_validation_not_https"] == "error"
+
+
 async def test_production_registration_is_one_time_and_says_500_003_1001(
     rig_factory: RigFactory, relay_server: RunningRelay
 ) -> None:
