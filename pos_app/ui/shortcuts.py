@@ -46,8 +46,20 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 # On the sale screen: the payments made to the shop's till number, to settle this sale with one.
 PAID_TO_TILL_KEY = "F7"
 
+# In History: the owner gives back a payment to the till number a sale took by mistake (owner PIN).
+RELEASE_KEY = "Alt+G"
+
 KEYS: tuple[str, ...] = tuple(
-    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, CHECK_MESSAGE_KEY))
+    dict.fromkeys(
+        (
+            *FORM_KEYS,
+            *STEP_KEYS.values(),
+            *NAV_KEYS.values(),
+            PAID_TO_TILL_KEY,
+            CHECK_MESSAGE_KEY,
+            RELEASE_KEY,
+        )
+    )
 )
 
 

@@ -196,6 +196,19 @@ _TABLE: dict[str, tuple[str, str]] = {
     "c2b_refused": ("Not used: {reason}", "Haikutumika: {reason}"),
     "method_c2b": ("Paid to till", "Imelipwa kwa till"),
     # Manual receipt
+    "history_release": ("Give back payment", "Rudisha malipo"),
+    "release_title": ("Give back a payment to the till number", "Rudisha malipo ya namba ya till"),
+    "release_for": (
+        "Payment {receipt}, {amount}, was taken by sale {sale}. Give it back so another sale can take it? "
+        "This sale is then no longer paid.",
+        "Malipo {receipt}, {amount}, yalichukuliwa na mauzo {sale}. Yarudishe ili mauzo mengine yayachukue? "
+        "Mauzo haya hayatakuwa yamelipwa tena.",
+    ),
+    "release_submit": ("Give back", "Rudisha"),
+    "release_done": (
+        "Payment {receipt} is free again for another sale.",
+        "Malipo {receipt} yako huru tena kwa mauzo mengine.",
+    ),
     "manual_title": ("Enter a receipt by hand", "Weka risiti kwa mkono"),
     "manual_for": (
         "For: KES {amount} · {phone} · {time} · {state}",
