@@ -30,6 +30,8 @@ PULL_REGISTERED_SETTING = "c2b_pull_registered"
 DEMO_NOMINATED_NUMBER = "0708374149"
 #: How long a fallback (the Paid-to-till list, the message check) waits for Pull before answering without.
 PULL_FALLBACK_WAIT_S = 5.0
+#: A fallback pull reuses one this recent instead of asking Daraja again (each pull reads up to 48 h).
+PULL_FALLBACK_FRESH = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class PullFallback:
         self._now = now
         self._on_new = on_new
         self._pulling = asyncio.Lock()
+        self._last: PullResult | None = None
 
     async def shortcode(self) -> str:
         """The shop's number as the relay last said it, else the till's own settings."""
@@ -122,12 +125,16 @@ class PullFallback:
                 ) from error
             new = await self._store.put_pulled_payments([row_of_pulled(p, code, now) for p in found])
             log.info("Pull Transactions for %s: %d payment(s), %d new", code, len(found), new)
+        self._last = PullResult(code, len(found), new, now)
         if new and self._on_new is not None:
             await self._on_new()
-        return PullResult(code, len(found), new, now)
+        return self._last
 
     async def pull_quietly(self, timeout_s: float) -> PullResult | None:
-        """A pull for a fallback (offers, the message check): None when it failed or took too long."""
+        """A pull for a fallback (offers, the message check), or the last one when it is fresh: None when
+        it failed or took too long."""
+        if self._last is not None and self._now() - self._last.at < PULL_FALLBACK_FRESH:
+            return self._last
         try:
             return await asyncio.wait_for(self.pull(), timeout_s)
         except (C2bSetupRefused, TimeoutError) as error:

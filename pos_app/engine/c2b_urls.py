@@ -105,8 +105,6 @@ def c2b_url_findings(urls: C2bUrls) -> list[Finding]:
 @dataclass(frozen=True)
 class Registration:
     urls: C2bUrls
-    #: False when Daraja answered 500.003.1001: URLs were registered before (production, one-time).
-    registered_now: bool
     response_type: str
     at: datetime
 
@@ -136,7 +134,7 @@ async def register(
     kept = {"shortcode": code, "confirmation_url": urls.confirmation_url, "at": at.isoformat()}
     await store.set_settings({REGISTERED_SETTING: json.dumps(kept)}, at, None)
     log.info("C2B URLs registered for shortcode %s", code)
-    return Registration(urls, registered_now=True, response_type=response_type, at=at)
+    return Registration(urls, response_type=response_type, at=at)
 
 
 async def registration_findings(urls: C2bUrls, store: Store) -> list[Finding]:

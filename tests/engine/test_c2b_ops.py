@@ -260,3 +260,16 @@ async def test_the_owner_releases_a_wrong_claim_with_the_pin_and_another_sale_ta
     assert trail[-1] == "c2b_release"
     right = await till.claim_c2b("SRIGHT", code)
     assert (right.state, right.receipt) == (State.PAID, code)
+
+
+async def test_a_fake_code_asks_m_pesa_once_then_reuses_that_answer_for_a_while(
+    rig: Rig, simulator: RunningSimulator, relay_server: RunningRelay
+) -> None:
+    await join_shop(relay_server, "test-till")
+    till = await rig.open()
+    await till.c2b.urls()
+    await till.c2b.register_pull("0722000000")
+    for fake in ("TK3MX6CLYC", "TK3MX6CLYD"):
+        assert (await till.check_message(fake)).verdict is Verdict.NOT_RECEIVED
+    log = await simulator.log()
+    assert len([r for r in log["requests"] if r["path"] == "/pulltransactions/v1/query"]) == 1
