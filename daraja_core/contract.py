@@ -108,6 +108,10 @@ class Payment(msgspec.Struct, frozen=True):
     anomaly: AnomalyKind | None
     registered_at: WireTime
     settled_at: WireTime | None
+    #: Added (compatible): the result came on the untokenised seed path from an address not on Safaricom's
+    #: list (docs/daraja.md §5), so it is a hint: the till confirms it by STK Query before showing it as
+    #: final. A later genuine result (tokenised path or listed address) replaces it and clears this.
+    unverified: bool = False
 
     def __post_init__(self) -> None:
         if self.result_code is None and (
@@ -144,10 +148,11 @@ class C2bPayment(msgspec.Struct, frozen=True):
         return parse_wire_time(self.paid_at)
 
 
-class FeedItem(Payment, frozen=True, omit_defaults=True):
+class FeedItem(Payment, frozen=True, omit_defaults=True, kw_only=True):
     """One entry of a till's feed: the payment as it is now, and why it is in the feed.
 
-    `c2b` is left out of the JSON when None, so STK entries are on the wire exactly as before it."""
+    `c2b` is left out of the JSON when None and `unverified` when false, so STK entries are on the wire
+    exactly as before them."""
 
     seq: int
     kind: FeedKind
@@ -180,6 +185,43 @@ class ReceiptAnswer(msgspec.Struct, frozen=True, omit_defaults=True):
     @property
     def transaction_time(self) -> datetime | None:
         return parse_wire_time(self.transaction_date)
+
+
+class OrphanSearch(msgspec.Struct, frozen=True):
+    """`POST /api/v1/orphans`: results on this till's own callback path that no registered payment
+    claimed, of this amount and phone, received in [since, until]. A till that died while its STK Push
+    was out never learned the CheckoutRequestID, so this is how it finds the push's result (a POST, so the
+    phone never sits in a URL that a proxy logs)."""
+
+    amount_kes: int
+    phone: str  # 2547… (the relay normalises 07…, +254…)
+    since: WireTime
+    until: WireTime
+
+
+class Orphan(msgspec.Struct, frozen=True):
+    """One result that came on the till's tokenised callback path for a CheckoutRequestID it never
+    registered. Only paid results carry an amount and a phone, so only they match a search."""
+
+    checkout_request_id: str
+    result_code: str
+    result_desc: str
+    receipt: str  # "" when the callback carried none
+    amount_kes: int
+    phone: str  # masked
+    transaction_date: WireTime | None
+    received_at: WireTime
+
+    @property
+    def received_time(self) -> datetime | None:
+        return parse_wire_time(self.received_at)
+
+
+class OrphanPage(msgspec.Struct, frozen=True):
+    """The answer to `OrphanSearch`, oldest first; `more` when the relay held more than it sent."""
+
+    items: list[Orphan]
+    more: bool
 
 
 class SelftestSeen(msgspec.Struct, frozen=True):

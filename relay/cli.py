@@ -272,7 +272,9 @@ def _replay_and_notify(
     if path is not None and is_c2b_path(path):
         outcome, effects = replay_c2b(connection, raw_id, allowed)
     else:
-        outcome, effects = replay_raw(connection, raw_id, allowed)
+        outcome, effects = replay_raw(
+            connection, raw_id, allowed, lambda address: is_allowed(address, settings.allowed_callback_ips)
+        )
     if connection.dialect.name == "postgresql":
         notify_sql(connection, effects.changes())
     return outcome

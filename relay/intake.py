@@ -43,6 +43,15 @@ class IncomingCallback:
     source_allowed: bool  # False only when the allow-list is on and the source is not Safaricom's
     headers: dict[str, str]
     body: bytes
+    #: The source is on Safaricom's list, whether or not the allow-list is enforced. A result on the seed
+    #: path from an unlisted source is only a hint (`unverified`, docs/daraja.md §5).
+    source_listed: bool = True
+
+    @property
+    def unverified(self) -> bool:
+        """Anyone who knows the seed path can post to it: without the till's token or a Safaricom
+        address, the result is kept as a hint the till confirms by STK Query."""
+        return self.token is None and not self.source_listed
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,9 @@ class CallbackOutcome:
     error: str | None = None
 
 
-def _result_row(parsed: StkCallback, raw_id: int, till_id: int | None, now: datetime) -> dict[str, Any]:
+def _result_row(
+    parsed: StkCallback, raw_id: int, till_id: int | None, now: datetime, unverified: bool
+) -> dict[str, Any]:
     return {
         "checkout_request_id": parsed.checkout_request_id,
         "raw_callback_id": raw_id,
@@ -69,6 +80,7 @@ def _result_row(parsed: StkCallback, raw_id: int, till_id: int | None, now: date
         "received_at": now,
         "duplicates": 0,
         "contradictions": 0,
+        "unverified": unverified,
     }
 
 
@@ -160,6 +172,7 @@ def process_callbacks(
                 "till_id": till_id,
                 "source_ip": item.source_ip,
                 "path": "seed" if item.token is None else "tokenised",
+                "unverified": item.unverified,
                 "error": outcome.error,
             }
         )
@@ -202,13 +215,31 @@ def _decide(
     payment = unit.payments.get(cid)
     if payment is not None and till_id is not None and payment["till_id"] != till_id:
         return CallbackOutcome(raw_id, "wrong_till", cid, "the payment belongs to another till")
-    new = _result_row(parsed, raw_id, till_id, now)
+    new = _result_row(parsed, raw_id, till_id, now, item.unverified)
     stored = unit.results.get(cid)
     if stored is not None:
+        if stored["unverified"] and not item.unverified:
+            # A genuine result wins over the hint that came first (a forged "cancelled" must not leave a
+            # paid payment failed); the hint stays in raw_callback.
+            note = f"replaces the unverified result of raw {stored['raw_callback_id']}"
+            unit.replace_result(cid, new)
+            if payment is None:
+                return CallbackOutcome(raw_id, "orphan", cid, note)
+            unit.resettle(payment, new, now)
+            return CallbackOutcome(raw_id, "applied", cid, note)
         dup, con = unit.result_counts.get(cid, (0, 0))
         if _same_result(stored, new):
             unit.result_counts[cid] = (dup + 1, con)
             return CallbackOutcome(raw_id, "duplicate", cid)
+        if item.unverified and not stored["unverified"]:
+            # A hint cannot contradict a genuine result: kept raw, the payment untouched, and not counted
+            # as a contradiction (a payment registered later must not be flagged for it either).
+            return CallbackOutcome(
+                raw_id,
+                "contradicting",
+                cid,
+                f"unverified; the verified result (raw {stored['raw_callback_id']}) stands",
+            )
         unit.result_counts[cid] = (dup, con + 1)
         if payment is not None:
             unit.contradict(payment, now, parsed.result_code)
@@ -217,19 +248,25 @@ def _decide(
         )
     unit.results[cid] = new
     unit.new_results[cid] = new
+    hint = "unverified: seed path, source not on Safaricom's list" if item.unverified else None
     if payment is None:
-        return CallbackOutcome(raw_id, "orphan", cid)
+        return CallbackOutcome(raw_id, "orphan", cid, hint)
     unit.settle(payment, new, now)
-    return CallbackOutcome(raw_id, "applied", cid)
+    return CallbackOutcome(raw_id, "applied", cid, hint)
 
 
 def replay_raw(
-    connection: Connection, raw_id: int, source_allowed: Callable[[str], bool] | None = None
+    connection: Connection,
+    raw_id: int,
+    source_allowed: Callable[[str], bool] | None = None,
+    source_listed: Callable[[str], bool] | None = None,
 ) -> tuple[CallbackOutcome, Effects]:
     """Process a stored request again, as if it had just arrived (same path, token, source and time).
 
     `source_allowed` judges the stored source address under today's settings (for example after an
     allow-list that refused Safaricom's real address was fixed); without it the first verdict stands.
+    `source_listed` says whether the address is Safaricom's; without it a seed-path result is replayed
+    as unverified (a hint the till confirms), never trusted by default.
     """
     row = connection.execute(sa.select(raw_table).where(raw_table.c.id == raw_id)).mappings().first()
     if row is None:
@@ -249,6 +286,7 @@ def replay_raw(
         ),
         headers=json.loads(row["headers"]),
         body=row["body"],
+        source_listed=source_listed(row["source_ip"]) if source_listed is not None else False,
     )
     outcomes, effects = process_callbacks(connection, [item], raw_ids=[raw_id])
     return outcomes[0], effects

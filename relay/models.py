@@ -4,7 +4,8 @@ Where things live:
 - `raw_callback`: every request to a callback path, stored before it is parsed (headers, body, source
   address, time) with what became of it (`status`, `error`) so it can be replayed.
 - `stk_result`: the parsed result, once per `CheckoutRequestID` (the first copy wins; later copies are
-  counted as duplicates or kept as contradictions).
+  counted as duplicates or kept as contradictions), except that a genuine result replaces an unverified
+  one (`unverified`: seed path, source not on Safaricom's list).
 - `payment`: what a till registered; settles from its `stk_result`.
 - `feed_entry`: the per-till cursor feed (`seq`), one row per result or anomaly, and per C2B payment
   event (`kind` c2b: then `payment_id` is a `c2b_payment` id).
@@ -104,6 +105,9 @@ class StkResult(RelayModel, table=True):
     received_at: datetime = _dt()
     duplicates: int = 0
     contradictions: int = 0
+    # On the untokenised seed path from an address not on Safaricom's list: a hint, replaced by a genuine
+    # result when one comes (relay/intake.py, docs/daraja.md §5).
+    unverified: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Payment(RelayModel, table=True):
@@ -125,6 +129,8 @@ class Payment(RelayModel, table=True):
     registered_at: datetime = _dt(index=True)
     settled_at: datetime | None = _dt(default=None, nullable=True)
     updated_at: datetime = _dt()
+    # Settled (or flagged) by an unverified result: the till confirms it by STK Query.
+    unverified: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class FeedEntry(RelayModel, table=True):

@@ -77,6 +77,7 @@ def register_payment(
         "registered_at": now,
         "settled_at": None,
         "updated_at": now,
+        "unverified": False,
     }
     payment_id = connection.execute(sa.insert(payment_table).returning(payment_table.c.id), row).scalar_one()
     payment = {"id": payment_id, **row}
@@ -120,6 +121,7 @@ def payment_answer(row: Any) -> Payment:
         anomaly=None if row["anomaly"] is None else AnomalyKind(row["anomaly"]),
         registered_at=row["registered_at"].isoformat(),
         settled_at=wire_time(row["settled_at"]),
+        unverified=bool(row["unverified"]),
     )
 
 

@@ -2,7 +2,8 @@
 
 A `Unit` holds one transaction's pending writes (payment changes, feed entries, stored results,
 self-tests, events) and flushes them with one executemany per kind of statement. `Unit.settle` is the one
-place where a pending payment becomes completed, failed or flagged; `relay.payments` uses the same `Unit`
+place where a pending payment becomes completed, failed or flagged (`Unit.resettle` starts it again when a
+genuine result replaces the unverified one that settled it); `relay.payments` uses the same `Unit`
 when a result arrived before its payment was registered.
 """
 
@@ -52,6 +53,7 @@ class Unit:
         self.results: dict[str, dict[str, Any] | None] = {}
         self.tills_by_token: dict[str, int | None] = {}
         self.new_results: dict[str, dict[str, Any]] = {}
+        self.replaced_results: dict[str, dict[str, Any]] = {}  # stored unverified, replaced by a genuine one
         self.result_counts: dict[str, tuple[int, int]] = {}
         self.payment_changes: dict[int, dict[str, Any]] = {}
         self.feed: list[dict[str, Any]] = []
@@ -70,12 +72,15 @@ class Unit:
                 missing,
                 datetimes=("registered_at", "settled_at", "updated_at"),
             ):
+                row["unverified"] = bool(row["unverified"])
                 self.payments[row["checkout_request_id"]] = row
             for row in rows.select_in(
                 "SELECT checkout_request_id, raw_callback_id, till_id, result_code, result_desc, "
-                "amount_text, amount_kes, receipt, phone FROM stk_result WHERE checkout_request_id",
+                "amount_text, amount_kes, receipt, phone, unverified "
+                "FROM stk_result WHERE checkout_request_id",
                 missing,
             ):
+                row["unverified"] = bool(row["unverified"])
                 self.results[row["checkout_request_id"]] = row
         unknown_tokens = [token for token in tokens if token not in self.tills_by_token]
         if unknown_tokens:
@@ -104,6 +109,7 @@ class Unit:
             return
         info = classify(result["result_code"])
         code = result["result_code"]
+        unverified = bool(result["unverified"])
         if not info.final:
             # An unknown code ("00", "-1") is unknown, not a failure (docs/daraja.md §4a): the payment stays
             # pending, flagged, and the till confirms by STK Query or the customer's SMS.
@@ -112,6 +118,7 @@ class Unit:
                 anomaly=AnomalyKind.UNKNOWN_RESULT,
                 result_code=code,
                 reason=info.message_en,
+                unverified=unverified,
                 updated_at=now,
             )
             self.add_feed(payment, FeedKind.ANOMALY, now)
@@ -128,6 +135,7 @@ class Unit:
                     result_code=code,
                     receipt=result["receipt"],
                     paid_amount_kes=result["amount_kes"],
+                    unverified=unverified,
                     updated_at=now,
                 )
                 self.add_feed(payment, FeedKind.ANOMALY, now)
@@ -140,6 +148,7 @@ class Unit:
                 reason=result["result_desc"],
                 receipt=result["receipt"],
                 paid_amount_kes=result["amount_kes"],
+                unverified=unverified,
                 settled_at=now,
                 updated_at=now,
             )
@@ -149,12 +158,43 @@ class Unit:
                 status=PaymentStatus.FAILED,
                 result_code=code,
                 reason=result["result_desc"],
+                unverified=unverified,
                 settled_at=now,
                 updated_at=now,
             )
         self.add_feed(payment, FeedKind.RESULT, now)
         self.effects.settle_latencies_s.append(max(0.0, (now - payment["registered_at"]).total_seconds()))
-        self.event("status_changed", payment, status=payment["status"], result_code=code)
+        self.event(
+            "status_changed", payment, status=payment["status"], result_code=code, unverified=unverified
+        )
+
+    def replace_result(self, checkout_request_id: str, result: dict[str, Any]) -> None:
+        """A genuine result takes the place of the unverified one stored for this id."""
+        self.results[checkout_request_id] = result
+        if checkout_request_id in self.new_results:
+            self.new_results[checkout_request_id] = result
+        else:
+            self.replaced_results[checkout_request_id] = result
+
+    def resettle(self, payment: dict[str, Any], result: dict[str, Any], now: datetime) -> None:
+        """Settle again from a genuine result a payment that an unverified result settled or flagged."""
+        if not payment["unverified"] and (
+            payment["status"] != PaymentStatus.PENDING or payment["anomaly"] is not None
+        ):
+            return  # settled by a verified result, which stands
+        self.change_payment(
+            payment,
+            status=PaymentStatus.PENDING,
+            anomaly=None,
+            receipt=None,
+            result_code=None,
+            reason="",
+            paid_amount_kes=None,
+            settled_at=None,
+            unverified=False,
+            updated_at=now,
+        )
+        self.settle(payment, result, now)
 
     def contradict(self, payment: dict[str, Any], now: datetime, result_code: str) -> None:
         """A later result that disagrees with the stored one: an anomaly to check; the first result stands."""
@@ -181,7 +221,8 @@ class Unit:
         rows.many(
             "INSERT INTO stk_result (checkout_request_id, raw_callback_id, till_id, merchant_request_id, "
             "result_code, result_desc, amount_text, amount_kes, receipt, phone, transaction_date, "
-            "received_at, duplicates, contradictions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+            "received_at, unverified, duplicates, contradictions) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
             [
                 (
                     r["checkout_request_id"],
@@ -196,8 +237,32 @@ class Unit:
                     r["phone"],
                     rows.dt_in(r["transaction_date"]),
                     rows.dt_in(r["received_at"]),
+                    r["unverified"],
                 )
                 for r in self.new_results.values()
+            ],
+        )
+        rows.many(
+            "UPDATE stk_result SET raw_callback_id = ?, till_id = ?, merchant_request_id = ?, "
+            "result_code = ?, result_desc = ?, amount_text = ?, amount_kes = ?, receipt = ?, phone = ?, "
+            "transaction_date = ?, received_at = ?, unverified = ? WHERE checkout_request_id = ?",
+            [
+                (
+                    r["raw_callback_id"],
+                    r["till_id"],
+                    r["merchant_request_id"],
+                    r["result_code"],
+                    r["result_desc"],
+                    r["amount_text"],
+                    r["amount_kes"],
+                    r["receipt"],
+                    r["phone"],
+                    rows.dt_in(r["transaction_date"]),
+                    rows.dt_in(r["received_at"]),
+                    r["unverified"],
+                    cid,
+                )
+                for cid, r in self.replaced_results.items()
             ],
         )
         rows.many(
@@ -230,7 +295,7 @@ class Unit:
 
 _PAYMENT_COLUMNS = (
     "id, till_id, order_id, checkout_request_id, amount_kes, phone, status, receipt, result_code, reason, "
-    "paid_amount_kes, anomaly, registered_at, settled_at, updated_at"
+    "paid_amount_kes, anomaly, registered_at, settled_at, updated_at, unverified"
 )
 _PAYMENT_DATETIMES = frozenset({"registered_at", "settled_at", "updated_at"})
 

@@ -64,8 +64,9 @@ class Housekeeping:
             # The push may have left before the process died: unknown, never pushed again.
             view = await self.ledger.apply(row.id, FoundUnfinished(at=self._now()), actor="system")
             log.warning("attempt %s found unfinished in 'created': now %s", row.id, view.state)
-            if row.checkout_request_id:
-                self.reconciler.track(row.id, 0.0)
+            # With its CheckoutRequestID: STK Query. Without (the push's answer died with the process):
+            # the relay's orphans of its amount and phone (engine/orphans.py).
+            self.reconciler.track(row.id, 0.0)
         elif row.state == State.PROMPT_SENT:
             self.settler.start_settling(row.id)
         else:

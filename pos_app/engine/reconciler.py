@@ -6,7 +6,9 @@ Two sources, both idempotent through the state machine:
 - the relay's cursor feed (`GET /api/v1/results?after=N&wait=S`), the cursor kept in the settings table so a
   till that was off catches up with nothing missed; registrations the relay never got are retried here;
 - STK Query, occasionally, on a growing per-attempt schedule (Daraja's rate limits are unpublished,
-  docs/daraja.md §3).
+  docs/daraja.md §3);
+- for an unknown attempt that never learned its CheckoutRequestID (nothing to query), the relay's
+  orphans of its amount and phone, on the same schedule (pos_app/engine/orphans.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from daraja_core.contract import C2bPayment, FeedItem
+from pos_app.engine.orphans import OrphanMatcher, Resolution, looks_for_orphans
 from pos_app.engine.relay_client import RelayClient, RelayError, RelayPayment, RelayRefused
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
@@ -55,6 +58,7 @@ class Reconciler:
         #: the store is only searched for them then, not on every tick.
         self._registrations_due = True
         self._tasks: list[asyncio.Task[None]] = []
+        self._orphans = OrphanMatcher(settler, now=now)
 
     def track(self, attempt_id: str, first_query_in_s: float) -> None:
         """Look after this attempt: query it first after `first_query_in_s`, then less and less often."""
@@ -103,6 +107,12 @@ class Reconciler:
             if when > now:
                 continue
             row = await self.store.get_attempt(attempt_id)
+            if row is not None and self._within_horizon(row) and looks_for_orphans(row):
+                if await self._orphans.resolve(attempt_id) is not Resolution.LATER:
+                    self._query_plan.pop(attempt_id, None)
+                else:
+                    self._plan_next(attempt_id, gap)
+                continue
             if row is None or not self._within_horizon(row) or not row.checkout_request_id:
                 self._query_plan.pop(attempt_id, None)
                 continue
@@ -116,9 +126,12 @@ class Reconciler:
                 continue
             if row.state != State.PAID:  # a paid-by-query attempt only waits for the callback's receipt
                 await self.settler.query_once(attempt_id, row.checkout_request_id)
-            jitter = 1 + self._rng.uniform(-0.2, 0.2)
-            next_gap = min(gap * 2, self.timings.reconcile_query_max_s)
-            self._query_plan[attempt_id] = (self._now() + timedelta(seconds=gap * jitter), next_gap)
+            self._plan_next(attempt_id, gap)
+
+    def _plan_next(self, attempt_id: str, gap: float) -> None:
+        jitter = 1 + self._rng.uniform(-0.2, 0.2)
+        next_gap = min(gap * 2, self.timings.reconcile_query_max_s)
+        self._query_plan[attempt_id] = (self._now() + timedelta(seconds=gap * jitter), next_gap)
 
     # --- the relay's feed ----------------------------------------------------------------------------
 

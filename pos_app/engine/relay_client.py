@@ -23,12 +23,16 @@ from daraja_core.contract import (
     ContractError,
     FeedItem,
     FeedKind,
+    Orphan,
+    OrphanPage,
+    OrphanSearch,
     Payment,
     PaymentRegistration,
     ReceiptAnswer,
     SelftestSeen,
     TillInfo,
     decode,
+    wire_time,
 )
 
 log = logging.getLogger(__name__)
@@ -200,6 +204,16 @@ class RelayClient:
         if response.status_code == 404:
             return None
         return self._decode(response, ReceiptAnswer, "receipt look-up")
+
+    async def orphans(
+        self, *, amount_kes: int, phone: str, since: datetime, until: datetime
+    ) -> tuple[list[Orphan], bool]:
+        """Results on this till's own callback path that it never registered, of this amount and phone,
+        received in [since, until] (oldest first), and whether the relay held more than it sent."""
+        body = OrphanSearch(amount_kes, phone, wire_time(since) or "", wire_time(until) or "")
+        response = await self._request("POST", "/api/v1/orphans", json=msgspec.to_builtins(body))
+        page = self._decode(response, OrphanPage, "orphan search")
+        return page.items, page.more
 
     async def claim_c2b(self, trans_id: str, order_id: str) -> C2bPayment | None:
         """Claim a C2B payment of the shop for this sale; None when the shop has no such payment (404).

@@ -5,6 +5,8 @@ then the reconciler keeps looking (docs/architecture.md "The till's engine facad
 Guarantees:
 - "Still processing" answers are waiting, never failures (docs/daraja.md §3).
 - A result from any source goes through the state machine, so applying it twice changes nothing.
+- A result the relay marks unverified (the seed path, from an address not on Safaricom's list: anyone
+  can post there, docs/daraja.md §5) is a hint: it is confirmed by STK Query, never shown as final.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from daraja_core.results import QUERY_PENDING_CODES
 from pos_app.config import Timings
 from pos_app.daraja import DarajaClient, DarajaError
-from pos_app.engine.ledger import Ledger
+from pos_app.engine.ledger import Ledger, audit_entry
 from pos_app.engine.relay_client import (
     RelayClient,
     RelayConflict,
@@ -156,7 +158,11 @@ class Settler:
             self._reconcile_later(attempt_id, self.timings.reconcile_query_first_s)
 
     async def apply_relay_payments(self, payments: list[RelayPayment]) -> None:
-        """A page of the relay's feed, applied in one store transaction (order_id is the attempt id)."""
+        """A page of the relay's feed, applied in one store transaction (order_id is the attempt id);
+        unverified results are confirmed by STK Query instead."""
+        for hint in [p for p in payments if p.unverified and p.order_id]:
+            await self.confirm_hint(hint.order_id, hint)
+        payments = [p for p in payments if not p.unverified]
         now = self._now()
         batch = []
         for payment in payments:
@@ -179,6 +185,8 @@ class Settler:
         event = event_from_relay(payment, self._now())
         if event is None:
             return None
+        if payment.unverified:
+            return await self.confirm_hint(attempt_id, payment)
         view = await self.ledger.apply(
             attempt_id,
             event,
@@ -195,6 +203,40 @@ class Settler:
                 announce=True,
             )
             view = noted or view
+        return view
+
+    async def confirm_hint(self, attempt_id: str, payment: RelayPayment) -> AttemptView | None:
+        """An unverified result: audited, then asked of Daraja by STK Query; only Daraja's answer (or a
+        genuine callback, which the relay puts in place of the hint) settles the attempt."""
+        row = await self.store.get_attempt(attempt_id)
+        if row is None or row.state in FINAL_STATES or row.checkout_request_id != payment.checkout_request_id:
+            return None
+        await self.store.append_audit(
+            [
+                audit_entry(
+                    at=self._now(),
+                    actor="relay",
+                    action="unverified_result",
+                    attempt=row,
+                    from_state=row.state,
+                    to_state=row.state,
+                    detail={
+                        "relay_status": payment.status,
+                        "result_code": payment.result_code,
+                        "confirm_by": "stk_query",
+                    },
+                )
+            ]
+        )
+        log.warning(
+            "attempt %s: unverified %s result from the relay's seed path; confirming by STK Query",
+            attempt_id,
+            payment.status,
+        )
+        view = await self.query_once(attempt_id, payment.checkout_request_id)
+        if view is None or view.state not in FINAL_STATES:
+            # Still unconfirmed: the live wait keeps querying, and after it the reconciler.
+            self._reconcile_later(attempt_id, self.timings.reconcile_query_first_s)
         return view
 
     async def register_with_relay(

@@ -11,6 +11,8 @@
 - The same fact twice (a duplicate callback, a query confirming a callback) changes nothing.
 - A paid attempt settled by STK Query has no receipt (docs/daraja.md §3); the callback's receipt
   fills it in later without another state change.
+- An unknown attempt that never learned its CheckoutRequestID (the till died with the push out) turns
+  paid from the one orphan result the relay holds for its amount and phone (`OrphanMatched`), and says so.
 - Anything else raises IllegalTransition.
 
 `decide(attempt, event)` returns a Decision: the new state and field changes, or `None` changes for a
@@ -120,6 +122,20 @@ class ResultReported(Event):
     relay_anomaly: str | None = None
 
 
+#: The attempt's reason once an orphan settled it (history shows it; Swahili in pos_app/ui/strings.py).
+ORPHAN_MATCH_REASON = "Matched by amount and phone after a restart."
+
+
+@dataclass(frozen=True)
+class OrphanMatched(Event):
+    """The attempt never learned its CheckoutRequestID; the relay holds exactly one paid result on this
+    till's own callback path that nobody registered, of its amount and phone (pos_app/engine/orphans.py)."""
+
+    checkout_request_id: str
+    receipt: str
+    result_desc: str
+
+
 @dataclass(frozen=True)
 class ManualReceiptEntered(Event):
     receipt: str
@@ -206,6 +222,27 @@ def decide(snapshot: Snapshot, event: Event) -> Decision:
         raise IllegalTransition(state, event)
     if isinstance(event, ResultReported):
         return _decide_result(snapshot, event)
+    if isinstance(event, OrphanMatched):
+        if state in FINAL_STATES:
+            return _no_change(snapshot)  # settled meanwhile (the owner typed the receipt): that stands
+        if state is not State.UNKNOWN:
+            raise IllegalTransition(state, event)
+        return Decision(
+            State.PAID,
+            {
+                "state": State.PAID,
+                "outcome": Outcome.PAID,
+                "result_code": PAID_CODE,
+                "result_desc": event.result_desc,
+                "reason": ORPHAN_MATCH_REASON,
+                "receipt": event.receipt,
+                "checkout_request_id": event.checkout_request_id,
+                "method": Method.STK,
+                "settled_at": at,
+                "updated_at": at,
+            },
+            action="matched_orphan",
+        )
     if isinstance(event, ManualReceiptEntered):
         if state is State.PAID:
             raise IllegalTransition(state, event)

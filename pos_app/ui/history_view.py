@@ -40,7 +40,7 @@ from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import anomaly_word, method_word, state_word, status_word
 from pos_app.ui.shortcuts import PRINT_KEY, RELEASE_KEY, with_key
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.views import AttemptView
@@ -136,7 +136,7 @@ class HistoryModel(QAbstractTableModel):
             return method_word(view.method, self.lang)
         if column == _DESCRIPTION:
             return view.description
-        if view.state in ("failed", "unknown") or view.anomaly:
+        if view.state in ("failed", "unknown") or view.anomaly or (view.state == "paid" and view.reason):
             return " · ".join(reason_parts(view, self.lang))
         return ""
 
@@ -173,8 +173,10 @@ def reason_parts(view: AttemptView, lang: str) -> list[str]:
     request ids, or why the result is unknown (AttemptView.reason), and the anomaly to review."""
     message = view.message_sw if lang == "sw" and view.message_sw else view.message_en
     parts = [message]
-    if view.state in ("failed", "unknown") and view.reason and view.reason not in (view.message_en, message):
-        parts.append(view.reason)
+    # Why it failed or is unknown; for a paid one, how it was settled (matched after a restart).
+    shown = view.state == "paid" or (view.state in ("failed", "unknown") and view.reason != view.message_en)
+    if shown and view.reason and view.reason != message:
+        parts.append(engine_text(view.reason, lang))
     if view.result_code and view.result_code != "0" and view.result_code not in view.reason:
         parts.append(text("history_code", lang, code=view.result_code))
     if view.anomaly:

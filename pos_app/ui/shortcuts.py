@@ -49,6 +49,9 @@ PAID_TO_TILL_KEY = "F7"
 # In History: the owner gives back a payment to the till number a sale took by mistake (owner PIN).
 RELEASE_KEY = "Alt+G"
 
+# Demo mode only: play a customer paying the shop's number from their phone (the amount typed on the sale).
+DEMO_CUSTOMER_KEY = "Ctrl+D"
+
 KEYS: tuple[str, ...] = tuple(
     dict.fromkeys(
         (
@@ -58,6 +61,7 @@ KEYS: tuple[str, ...] = tuple(
             PAID_TO_TILL_KEY,
             CHECK_MESSAGE_KEY,
             RELEASE_KEY,
+            DEMO_CUSTOMER_KEY,
         )
     )
 )

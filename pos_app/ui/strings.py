@@ -14,8 +14,16 @@ LANGUAGES = ("en", "sw")
 _TABLE: dict[str, tuple[str, str]] = {
     "window_title": ("M-Pesa Till", "M-Pesa Till"),
     "demo_banner": (
-        "DEMO MODE: practice payments on the simulator. No real money moves.",
-        "HALI YA MAJARIBIO: malipo ya mazoezi kwenye simulator. Hakuna pesa halisi.",
+        "DEMO MODE: no real money moves. Ctrl+D: a customer pays the till from their phone.",
+        "HALI YA MAJARIBIO: hakuna pesa halisi. Ctrl+D: mteja analipa till kwa simu yake.",
+    ),
+    "demo_customer_amount": (
+        "Type the amount the customer pays, then Ctrl+D.",
+        "Andika kiasi ambacho mteja analipa, kisha Ctrl+D.",
+    ),
+    "demo_customer_paid": (
+        "Demo: a customer paid KES {amount} to the till; F7 shows it.",
+        "Majaribio: mteja amelipa KES {amount} kwa till; F7 inaionyesha.",
     ),
     "starting": ("Starting the till…", "Till inaanza…"),
     "start_failed": ("The till could not start: {error}", "Till imeshindwa kuanza: {error}"),
@@ -185,10 +193,7 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Esc closes.",
         "Malipo kwa namba ya till ambayo bado hayajachukuliwa. Chagua kwa mishale, Enter itumie, Esc funga.",
     ),
-    "c2b_row": (
-        "KES {amount} · {name} · {phone} · {minutes} min ago",
-        "KES {amount} · {name} · {phone} · dakika {minutes} zilizopita",
-    ),
+    "c2b_row": ("KES {amount} · {name} · {phone} · {ago}", "KES {amount} · {name} · {phone} · {ago}"),
     "c2b_none": (
         "No payments to the till number are waiting. New ones show here as they arrive.",
         "Hakuna malipo kwa namba ya till yanayosubiri. Mapya yataonekana hapa yakifika.",
@@ -362,6 +367,11 @@ _TABLE: dict[str, tuple[str, str]] = {
     "anomaly_sale_paid_twice": ("the sale was paid twice", "mauzo yamelipwa mara mbili"),
     "anomaly_duplicate": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
     "anomaly_duplicate_callback": ("the same result came twice", "jibu lilelile lilikuja mara mbili"),
+    "anomaly_orphans_ambiguous": (
+        "several M-Pesa payments of this amount and phone came after a restart: check the customer's SMS",
+        "malipo kadhaa ya M-Pesa ya kiasi hiki na simu hii yalikuja baada ya kuanza upya: "
+        "angalia SMS ya mteja",
+    ),
     "mode_remote": ("remote", "relay ya mbali"),
     "mode_embedded": ("embedded", "relay ndani ya till"),
     "mode_query_only": ("query only", "kuuliza tu"),
@@ -750,12 +760,22 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "Futa URL za zamani kwenye tovuti ya Daraja, kisha endesha `mpesa-till c2b register`.",
     ),
     ("The relay could not be asked to release {}: {}.", "Relay haikuweza kuombwa kuachilia {0}: {1}."),
+    # An attempt settled from the relay's one orphan result (pos_app/engine/orphans.py): History says how
+    (
+        "Matched by amount and phone after a restart.",
+        "Imelinganishwa kwa kiasi na simu baada ya kuanza upya.",
+    ),
     # receipts: a receipt typed for a sale another attempt already paid
     ("This sale is already paid (receipt {}).", "Mauzo haya tayari yamelipwa (risiti {0})."),
     (
         "This sale is already paid (receipt by STK Query).",
         "Mauzo haya tayari yamelipwa (yalithibitishwa kwa kuuliza M-Pesa).",
     ),
+    (
+        "Only the demo till can play a customer paying.",
+        "Till ya majaribio pekee inaweza kuigiza mteja akilipa.",
+    ),
+    ("Type the amount the customer pays first.", "Andika kwanza kiasi ambacho mteja analipa."),
 )
 
 

@@ -110,14 +110,16 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
         peer, None if forwarded_for is None else forwarded_for.decode("latin-1"), settings.trusted_proxies
     )
     path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]  # before mounting
+    listed = is_allowed(source, settings.allowed_callback_ips)
     item = IncomingCallback(
         received_at=relay.clock(),
         path=path[:PATH_MAX],
         token=None if token is None else token[:PATH_MAX].replace("\x00", "\ufffd"),
         source_ip=source,
-        source_allowed=not settings.ip_allowlist_enabled or is_allowed(source, settings.allowed_callback_ips),
+        source_allowed=not settings.ip_allowlist_enabled or listed,
         headers=headers,
         body=body,
+        source_listed=listed,
     )
     try:
         await relay.write.submit_callback(item)

@@ -22,16 +22,20 @@ from daraja_core.contract import (
     ContractError,
     FeedItem,
     FeedPage,
+    OrphanPage,
+    OrphanSearch,
     Payment,
     PaymentRegistration,
     ReceiptAnswer,
     SelftestSeen,
     TillInfo,
     decode,
+    parse_wire_time,
 )
 from daraja_core.phones import InvalidPhone, normalise_msisdn
 from relay.c2b import c2b_receipt_lookup, shop_of_till
 from relay.notify import Key, feed_key, status_key
+from relay.orphans import orphan_search
 from relay.payments import (
     PaymentCreate,
     RegistrationConflict,
@@ -120,25 +124,38 @@ def _wait_param(wait: float) -> float:
 _OPENAPI_TYPES = {msgspec.inspect.StrType: OpenAPIType.STRING, msgspec.inspect.IntType: OpenAPIType.INTEGER}
 
 
-@dataclass
-class _RegistrationOperation(Operation):
-    """The registration's operation, with `PaymentRegistration` as its documented request body."""
+def _field_schema(kind: msgspec.inspect.Type) -> Schema:
+    if isinstance(kind, msgspec.inspect.Metadata):  # Annotated: WireTime
+        extra = kind.extra_json_schema or {}
+        return Schema(
+            type=_OPENAPI_TYPES[type(kind.type)],
+            description=extra.get("description"),
+            examples=extra.get("examples"),
+        )
+    return Schema(type=_OPENAPI_TYPES[type(kind)])
 
-    def __post_init__(self) -> None:
-        info = msgspec.inspect.type_info(PaymentRegistration)
-        if not isinstance(info, msgspec.inspect.StructType):
-            raise TypeError("PaymentRegistration is not a msgspec Struct")
-        schema = Schema(
-            type=OpenAPIType.OBJECT,
-            title="PaymentRegistration",
-            properties={
-                field.encode_name: Schema(type=_OPENAPI_TYPES[type(field.type)]) for field in info.fields
-            },
-            required=[field.encode_name for field in info.fields if field.required],
-        )
-        self.request_body = RequestBody(
-            content={"application/json": OpenAPIMediaType(schema=schema)}, required=True
-        )
+
+def _body_operation(shape: type[msgspec.Struct]) -> type[Operation]:
+    """An operation whose documented request body is the contract Struct `shape` (the handler decodes the
+    body itself, strictly, after the key is checked)."""
+
+    @dataclass
+    class _Documented(Operation):
+        def __post_init__(self) -> None:
+            info = msgspec.inspect.type_info(shape)
+            if not isinstance(info, msgspec.inspect.StructType):
+                raise TypeError(f"{shape.__name__} is not a msgspec Struct")
+            schema = Schema(
+                type=OpenAPIType.OBJECT,
+                title=shape.__name__,
+                properties={field.encode_name: _field_schema(field.type) for field in info.fields},
+                required=[field.encode_name for field in info.fields if field.required],
+            )
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=schema)}, required=True
+            )
+
+    return _Documented
 
 
 class TillController(Controller):
@@ -150,8 +167,8 @@ class TillController(Controller):
         return TillInfo(name=till.name, callback_path=till.callback_path, shop=shop)
 
     # The body is decoded here, strictly and after the key is checked, not by Litestar (which would
-    # coerce "10" into 10); `_RegistrationOperation` documents it in the OpenAPI schema.
-    @post("/payments", status_code=200, operation_class=_RegistrationOperation)
+    # coerce "10" into 10); `_body_operation` documents it in the OpenAPI schema.
+    @post("/payments", status_code=200, operation_class=_body_operation(PaymentRegistration))
     async def register(self, request: Request[Any, Any, State]) -> Payment:
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
@@ -183,6 +200,32 @@ class TillController(Controller):
                 f"the payment for order {create.order_id!r} was not found after registering it"
             )
         return answer
+
+    @post("/orphans", status_code=200, operation_class=_body_operation(OrphanSearch))
+    async def orphans(self, request: Request[Any, Any, State]) -> OrphanPage:
+        """Results on this till's own callback path that it never registered (relay/orphans.py)."""
+        await authed_read(request, lambda _c, _t: None)  # the key first: a stranger learns nothing
+        try:
+            search = decode(await request.body(), OrphanSearch)
+            since, until = parse_wire_time(search.since), parse_wire_time(search.until)
+        except (ContractError, ValueError) as error:
+            raise HTTPException(status_code=400, detail=f"invalid orphan search: {error}") from error
+        if since is None or until is None or since.tzinfo is None or until.tzinfo is None or since > until:
+            raise HTTPException(
+                status_code=400, detail="since and until are ISO times with offsets, in order"
+            )
+        if not 1 <= search.amount_kes < 2**31:
+            raise HTTPException(
+                status_code=400, detail="amount_kes is a whole number of shillings, at least 1"
+            )
+        try:
+            phone = normalise_msisdn(search.phone)
+        except InvalidPhone as error:
+            raise HTTPException(status_code=400, detail=str(error)) from error
+        _, page = await authed_read(
+            request, lambda c, t: orphan_search(c, t.id, search.amount_kes, phone, since, until)
+        )
+        return page
 
     @get("/payments/{order_id:str}/status")
     async def status(

@@ -15,6 +15,9 @@ from daraja_core.contract import (
     FeedItem,
     FeedKind,
     FeedPage,
+    Orphan,
+    OrphanPage,
+    OrphanSearch,
     Payment,
     PaymentRegistration,
     PaymentStatus,
@@ -62,17 +65,24 @@ async def test_each_till_endpoint_answers_its_contract_type(
     body = document["paths"]["/api/v1/payments"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) == wire_names(PaymentRegistration)
     assert body["schema"]["properties"]["amount_kes"]["type"] == "integer"
+    assert answer_ref(document, "/api/v1/orphans", "post") == OrphanPage.__name__
+    search = document["paths"]["/api/v1/orphans"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(search["schema"]["properties"]) == wire_names(OrphanSearch)
+    assert set(search["schema"]["required"]) == wire_names(OrphanSearch)
 
 
 async def test_the_documented_shapes_have_the_contracts_wire_fields(
     openapi: tuple[dict[str, Any], str, list[str]],
 ) -> None:
     schemas = openapi[0]["components"]["schemas"]
-    for shape in (Payment, FeedItem, FeedPage, ReceiptAnswer, SelftestSeen, TillInfo):
+    for shape in (Payment, FeedItem, FeedPage, ReceiptAnswer, SelftestSeen, TillInfo, Orphan, OrphanPage):
         assert set(schemas[shape.__name__]["properties"]) == wire_names(shape), shape.__name__
     assert "transactionId" in schemas["Payment"]["properties"]  # the wire name, not the attribute
     assert schemas["FeedPage"]["properties"]["items"]["items"]["$ref"].endswith("/FeedItem")
     assert schemas["FeedItem"]["properties"]["kind"]["$ref"].endswith("/FeedKind")
+    # Added fields are optional, so a till built before them still reads every answer.
+    assert "unverified" not in schemas["Payment"].get("required", [])
+    assert "unverified" not in schemas["FeedItem"].get("required", [])
 
 
 @pytest.mark.parametrize("enum", [PaymentStatus, FeedKind, AnomalyKind], ids=lambda e: e.__name__)

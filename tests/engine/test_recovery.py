@@ -15,10 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+
 from daraja_core.password import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from daraja_core.simulator.settings import SIM_CONSUMER_KEY, SIM_CONSUMER_SECRET
+from pos_app.engine.service import TillService
 from pos_app.engine.states import State
 from pos_app.store.db import Store
+from relay.simulate import stk_callback_bytes
 from tests.engine.conftest import FAST, Rig, RigFactory, eventually, settle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,9 +139,11 @@ async def test_killed_right_after_the_prompt_before_the_relay_heard_of_it_still_
     assert (await rig.daraja_calls())["pushes"] == 1
 
 
-async def test_killed_while_the_push_is_out_becomes_unknown_never_pushed_again_and_the_sms_settles_it(
+async def test_killed_while_the_push_is_out_settles_from_its_one_orphan_and_says_how(
     rig_factory: RigFactory,
 ) -> None:
+    # Issue 11 defect 10: the till died with the push out, so it never learned the CheckoutRequestID; the
+    # customer paid and the callback reached the relay on this till's own path, where nobody claims it.
     rig = await rig_factory(push_response_delay_s=2.5)
     env = till_env(rig, MPESA_TILL_DARAJA_TIMEOUT_S="10")
 
@@ -146,24 +152,56 @@ async def test_killed_while_the_push_is_out_becomes_unknown_never_pushed_again_a
 
     await run_until_line_then_kill(env, "0711000008", "[created]", until=push_accepted)
     attempt_id = await only_attempt(rig)
-    timings = replace(FAST, daraja_timeout_s=0.5)  # an attempt in "created" is abandoned after 2 s
-    till = await rig.open(timings=timings)
-    unknown = await till.ledger.wait_for(attempt_id, lambda v: v.state == State.UNKNOWN, 10.0)
-    assert unknown.checkout_request_id is None  # the push's answer never reached the dead process
-    # The prompt was on the phone; the customer paid; the callback went to the relay, which cannot tell
-    # whose it is (the till never learned the CheckoutRequestID) and passes nothing on.
     [checkout_request_id] = await rig.pushed_checkout_ids()
     await rig.callbacks_delivered(checkout_request_id)
     assert await rig.relay_callback_statuses(checkout_request_id) == ["orphan"]
-    await rig.caught_up(till)
-    assert (await till.attempt(attempt_id)).state == State.UNKNOWN
+    timings = replace(FAST, daraja_timeout_s=0.5)  # an attempt in "created" is abandoned after 2 s
+    till = await rig.open(timings=timings)
+    paid = await till.ledger.wait_for(attempt_id, lambda v: v.state == State.PAID, 10.0)
+    receipt = receipt_from_simulator_log(await rig.simulator.log())
+    assert (paid.receipt, paid.checkout_request_id, paid.method) == (receipt, checkout_request_id, "stk")
+    assert paid.reason == "Matched by amount and phone after a restart."
+    trail = await till.audit_trail(attempt_id)
+    assert [entry["action"] for entry in trail][:3] == ["created", "found_unfinished", "matched_orphan"]
+    # Registered at the relay, so it is nobody's orphan any more.
+    await eventually(lambda: _relay_payment_completed(rig, till, attempt_id))
     assert (await rig.daraja_calls())["pushes"] == 1
-    # The owner checks the SMS and enters its receipt: the relay knows it came on this till's callback path.
+
+
+async def test_several_orphans_that_could_be_its_result_leave_it_unknown_and_ask_the_owner(
+    rig_factory: RigFactory,
+) -> None:
+    # The push's answer never reaches the till (its own timeout, in process): unknown, no CheckoutRequestID.
+    # The relay is out of the till's reach until both results below are in, so it sees them together.
+    rig = await rig_factory(push_response_delay_s=1.0, callback_delay_s=0.1)
+    gate = await rig.gate_relay()  # the till's way to the relay; Daraja's callbacks go straight there
+    till = await rig.open(timings=replace(FAST, daraja_timeout_s=0.5), callback_url=rig.callback_url)
+    await gate.close()
+    attempt_id = (await till.charge(10, "0711000008")).attempt_id
+    [checkout_request_id] = await rig.pushed_checkout_ids()
+    await rig.callbacks_delivered(checkout_request_id)
+    # Another paid result of the same amount and phone on this till's path that nobody registered.
+    async with httpx.AsyncClient(timeout=10) as http:
+        body = stk_callback_bytes("ws_CO_ANOTHER", amount=10, phone="254711000008")
+        assert (await http.post(rig.callback_url, content=body)).status_code == 200
+    await gate.open()
+    flagged = await till.ledger.wait_for(attempt_id, lambda v: v.anomaly is not None, 10.0)
+    assert (flagged.state, flagged.anomaly, flagged.receipt) == (State.UNKNOWN, "orphans_ambiguous", None)
+    actions = [entry["action"] for entry in await till.audit_trail(attempt_id)]
+    assert "orphans_ambiguous" in actions and "matched_orphan" not in actions
+    assert (await rig.daraja_calls())["pushes"] == 1
+    # The owner checks the customer's SMS and types its receipt: that settles it.
     receipt = receipt_from_simulator_log(await rig.simulator.log())
     await till.set_owner_pin(None, "2468")
     result = await till.enter_manual_receipt(attempt_id, receipt, "2468")
     assert result.verified, result.reason
     assert result.attempt.state == State.PAID and result.attempt.method == "manual"
+
+
+async def _relay_payment_completed(rig: Rig, till: TillService, attempt_id: str) -> bool:
+    assert till.relay is not None
+    payment = await till.relay.status(attempt_id)
+    return payment is not None and payment.status == "completed"
 
 
 async def _pushed(rig: Rig) -> bool:
