@@ -192,7 +192,7 @@ async def _register(service: Any, args: argparse.Namespace) -> int:
     from pos_app.daraja.c2b import UrlsAlreadyRegistered
     from pos_app.engine.c2b_urls import C2bSetupRefused, C2bSetupUnreachable
 
-    environment = "simulator (demo)" if service.config.demo else service.config.environment
+    environment = "the simulator, demo" if service.config.demo else service.config.environment
     status, reason, code = "registered", "", EXIT_OK
     registration = None
     try:
