@@ -234,11 +234,23 @@ class SelftestSeen(msgspec.Struct, frozen=True):
         return parse_wire_time(self.received_at)
 
 
+class TillShop(msgspec.Struct, frozen=True):
+    """The shop a till belongs to (C2B, docs/daraja.md §6): its till or paybill number and the tokenised
+    paths of its C2B confirmation and validation URLs, to be registered with Daraja."""
+
+    name: str
+    shortcode: str
+    confirmation_path: str
+    validation_path: str
+
+
 class TillInfo(msgspec.Struct, frozen=True):
-    """`GET /api/v1/till`: the till's name and its tokenised callback path."""
+    """`GET /api/v1/till`: the till's name, its tokenised callback path, and its shop (null when the till
+    belongs to no shop; absent from relays older than the field)."""
 
     name: str
     callback_path: str
+    shop: TillShop | None = None
 
 
 class C2bClaim(msgspec.Struct, frozen=True):

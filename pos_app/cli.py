@@ -7,8 +7,7 @@ mpesa-till report [--date D] [--csv FILE] [--json]    totals by outcome and meth
 mpesa-till doctor                                     diagnostics, one line per finding
 mpesa-till receipt ORDER_OR_ATTEMPT RECEIPT           manual receipt (owner PIN; MPESA_TILL_PIN for scripts)
 mpesa-till set-pin                                    set or change the owner PIN
-mpesa-till c2b list [--amount A] [--json]             unclaimed payments to the shop's till number
-mpesa-till c2b claim TRANS_ID --sale SALE [--json]    settle a sale paid with one of them
+mpesa-till c2b list|claim|register|pull|release      payments to the shop's till number (c2b --help)
 mpesa-till verify CODE [--json]                       check the receipt code of a customer's M-Pesa SMS
 """
 
@@ -24,11 +23,11 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Coroutine
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pos_app import __version__
+from pos_app import __version__, cli_c2b
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -144,15 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     with_demo(commands.add_parser("set-pin", help="set or change the owner PIN"))
 
-    c2b = commands.add_parser("c2b", help="payments made to the shop's till number (paid to till)")
-    c2b_commands = c2b.add_subparsers(dest="c2b_command", required=True)
-    c2b_list = with_demo(c2b_commands.add_parser("list", help="unclaimed payments, newest first"))
-    c2b_list.add_argument("--amount", type=int, default=None, help="the sale's amount: those first")
-    c2b_list.add_argument("--json", action="store_true", help="print the payments as JSON instead")
-    c2b_claim = with_demo(c2b_commands.add_parser("claim", help="settle a sale paid with a payment"))
-    c2b_claim.add_argument("trans_id", metavar="TRANS_ID", help="the M-Pesa receipt of the payment")
-    c2b_claim.add_argument("--sale", required=True, help="the sale (order) id it pays")
-    c2b_claim.add_argument("--json", action="store_true", help="last line: the sale's payment as JSON")
+    cli_c2b.add_parser(commands, with_demo)
     verify = with_demo(
         commands.add_parser(
             "verify",
@@ -183,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": _doctor,
         "receipt": _receipt,
         "set-pin": _set_pin,
-        "c2b": _c2b,
+        "c2b": cli_c2b.run,
         "verify": _verify,
     }
     if not getattr(args, "verbose", False):
@@ -636,59 +627,6 @@ async def _set_pin(args: argparse.Namespace) -> int:
     finally:
         await service.close()
     print("Owner PIN saved.")
-    return EXIT_OK
-
-
-async def _c2b(args: argparse.Namespace) -> int:
-    from pos_app.engine.paid_to_till import C2bClaimRefused
-    from pos_app.engine.relay_client import RelayError
-
-    service = await _open(args)
-    try:
-        if args.c2b_command == "claim":
-            try:
-                view = await service.claim_c2b(args.sale, args.trans_id)
-            except C2bClaimRefused as error:
-                print(f"Refused: {error.message}", file=sys.stderr)
-                return EXIT_REFUSED
-            print(f"Sale {view.sale_id} paid: KES {view.amount_kes}, receipt {view.receipt}.")
-            if args.json:
-                print(json.dumps(_result_json(view)))
-            return EXIT_OK
-        try:
-            offers = await service.c2b_offers(args.amount, catch_up=True)
-        except RelayError as error:
-            print(f"The relay could not be read ({error}); showing what this till has.", file=sys.stderr)
-            offers = await service.c2b_offers(args.amount)
-    finally:
-        await service.close()
-    now = datetime.now(UTC)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "trans_id": o.trans_id,
-                        "amount_kes": o.amount_kes,
-                        "first_name": o.first_name,
-                        "phone": o.phone_display,
-                        "paid_at": o.paid_at.isoformat(),
-                        "minutes_ago": o.minutes_ago(now),
-                        "matches_sale": o.matches_sale,
-                    }
-                    for o in offers
-                ]
-            )
-        )
-        return EXIT_OK
-    if not offers:
-        print("No unclaimed payments to the till number.")
-    for o in offers:
-        mark = "  <- the sale's amount" if o.matches_sale else ""
-        print(
-            f"{o.trans_id}  KES {o.amount_kes:>7,}  {o.first_name:<12} {o.phone_display:<13} "
-            f"{o.minutes_ago(now)} min ago{mark}"
-        )
     return EXIT_OK
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from daraja_core.c2b import C2bNotification, C2bParseError, parse_c2b_notification
-from daraja_core.contract import C2bPayment, FeedKind, ReceiptAnswer, wire_time
+from daraja_core.contract import C2bPayment, FeedKind, ReceiptAnswer, TillShop, wire_time
 from relay.intake import IncomingCallback
 from relay.models import (
     c2b_table,
@@ -124,6 +124,23 @@ def add_till_to_shop(connection: Connection, shop_name: str, till_name: str) -> 
         raise ShopError(f"till {till_name.strip()!r} already belongs to another shop")
     connection.execute(sa.insert(shop_till_table).values(till_id=till_id, shop_id=shop.id, added_at=utcnow()))
     return shop
+
+
+def shop_of_till(connection: Connection, till_id: int) -> TillShop | None:
+    """The till's shop with the paths of its C2B URLs (`GET /api/v1/till`), or None."""
+    row = (
+        connection.execute(
+            sa.select(shop_table)
+            .join(shop_till_table, shop_till_table.c.shop_id == shop_table.c.id)
+            .where(shop_till_table.c.till_id == till_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    shop = _shop(row)
+    return TillShop(shop.name, shop.shortcode, shop.url(CONFIRMATION), shop.url(VALIDATION))
 
 
 def _shop_till_ids(connection: Connection, shop_id: int) -> list[int]:

@@ -142,6 +142,23 @@ class DarajaClient:
             raise reply.error(DarajaUnreachable, "Daraja's token service failed; try again shortly")
         raise reply.error(DarajaError, f"Unexpected answer from Daraja's token service (HTTP {reply.status})")
 
+    async def post_authorised(self, path: str, body: dict[str, Any], what: str) -> Reply:
+        """POST a request that only reads or sets up (C2B register, Pull): safe to send again with a
+        fresh token after the gateway refused the first (§1). DarajaUnreachable when nothing answered."""
+        for attempt in range(2):
+            token = await self.access_token()
+            try:
+                response = await self._http.post(
+                    self.config.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                raise transport_error(DarajaUnreachable, exc, f"No answer from Daraja to {what}") from exc
+            reply = Reply.of(response, token)
+            if not reply.invalid_token or attempt:
+                return reply
+            self.invalidate_token(token)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # ---- STK Push (§2) ----------------------------------------------------------------------
 
     def prepare_stk_push(

@@ -77,8 +77,15 @@ def missing_variables(config: TillConfig) -> list[Finding]:
     return findings
 
 
-def callback_url_findings(url: str) -> list[Finding]:
-    """Daraja's rules for a CallBackURL (docs/daraja.md §2 "CallBackURL", §5 "URL rules")."""
+def callback_url_findings(
+    url: str,
+    *,
+    name: str = "callback URL",
+    code: str = "callback",
+    path: str = "/api/v1/callbacks/stk/<token>",
+) -> list[Finding]:
+    """Daraja's rules for a CallBackURL (docs/daraja.md §2 "CallBackURL", §5 "URL rules"); the C2B URLs
+    follow the same rules (§5, §6), named by `name` with codes `<code>_…`."""
     findings: list[Finding] = []
     if not url:
         return findings
@@ -86,14 +93,14 @@ def callback_url_findings(url: str) -> list[Finding]:
     host = (parts.hostname or "").lower()
     if url != url.strip() or any(ch.isspace() for ch in url):
         findings.append(
-            Finding("callback_url_spaces", "error", "The callback URL contains spaces.", "Remove the spaces.")
+            Finding(f"{code}_url_spaces", "error", f"The {name} contains spaces.", "Remove the spaces.")
         )
     if parts.scheme != "https":
         findings.append(
             Finding(
-                "callback_not_https",
+                f"{code}_not_https",
                 "error",
-                f"The callback URL is not HTTPS ({parts.scheme or 'no scheme'}); "
+                f"The {name} is not HTTPS ({parts.scheme or 'no scheme'}); "
                 "Safaricom posts to public HTTPS only.",
                 "Use the relay's https:// address (a host with TLS) or the embedded relay with ngrok.",
             )
@@ -101,9 +108,9 @@ def callback_url_findings(url: str) -> list[Finding]:
     if host in ("localhost", "") or host.endswith(".localhost"):
         findings.append(
             Finding(
-                "callback_localhost",
+                f"{code}_localhost",
                 "error",
-                f"The callback URL points at {host or 'no host'}: Safaricom cannot reach this machine.",
+                f"The {name} points at {host or 'no host'}: Safaricom cannot reach this machine.",
                 "Use the relay's public address.",
             )
         )
@@ -114,9 +121,9 @@ def callback_url_findings(url: str) -> list[Finding]:
             if host.endswith((".local", ".lan", ".internal", ".home")):
                 findings.append(
                     Finding(
-                        "callback_private_address",
+                        f"{code}_private_address",
                         "error",
-                        f"The callback URL host {host} is a local network name.",
+                        f"The {name} host {host} is a local network name.",
                         "Use the relay's public address.",
                     )
                 )
@@ -124,9 +131,9 @@ def callback_url_findings(url: str) -> list[Finding]:
             if address.is_loopback:
                 findings.append(
                     Finding(
-                        "callback_localhost",
+                        f"{code}_localhost",
                         "error",
-                        f"The callback URL points at {host}, this machine.",
+                        f"The {name} points at {host}, this machine.",
                         "Use the relay's public address.",
                     )
                 )
@@ -139,9 +146,9 @@ def callback_url_findings(url: str) -> list[Finding]:
             ):
                 findings.append(
                     Finding(
-                        "callback_private_address",
+                        f"{code}_private_address",
                         "error",
-                        f"The callback URL points at a private address ({host}) Safaricom cannot reach.",
+                        f"The {name} points at a private address ({host}) Safaricom cannot reach.",
                         "Use the relay's public address.",
                     )
                 )
@@ -154,21 +161,18 @@ def callback_url_findings(url: str) -> list[Finding]:
     if words:
         findings.append(
             Finding(
-                "callback_forbidden_word",
+                f"{code}_forbidden_word",
                 "error",
-                f"The callback URL contains {', '.join(repr(w) for w in words)}, "
-                "which Safaricom rejects in URLs.",
-                "Use the relay's tokenised path /api/v1/callbacks/stk/<token> and a host name "
-                "without these words.",
+                f"The {name} contains {', '.join(repr(w) for w in words)}, which Safaricom rejects in URLs.",
+                f"Use the relay's tokenised path {path} and a host name without these words.",
             )
         )
     if host.endswith(TUNNEL_HOST_SUFFIXES):
         findings.append(
             Finding(
-                "callback_tunnel_host",
+                f"{code}_tunnel_host",
                 "warning",
-                f"The callback URL is on a tunnel host ({host}); "
-                "Safaricom is reported to block some of these.",
+                f"The {name} is on a tunnel host ({host}); Safaricom is reported to block some of these.",
                 "Fine for trials; use a relay on your own domain in production.",
             )
         )

@@ -10,7 +10,7 @@ the goods, so it is said only when the relay was asked and has no such payment.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,28 +50,39 @@ def normalise(code: str) -> str:
 
 
 class MessageChecker:
-    def __init__(self, *, store: Store, relay: Callable[[], RelayClient | None]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        relay: Callable[[], RelayClient | None],
+        pull: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._store = store
         self._relay = relay
+        #: Pull Transactions (c2b_pull.py), asked when the relay cannot be and the till has no such payment.
+        self._pull = pull
 
     async def check(self, code: str) -> MessageCheck:
         receipt = normalise(code)
         local = await self._store.attempt_with_receipt(receipt)
         relay = self._relay()
         if relay is None:
-            return self._used_here(receipt, local) or MessageCheck(
-                Verdict.CANNOT_CHECK, receipt, reason="no relay is set up (query-only mode)"
+            return self._used_here(receipt, local) or await self._without_relay(
+                receipt, "no relay is set up (query-only mode)"
             )
         try:
             found = await relay.receipt(receipt)
         except RelayError as error:
-            return self._used_here(receipt, local) or MessageCheck(
-                Verdict.CANNOT_CHECK, receipt, reason=str(error)
-            )
+            return self._used_here(receipt, local) or await self._without_relay(receipt, str(error))
         if found is None or found.result_code != "0":
             # A receipt a local sale took but the relay never saw (an unverified manual receipt) is still
-            # taken: the cashier must not hand over goods for it a second time.
-            return self._used_here(receipt, local) or MessageCheck(Verdict.NOT_RECEIVED, receipt)
+            # taken: the cashier must not hand over goods for it a second time. Before "not received",
+            # M-Pesa itself is asked (Pull, §6): a confirmation lost on its way to the relay is no fraud.
+            return (
+                self._used_here(receipt, local)
+                or await self._pulled(receipt)
+                or MessageCheck(Verdict.NOT_RECEIVED, receipt)
+            )
         sale_id: str | None
         used_at: datetime | None
         amount: int | None
@@ -90,6 +101,32 @@ class MessageChecker:
         if sale_id is None:
             return MessageCheck(Verdict.GENUINE_FREE, receipt, amount, paid_at, name)
         return MessageCheck(Verdict.GENUINE_USED, receipt, amount, paid_at, name, sale_id, used_at)
+
+    async def _without_relay(self, receipt: str, reason: str) -> MessageCheck:
+        """The relay cannot be asked: a C2B payment the till keeps (from the relay's feed earlier, or from
+        Pull Transactions, docs/daraja.md §6) still answers. Never NOT_RECEIVED: Pull covers 48 hours
+        and may lag, so a code it lacks is CANNOT_CHECK."""
+        return await self._pulled(receipt) or MessageCheck(Verdict.CANNOT_CHECK, receipt, reason=reason)
+
+    async def _pulled(self, receipt: str) -> MessageCheck | None:
+        """The answer from the C2B payments the till keeps, pulling from Daraja once when it has none."""
+        row = await self._store.get_c2b_payment(receipt)
+        if row is None and self._pull is not None:
+            await self._pull()
+            row = await self._store.get_c2b_payment(receipt)
+        if row is None:
+            return None
+        if row.claimed_by is None:
+            return MessageCheck(Verdict.GENUINE_FREE, receipt, row.amount_kes, row.paid_at, row.first_name)
+        return MessageCheck(
+            Verdict.GENUINE_USED,
+            receipt,
+            row.amount_kes,
+            row.paid_at,
+            row.first_name,
+            row.claimed_by,
+            row.updated_at,
+        )
 
     @staticmethod
     def _used_here(receipt: str, local: PaymentAttempt | None) -> MessageCheck | None:

@@ -14,17 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from daraja_core.contract import C2bPayment, parse_wire_time
+from daraja_core.contract import C2bPayment, parse_wire_time, wire_time
 from daraja_core.phones import format_local_masked
 from pos_app.engine.charging import new_id
 from pos_app.engine.errors import TillError
-from pos_app.engine.ledger import Ledger
-from pos_app.engine.relay_client import C2bTaken, RelayClient, RelayError
+from pos_app.engine.ledger import Ledger, audit_entry
+from pos_app.engine.relay_client import C2bTaken, RelayClient, RelayError, RelayUnavailable
 from pos_app.engine.states import Method, State
 from pos_app.engine.views import AttemptView, view_of
 from pos_app.store.models import C2bPaymentRow, PaymentAttempt, Sale
 
 log = logging.getLogger(__name__)
+
+#: The anomaly of a sale whose C2B payment the owner released (it was claimed by mistake).
+C2B_RELEASED = "c2b_released"
 
 
 class C2bClaimRefused(TillError):
@@ -51,6 +54,21 @@ class C2bOffer:
 
     def minutes_ago(self, now: datetime) -> int:
         return max(0, int((now - self.paid_at).total_seconds() // 60))
+
+
+def payment_of(row: C2bPaymentRow, *, claimed_by: str | None) -> C2bPayment:
+    return C2bPayment(
+        trans_id=row.trans_id,
+        amount_kes=row.amount_kes,
+        first_name=row.first_name,
+        phone=row.phone,
+        bill_ref=row.bill_ref,
+        shortcode=row.shortcode,
+        paid_at=wire_time(row.paid_at) or "",
+        received_at=wire_time(row.received_at) or "",
+        claimed_by=claimed_by,
+        claimed_at=None,
+    )
 
 
 def row_of(payment: C2bPayment, now: datetime) -> C2bPaymentRow:
@@ -87,6 +105,7 @@ class PaidToTill:
         self._demo = demo
         self._listeners: list[Listener] = []
         self._claiming = asyncio.Lock()
+        self._syncing = asyncio.Lock()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """`listener()` after C2B payments from the feed are stored (a new one, or one claimed elsewhere)."""
@@ -102,6 +121,12 @@ class PaidToTill:
         """Store the feed's C2B payments (the reconciler's feed loop calls this), then tell listeners."""
         now = self._now()
         await self.store.put_c2b_payments([row_of(payment, now) for payment in payments])
+        self.tell_listeners()
+        if await self.store.pending_c2b_claims():
+            # The feed answered, so the relay is back: tell it the claims made without it.
+            await self.sync_pending_claims()
+
+    def tell_listeners(self) -> None:
         for listener in list(self._listeners):
             try:
                 listener()
@@ -141,14 +166,20 @@ class PaidToTill:
                 raise C2bClaimRefused(
                     f"Sale {sale_key} has a prompt waiting on a phone; let it finish or fail first."
                 )
-            payment = await self._claim_at_relay(sale_key, code)
-            return await self._settle(sale_key, payment, sale_exists=bool(attempts) or None)
+            payment, decided_by = await self._claim_at_relay(sale_key, code)
+            return await self._settle(
+                sale_key, payment, sale_exists=bool(attempts) or None, source=decided_by
+            )
 
-    async def _claim_at_relay(self, sale_id: str, code: str) -> C2bPayment:
+    async def _claim_at_relay(self, sale_id: str, code: str) -> tuple[C2bPayment, str]:
+        """The payment and where the claim was decided: "relay", or "pull" when the till decided alone."""
         relay = self._relay()
-        if relay is None:
-            raise C2bClaimRefused("Payments to the till number need the relay; this till has none.")
         known = await self.store.get_c2b_payment(code)
+        pulled = known is not None and known.source == "pull"
+        if relay is None:
+            if known is not None and pulled:
+                return await self._claim_alone(sale_id, known), "pull"
+            raise C2bClaimRefused("Payments to the till number need the relay; this till has none.")
         try:
             payment = await relay.claim_c2b(code, sale_id)
         except C2bTaken as taken:
@@ -159,13 +190,73 @@ class PaidToTill:
             what = f"KES {known.amount_kes} from {known.first_name} ({code})" if known else f"Payment {code}"
             raise C2bClaimRefused(f"{what} is already taken by sale {taken.claimed_by}.") from taken
         except RelayError as error:
+            if known is not None and pulled and isinstance(error, RelayUnavailable):
+                return await self._claim_alone(sale_id, known), "pull"
             raise C2bClaimRefused(f"The relay could not be asked to claim {code}: {error}.") from error
         if payment is None:
+            if known is not None and pulled:
+                # M-Pesa has it (Pull) but its confirmation never reached the relay.
+                return await self._claim_alone(sale_id, known), "pull"
             raise C2bClaimRefused(f"The relay has no payment {code} to this shop.")
         await self.store.put_c2b_payments([row_of(payment, self._now())])
-        return payment
+        return payment, "relay"
 
-    async def _settle(self, sale_id: str, payment: C2bPayment, *, sale_exists: bool | None) -> AttemptView:
+    async def _claim_alone(self, sale_id: str, known: C2bPaymentRow) -> C2bPayment:
+        """Claim a payment only Pull Transactions reported, without the relay: kept `claim_pending` and
+        told to the relay by `sync_pending_claims` once it can be (docs/architecture.md "Pull fallback")."""
+        if not await self.store.claim_c2b_locally(known.trans_id, sale_id, self._now()):
+            current = await self.store.get_c2b_payment(known.trans_id)
+            holder = current.claimed_by if current is not None else None
+            raise C2bClaimRefused(f"Payment {known.trans_id} is already used on sale {holder}.")
+        return payment_of(known, claimed_by=sale_id)
+
+    async def sync_pending_claims(self) -> list[tuple[str, str]]:
+        """Tell the relay the claims this till made alone. Returns (TransID, other sale) for each payment
+        another sale had claimed at the relay meanwhile: both sales are audited for the owner to resolve."""
+        relay = self._relay()
+        if relay is None:
+            return []
+        conflicts: list[tuple[str, str]] = []
+        async with self._syncing:
+            for row in await self.store.pending_c2b_claims():
+                sale_id = row.claimed_by or ""
+                try:
+                    payment = await relay.claim_c2b(row.trans_id, sale_id)
+                except C2bTaken as taken:
+                    await self._audit_conflict(row.trans_id, sale_id, taken.claimed_by)
+                    await self.store.settle_c2b_claim(row.trans_id, taken.claimed_by, self._now())
+                    conflicts.append((row.trans_id, taken.claimed_by))
+                    continue
+                except RelayError as error:
+                    log.info("claim of %s not told to the relay yet: %s", row.trans_id, error)
+                    return conflicts
+                if payment is not None:  # None: the relay still lacks the confirmation; try later
+                    await self.store.settle_c2b_claim(row.trans_id, payment.claimed_by, self._now())
+        return conflicts
+
+    async def _audit_conflict(self, trans_id: str, sale_id: str, other_sale: str) -> None:
+        attempt = await self.store.attempt_with_receipt(trans_id)
+        log.warning(
+            "C2B %s claimed offline by sale %s, but sale %s had it at the relay",
+            trans_id,
+            sale_id,
+            other_sale,
+        )
+        await self.store.append_audit(
+            [
+                audit_entry(
+                    at=self._now(),
+                    actor="till",
+                    action="c2b_claim_conflict",
+                    attempt=attempt,
+                    detail={"trans_id": trans_id, "sale_id": sale_id, "claimed_at_relay_by": other_sale},
+                )
+            ]
+        )
+
+    async def _settle(
+        self, sale_id: str, payment: C2bPayment, *, sale_exists: bool | None, source: str
+    ) -> AttemptView:
         now = self._now()
         sale = None
         if not sale_exists and await self.store.get_sale(sale_id) is None:
@@ -196,5 +287,45 @@ class PaidToTill:
                 "first_name": payment.first_name,
                 "phone": payment.phone,
                 "paid_at": payment.paid_at,
+                # "pull": claimed by this till alone, from Pull Transactions; the relay is told later.
+                "claim_decided_by": source,
             },
+        )
+
+    async def release(self, trans_id: str, released_by: str) -> AttemptView | None:
+        """Give a wrongly claimed payment back to the shop (the caller checked the owner PIN): at the
+        relay, or here alone for a claim the relay was never told. The sale it paid here becomes unpaid
+        (`failed`, anomaly `c2b_released`, audited); returns that sale's payment, if this till had it."""
+        code = trans_id.strip().upper()
+        known = await self.store.get_c2b_payment(code)
+        if known is not None and known.claim_pending:
+            await self.store.settle_c2b_claim(code, None, self._now())
+        else:
+            relay = self._relay()
+            if relay is None:
+                raise C2bClaimRefused("Payments to the till number need the relay; this till has none.")
+            try:
+                payment = await relay.release_c2b(code, released_by)
+            except RelayError as error:
+                raise C2bClaimRefused(f"The relay could not be asked to release {code}: {error}.") from error
+            if payment is None:
+                raise C2bClaimRefused(f"The relay has no payment {code} to this shop.")
+            await self.store.put_c2b_payments([row_of(payment, self._now())])
+        self.tell_listeners()
+        holder = await self.store.attempt_with_receipt(code)
+        if holder is None:
+            return None
+        return await self.ledger.note(
+            holder.id,
+            {
+                "state": State.FAILED,
+                "outcome": None,
+                "result_code": None,
+                "receipt": None,
+                "anomaly": C2B_RELEASED,
+            },
+            actor="owner",
+            action="c2b_release",
+            detail={"trans_id": code, "released_by": released_by},
+            announce=True,
         )

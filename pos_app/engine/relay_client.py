@@ -138,8 +138,12 @@ class RelayClient:
 
     async def till_info(self) -> tuple[str, str]:
         """(till name, callback path) for this key."""
-        info = self._decode(await self._request("GET", "/api/v1/till"), TillInfo, "/api/v1/till")
+        info = await self.till_details()
         return info.name, info.callback_path
+
+    async def till_details(self) -> TillInfo:
+        """This key's till, with its shop and the paths of the shop's C2B URLs (None without a shop)."""
+        return self._decode(await self._request("GET", "/api/v1/till"), TillInfo, "/api/v1/till")
 
     async def register(
         self, *, order_id: str, checkout_request_id: str, amount_kes: int, phone: str

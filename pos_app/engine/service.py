@@ -20,6 +20,8 @@ from daraja_core.password import NAIROBI
 from pos_app.config import TillConfig
 from pos_app.engine import diagnostics as diag
 from pos_app.engine import settings_store
+from pos_app.engine.c2b_ops import C2bOps
+from pos_app.engine.c2b_pull import PULL_FALLBACK_WAIT_S, PullFallback
 from pos_app.engine.cash import Cash
 from pos_app.engine.charging import Charger
 from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL, Connections, connect, resolve_callback_url
@@ -31,7 +33,7 @@ from pos_app.engine.message_check import MessageCheck, MessageChecker
 from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
 from pos_app.engine.reconciler import Reconciler
-from pos_app.engine.relay_client import RelayClient
+from pos_app.engine.relay_client import RelayClient, RelayError
 from pos_app.engine.settling import RelayLink, Settler
 from pos_app.engine.states import State
 from pos_app.engine.views import (
@@ -141,7 +143,31 @@ class TillService:
         self._manual_receipts = ManualReceipts(
             ledger=self.ledger, owner_pin=self.owner_pin, relay=lambda: self.relay, now=now
         )
-        self._message_checker = MessageChecker(store=store, relay=lambda: self.relay)
+        self.c2b_pull = PullFallback(
+            config=config,
+            daraja=self.daraja,
+            store=store,
+            callback_url=lambda: self.callback_url,
+            now=now,
+            on_new=self._pulled_new,
+        )
+        self.c2b = C2bOps(
+            config=config,
+            daraja=self.daraja,
+            relay=lambda: self.relay,
+            relay_http=self._relay_http,
+            store=store,
+            callback_url=lambda: self.callback_url,
+            paid_to_till=self.paid_to_till,
+            pull=self.c2b_pull,
+            owner_pin=self.owner_pin,
+            now=now,
+        )
+        self._message_checker = MessageChecker(
+            store=store,
+            relay=lambda: self.relay,
+            pull=lambda: self.c2b_pull.pull_quietly(PULL_FALLBACK_WAIT_S),
+        )
 
     # --- opening and closing -------------------------------------------------------------------------
 
@@ -347,8 +373,18 @@ class TillService:
         """Unclaimed payments to the shop's till number, those of the sale's amount first. `catch_up` reads
         the relay's feed to its end first (the CLI; the window follows the feed live)."""
         if catch_up:
-            await self.reconciler.catch_up_feed()
+            try:
+                await self.reconciler.catch_up_feed()
+            except RelayError:
+                # docs/daraja.md §6: Pull Transactions stands in for the relay; then the error is shown.
+                await self.c2b_pull.pull_quietly(PULL_FALLBACK_WAIT_S)
+                raise
+        elif self.relay is None or self._relay_connected is False:
+            await self.c2b_pull.pull_quietly(PULL_FALLBACK_WAIT_S)
         return await self.paid_to_till.unclaimed(sale_amount_kes)
+
+    async def _pulled_new(self) -> None:
+        self.paid_to_till.tell_listeners()
 
     async def claim_c2b(self, sale_id: str, trans_id: str) -> AttemptView:
         """Settle the sale paid with this C2B payment; C2bClaimRefused names the sale that has it."""
@@ -441,4 +477,5 @@ class TillService:
                         self.callback_url, self.relay, self._relay_http, wait_s=config.timings.selftest_wait_s
                     )
                 )
+                findings.extend(await self.c2b.findings())
         return findings

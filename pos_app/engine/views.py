@@ -98,6 +98,12 @@ def _messages(row: PaymentAttempt) -> tuple[str, str, NextStep]:
         info = classify("0")
         return info.message_en, info.message_sw, info.next_step
     # failed
+    if row.anomaly == "c2b_released":  # paid_to_till.C2B_RELEASED
+        return (
+            "Not paid: the owner gave its M-Pesa payment back (it was taken by mistake).",
+            "Haijalipwa: mwenye duka amerudisha malipo yake ya M-Pesa (yalichukuliwa kimakosa).",
+            NextStep.RETRY,
+        )
     if row.prompt_sent_at is None:
         # Daraja refused the push itself (docs/daraja.md §2b): nothing reached the phone. One sentence
         # for the cashier; Daraja's words, code and request id stay in `reason` for history and logs.

@@ -199,14 +199,22 @@ class Store:
 
     async def put_c2b_payments(self, rows: list[C2bPaymentRow]) -> None:
         """Keep the feed's C2B payments: a TransID seen before only updates who holds it (the feed repeats
-        a payment on every claim and release), so none is counted twice."""
+        a payment on every claim and release), so none is counted twice. The relay's word replaces what
+        Pull Transactions said, except a claim of this till the relay has not been told yet."""
 
         def work(connection: sqlite3.Connection) -> None:
             connection.executemany(
                 "INSERT INTO c2b_payments (trans_id, amount_kes, first_name, phone, bill_ref, shortcode, "
-                "paid_at, received_at, claimed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(trans_id) DO UPDATE SET claimed_by = excluded.claimed_by, "
-                "updated_at = excluded.updated_at",
+                "paid_at, received_at, claimed_by, updated_at, source, claim_pending) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'relay', 0) "
+                "ON CONFLICT(trans_id) DO UPDATE SET "
+                "claimed_by = CASE WHEN c2b_payments.claim_pending THEN c2b_payments.claimed_by "
+                "ELSE excluded.claimed_by END, "
+                "first_name = CASE WHEN c2b_payments.source = 'pull' THEN excluded.first_name "
+                "ELSE c2b_payments.first_name END, "
+                "phone = CASE WHEN c2b_payments.source = 'pull' THEN excluded.phone "
+                "ELSE c2b_payments.phone END, "
+                "source = 'relay', updated_at = excluded.updated_at",
                 [
                     (
                         row.trans_id,
@@ -225,6 +233,67 @@ class Store:
             )
 
         await self._writer.run(work)
+
+    async def put_pulled_payments(self, rows: list[C2bPaymentRow]) -> int:
+        """Keep payments Pull Transactions reported; a TransID the till knows already (from the relay or
+        an earlier pull) is left as it is. Returns how many were new."""
+
+        def work(connection: sqlite3.Connection) -> int:
+            before = connection.total_changes
+            connection.executemany(
+                "INSERT INTO c2b_payments (trans_id, amount_kes, first_name, phone, bill_ref, shortcode, "
+                "paid_at, received_at, claimed_by, updated_at, source, claim_pending) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 'pull', 0) ON CONFLICT(trans_id) DO NOTHING",
+                [
+                    (
+                        row.trans_id,
+                        row.amount_kes,
+                        row.first_name,
+                        row.phone,
+                        row.bill_ref,
+                        row.shortcode,
+                        writer_sql.to_db(row.paid_at),
+                        writer_sql.to_db(row.received_at),
+                        writer_sql.to_db(row.updated_at),
+                    )
+                    for row in rows
+                ],
+            )
+            return connection.total_changes - before
+
+        return await self._writer.run(work)
+
+    async def claim_c2b_locally(self, trans_id: str, sale_id: str, at: datetime) -> bool:
+        """Mark an unclaimed payment claimed by `sale_id`, to be told to the relay later; False when taken."""
+
+        def work(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE c2b_payments SET claimed_by = ?, claim_pending = 1, updated_at = ? "
+                "WHERE trans_id = ? AND claimed_by IS NULL",
+                (sale_id, writer_sql.to_db(at), trans_id),
+            )
+            return cursor.rowcount == 1
+
+        return await self._writer.run(work)
+
+    async def settle_c2b_claim(self, trans_id: str, claimed_by: str | None, at: datetime) -> None:
+        """The relay's answer to a claim this till made alone: who holds the payment now; not pending."""
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "UPDATE c2b_payments SET claimed_by = ?, claim_pending = 0, updated_at = ? "
+                "WHERE trans_id = ?",
+                (claimed_by, writer_sql.to_db(at), trans_id),
+            )
+
+        await self._writer.run(work)
+
+    async def pending_c2b_claims(self) -> list[C2bPaymentRow]:
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(C2bPaymentRow).where(col(C2bPaymentRow.claim_pending).is_(True))
+            )
+            return list(result.all())
 
     async def c2b_payments(
         self, *, unclaimed_only: bool = False, paid_between: tuple[datetime, datetime] | None = None

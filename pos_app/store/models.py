@@ -118,7 +118,7 @@ class Setting(SQLModel, table=True):
 
 
 class C2bPaymentRow(SQLModel, table=True):
-    """A C2B payment to the till's shop, from the relay's feed (revision 0004); one row per TransID."""
+    """A C2B payment to the till's shop, from the relay's feed or Pull Transactions; one row per TransID."""
 
     __tablename__ = "c2b_payments"
 
@@ -133,6 +133,10 @@ class C2bPaymentRow(SQLModel, table=True):
     #: The sale (order id, on this till or another of the shop) that took it; None while unclaimed.
     claimed_by: str | None = Field(default=None, index=True)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    #: "relay" (its feed) or "pull" (Daraja's Pull Transactions, revision 0006).
+    source: str = Field(default="relay")
+    #: Claimed by this till without the relay's say (a Pull-only payment): to be sent to the relay.
+    claim_pending: bool = Field(default=False)
 
 
 # The writer builds rows with `model_construct` (no validation on the hot path). Reading an attribute of

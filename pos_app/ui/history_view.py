@@ -39,7 +39,7 @@ from daraja_core.password import NAIROBI
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import anomaly_word, method_word, state_word, status_word
-from pos_app.ui.shortcuts import PRINT_KEY, with_key
+from pos_app.ui.shortcuts import PRINT_KEY, RELEASE_KEY, with_key
 from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
@@ -238,6 +238,7 @@ class HistoryView(QWidget):
     selection_changed = Signal()
     day_changed = Signal()  # the owner picked another day to show
     reprint_requested = Signal()  # print the selected paid sale's receipt again, marked COPY
+    release_requested = Signal()  # the owner gives back the selected sale's payment to the till number
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -277,6 +278,12 @@ class HistoryView(QWidget):
         self.reprint_button.clicked.connect(self.reprint_requested)
         self.reprint_button.hide()  # offered once a receipt printer is set (set_can_print)
         self.selection_changed.connect(self._update_reprint)
+        # A row changed in place (paid, released) changes what its buttons may do.
+        self.model.dataChanged.connect(lambda *_: self._update_reprint())
+        self.release_button = QPushButton()
+        named(self.release_button, "releaseButton")
+        self.release_button.clicked.connect(self.release_requested)
+        self.release_button.setEnabled(False)  # a paid sale settled by a payment to the till number
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -285,6 +292,7 @@ class HistoryView(QWidget):
         top.addWidget(self.search, 1)
         top.addWidget(self.status_filter)
         top.addWidget(self.reprint_button)
+        top.addWidget(self.release_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(top)
@@ -305,6 +313,8 @@ class HistoryView(QWidget):
         self.day_label.setText(text("history_day", lang))
         self.reprint_button.setText(with_key(text("history_reprint", lang), PRINT_KEY))
         self.reprint_button.setShortcut(QKeySequence(PRINT_KEY))  # after setText, which resets it
+        self.release_button.setText(with_key(text("history_release", lang), RELEASE_KEY))
+        self.release_button.setShortcut(QKeySequence(RELEASE_KEY))
         self.model.set_language(lang)
 
     def day(self) -> date:
@@ -332,6 +342,7 @@ class HistoryView(QWidget):
     def _update_reprint(self) -> None:
         view = self.selected()
         self.reprint_button.setEnabled(view is not None and view.state == "paid")
+        self.release_button.setEnabled(view is not None and view.state == "paid" and view.method == "c2b")
 
     @staticmethod
     def description_column() -> int:

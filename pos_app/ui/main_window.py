@@ -30,6 +30,7 @@ from qasync import asyncSlot
 
 from pos_app.ui import presentation
 from pos_app.ui.busy import busy
+from pos_app.ui.c2b_release_dialog import C2bReleaseDialog
 from pos_app.ui.diagnostics_view import DiagnosticsView
 from pos_app.ui.formatting import kes
 from pos_app.ui.history_view import HistoryView
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.report.refresh_requested.connect(self.on_report_clicked)
         self.history.day_changed.connect(self._load_history)
         self.history.reprint_requested.connect(self.on_reprint_clicked)
+        self.history.release_requested.connect(self.on_release_clicked)
         self.report.export_requested.connect(self.on_export_clicked)
         self.diagnostics.run_requested.connect(self.on_diagnostics_run)
 
@@ -287,6 +289,15 @@ class MainWindow(QMainWindow):
         dialog = ManualReceiptDialog(self.service, target, self.lang, self)
         self._open_modeless(dialog)
         dialog.receipt_input.setFocus()
+
+    def on_release_clicked(self) -> None:
+        """History, Alt+G: the owner gives back the selected sale's payment to the till number."""
+        view = self.history.selected()
+        if self.service is None or view is None or view.method != "c2b" or view.state != "paid":
+            return
+        dialog = C2bReleaseDialog(self.service, view, self.lang, self)
+        self._open_modeless(dialog)
+        dialog.pin_input.setFocus()
 
     def on_paid_to_till(self) -> None:
         """The shop's unclaimed payments to the till number, for the sale on the sale screen."""

@@ -51,6 +51,9 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 # On the sale screen: the payments made to the shop's till number, to settle this sale with one.
 PAID_TO_TILL_KEY = "F7"
 
+# In History: the owner gives back a payment to the till number a sale took by mistake (owner PIN).
+RELEASE_KEY = "Alt+G"
+
 # Demo mode only: play a customer paying the shop's number from their phone (the amount typed on the sale).
 DEMO_CUSTOMER_KEY = "Ctrl+D"
 
@@ -62,6 +65,7 @@ KEYS: tuple[str, ...] = tuple(
             *NAV_KEYS.values(),
             PAID_TO_TILL_KEY,
             CHECK_MESSAGE_KEY,
+            RELEASE_KEY,
             DEMO_CUSTOMER_KEY,
         )
     )

@@ -216,6 +216,19 @@ _TABLE: dict[str, tuple[str, str]] = {
     "c2b_refused": ("Not used: {reason}", "Haikutumika: {reason}"),
     "method_c2b": ("Paid to till", "Imelipwa kwa till"),
     # Manual receipt
+    "history_release": ("Give back payment", "Rudisha malipo"),
+    "release_title": ("Give back a payment to the till number", "Rudisha malipo ya namba ya till"),
+    "release_for": (
+        "Payment {receipt}, {amount}, was taken by sale {sale}. Give it back so another sale can take it? "
+        "This sale is then no longer paid.",
+        "Malipo {receipt}, {amount}, yalichukuliwa na mauzo {sale}. Yarudishe ili mauzo mengine yayachukue? "
+        "Mauzo haya hayatakuwa yamelipwa tena.",
+    ),
+    "release_submit": ("Give back", "Rudisha"),
+    "release_done": (
+        "Payment {receipt} is free again for another sale.",
+        "Malipo {receipt} yako huru tena kwa mauzo mengine.",
+    ),
     "manual_title": ("Enter a receipt by hand", "Weka risiti kwa mkono"),
     "manual_for": (
         "For: KES {amount} · {phone} · {time} · {state}",
@@ -709,6 +722,63 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "Hali ya majaribio: simulator ya Daraja na relay kwenye kompyuta hii.",
     ),
     ("Check NGROK_AUTHTOKEN and the connection.", "Kagua NGROK_AUTHTOKEN na muunganisho."),
+    # The same URL rules for the C2B URLs (the name in front, e.g. "C2B confirmation URL")
+    ("The {} contains spaces.", "{0} ina nafasi."),
+    (
+        "The {} is not HTTPS ({}); Safaricom posts to public HTTPS only.",
+        "{0} si HTTPS ({1}); Safaricom hutuma kwa HTTPS ya umma tu.",
+    ),
+    (
+        "The {} points at {}: Safaricom cannot reach this machine.",
+        "{0} inaelekeza {1}: Safaricom haiwezi kufikia kompyuta hii.",
+    ),
+    ("The {} points at {}, this machine.", "{0} inaelekeza {1}, kompyuta hii."),
+    ("The {} host {} is a local network name.", "Seva ya {0}, {1}, ni jina la mtandao wa ndani."),
+    (
+        "The {} points at a private address ({}) Safaricom cannot reach.",
+        "{0} inaelekeza anwani ya ndani ({1}) ambayo Safaricom haiwezi kufikia.",
+    ),
+    (
+        "The {} contains {}, which Safaricom rejects in URLs.",
+        "{0} ina {1}, ambayo Safaricom hukataa kwenye URL.",
+    ),
+    (
+        "Use the relay's tokenised path {} and a host name without these words.",
+        "Tumia njia ya relay yenye tokeni {0} na jina la seva lisilo na maneno haya.",
+    ),
+    (
+        "The {} is on a tunnel host ({}); Safaricom is reported to block some of these.",
+        "{0} iko kwenye seva ya tunnel ({1}); inasemekana Safaricom huzuia baadhi yake.",
+    ),
+    # C2B URLs: registration and the self-test (diagnostics)
+    (
+        "A test C2B validation went through the public address to the relay.",
+        "Jaribio la uthibitisho wa C2B limepita kwenye anwani ya umma hadi kwenye relay.",
+    ),
+    ("C2B URLs registered for shortcode {}.", "URL za C2B zimesajiliwa kwa namba {0}."),
+    (
+        "The C2B validation URL answered HTTP {}, not the relay's acceptance.",
+        "URL ya uthibitisho wa C2B imejibu HTTP {0}, si kukubali kwa relay.",
+    ),
+    ("The C2B validation URL could not be reached ({}).", "URL ya uthibitisho wa C2B haikufikiwa ({0})."),
+    (
+        "This till has no record of registering the C2B URLs of shortcode {}.",
+        "Till hii haina kumbukumbu ya kusajili URL za C2B za namba {0}.",
+    ),
+    (
+        "Run `mpesa-till c2b register` once, unless another till or the Daraja portal did.",
+        "Endesha `mpesa-till c2b register` mara moja, isipokuwa till nyingine au tovuti ya Daraja "
+        "imefanya hivyo.",
+    ),
+    (
+        "The C2B confirmation URL registered from this till is not the relay's current one.",
+        "URL ya C2B iliyosajiliwa kutoka till hii si ile ya sasa ya relay.",
+    ),
+    (
+        "Delete the old URLs in the Daraja portal, then run `mpesa-till c2b register`.",
+        "Futa URL za zamani kwenye tovuti ya Daraja, kisha endesha `mpesa-till c2b register`.",
+    ),
+    ("The relay could not be asked to release {}: {}.", "Relay haikuweza kuombwa kuachilia {0}: {1}."),
     # An attempt settled from the relay's one orphan result (pos_app/engine/orphans.py): History says how
     (
         "Matched by amount and phone after a restart.",

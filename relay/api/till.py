@@ -33,7 +33,7 @@ from daraja_core.contract import (
     parse_wire_time,
 )
 from daraja_core.phones import InvalidPhone, normalise_msisdn
-from relay.c2b import c2b_receipt_lookup
+from relay.c2b import c2b_receipt_lookup, shop_of_till
 from relay.notify import Key, feed_key, status_key
 from relay.orphans import orphan_search
 from relay.payments import (
@@ -163,8 +163,8 @@ class TillController(Controller):
 
     @get("/till")
     async def till(self, request: Request[Any, Any, State]) -> TillInfo:
-        till, _ = await authed_read(request, lambda _c, _t: None)
-        return TillInfo(name=till.name, callback_path=till.callback_path)
+        till, shop = await authed_read(request, lambda c, t: shop_of_till(c, t.id))
+        return TillInfo(name=till.name, callback_path=till.callback_path, shop=shop)
 
     # The body is decoded here, strictly and after the key is checked, not by Litestar (which would
     # coerce "10" into 10); `_body_operation` documents it in the OpenAPI schema.

@@ -301,3 +301,18 @@ async def test_a_confirmation_refused_by_the_allow_list_is_replayed_as_a_c2b_pay
     async with httpx.AsyncClient(base_url=relay.base_url) as client:
         items = await feed(client, shop.keys["front"])
     assert [item["c2b"]["trans_id"] for item in items] == ["UL2SIM0002"]
+
+
+async def test_a_till_reads_its_shop_and_the_paths_of_the_shops_c2b_urls(relay_server: RunningRelay) -> None:
+    shop = await make_shop(relay_server, "duka", "5123456", ["front"])
+    lone_key, _ = await relay_server.create_till("lone")
+    async with httpx.AsyncClient(base_url=relay_server.base_url) as client:
+        front = (await client.get("/api/v1/till", headers=auth(shop.keys["front"]))).json()
+        lone = (await client.get("/api/v1/till", headers=auth(lone_key))).json()
+    assert front["shop"] == {
+        "name": "duka",
+        "shortcode": "5123456",
+        "confirmation_path": shop.ref.url(CONFIRMATION),
+        "validation_path": shop.ref.url(VALIDATION),
+    }
+    assert lone["shop"] is None
