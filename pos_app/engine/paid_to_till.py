@@ -123,9 +123,12 @@ class PaidToTill:
         ]
         return sorted(offers, key=lambda offer: not offer.matches_sale)  # stable: newest first within
 
-    async def claim(self, sale_id: str, trans_id: str) -> AttemptView:
-        """Claim the C2B payment `trans_id` at the relay for `sale_id`, then settle the sale paid with it.
-        Claiming again for the same sale returns its payment. C2bClaimRefused with a sentence otherwise."""
+    async def claim(
+        self, sale_id: str, trans_id: str, *, method: Method = Method.C2B, actor: str = "cashier"
+    ) -> AttemptView:
+        """Claim the C2B payment `trans_id` at the relay for `sale_id`, then settle the sale paid with it
+        (`method` says the tender: paid to till, or the sale's QR code). Claiming again for the same sale
+        returns its payment. C2bClaimRefused with a sentence otherwise."""
         code = trans_id.strip().upper()
         sale_key = sale_id.strip()
         async with self._claiming:
@@ -142,7 +145,9 @@ class PaidToTill:
                     f"Sale {sale_key} has a prompt waiting on a phone; let it finish or fail first."
                 )
             payment = await self._claim_at_relay(sale_key, code)
-            return await self._settle(sale_key, payment, sale_exists=bool(attempts) or None)
+            return await self._settle(
+                sale_key, payment, sale_exists=bool(attempts) or None, method=method, actor=actor
+            )
 
     async def _claim_at_relay(self, sale_id: str, code: str) -> C2bPayment:
         relay = self._relay()
@@ -165,7 +170,9 @@ class PaidToTill:
         await self.store.put_c2b_payments([row_of(payment, self._now())])
         return payment
 
-    async def _settle(self, sale_id: str, payment: C2bPayment, *, sale_exists: bool | None) -> AttemptView:
+    async def _settle(
+        self, sale_id: str, payment: C2bPayment, *, sale_exists: bool | None, method: Method, actor: str
+    ) -> AttemptView:
         now = self._now()
         sale = None
         if not sale_exists and await self.store.get_sale(sale_id) is None:
@@ -179,7 +186,7 @@ class PaidToTill:
             outcome="paid",
             result_code="0",
             receipt=payment.trans_id,
-            method=Method.C2B,
+            method=method,
             created_at=now,
             updated_at=now,
             settled_at=now,
@@ -189,9 +196,9 @@ class PaidToTill:
         return await self.ledger.create(
             sale,
             attempt,
-            actor="cashier",
+            actor=actor,
             detail={
-                "method": Method.C2B,
+                "method": method,
                 "trans_id": payment.trans_id,
                 "first_name": payment.first_name,
                 "phone": payment.phone,

@@ -29,6 +29,7 @@ from pos_app.engine.manual_receipts import ManualReceipts
 from pos_app.engine.message_check import MessageCheck, MessageChecker
 from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
+from pos_app.engine.qr_tender import QrTender
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.relay_client import RelayClient
 from pos_app.engine.settling import RelayLink, Settler
@@ -48,6 +49,7 @@ from pos_app.engine.views import (
 from pos_app.store.db import Store
 
 if TYPE_CHECKING:
+    from daraja_core.contract import C2bPayment
     from daraja_core.serve import BackgroundServer
 
 log = logging.getLogger(__name__)
@@ -118,12 +120,19 @@ class TillService:
         self.paid_to_till = PaidToTill(
             ledger=self.ledger, relay=lambda: self.relay, now=now, demo=config.demo
         )
+        self.qr = QrTender(
+            daraja=self.daraja,
+            paid_to_till=self.paid_to_till,
+            relay=lambda: self.relay,
+            config=lambda: self.config,
+            now=now,
+        )
         self.reconciler = Reconciler(
             self.settler,
             now=now,
             on_callback_seen=self._saw_callback,
             tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
-            on_c2b=self.paid_to_till.keep,
+            on_c2b=self._c2b_arrived,
         )
         self.housekeeping = Housekeeping(
             ledger=self.ledger,
@@ -328,6 +337,11 @@ class TillService:
         if catch_up:
             await self.reconciler.catch_up_feed()
         return await self.paid_to_till.unclaimed(sale_amount_kes)
+
+    async def _c2b_arrived(self, payments: list[C2bPayment]) -> None:
+        # Kept first (Paid to till lists them), then a paybill QR sale on screen takes its own (qr_tender.py).
+        await self.paid_to_till.keep(payments)
+        await self.qr.settle_waiting()
 
     async def claim_c2b(self, sale_id: str, trans_id: str) -> AttemptView:
         """Settle the sale paid with this C2B payment; C2bClaimRefused names the sale that has it."""
