@@ -83,7 +83,7 @@ def anomaly_word(anomaly: str, lang: str) -> str:
 
 
 def method_word(method: str, lang: str) -> str:
-    return text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual", "c2b") else method
+    return text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual", "c2b", "qr") else method
 
 
 def sending(amount_kes: int, msisdn: str, lang: str) -> Presentation:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
-from pos_app.ui.shortcuts import CHARGE_KEY, with_key
+from pos_app.ui.shortcuts import CHARGE_KEY, QR_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -32,6 +32,7 @@ FORM_WIDTH = 360
 
 class SaleScreen(QWidget):
     charge_requested = Signal()
+    qr_requested = Signal()  # the QR button or its key: the sale's M-Pesa QR code (qr_dialog.py)
     enter_pressed = Signal()
     escape_pressed = Signal()
     typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
@@ -68,6 +69,11 @@ class SaleScreen(QWidget):
         self.charge_button.setAutoDefault(True)
         self.charge_button.setEnabled(False)
         self.charge_button.clicked.connect(self.charge_requested)
+        self.qr_button = QPushButton()
+        named(self.qr_button, "qrButton")
+        # Off the Tab chain (amount → phone → Charge), like the screen buttons: it has its key instead.
+        self.qr_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.qr_button.clicked.connect(self.qr_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
         self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form
@@ -94,6 +100,7 @@ class SaleScreen(QWidget):
         left.addLayout(form)
         left.addSpacing(8)
         left.addWidget(self.charge_button)
+        left.addWidget(self.qr_button)
         left.addWidget(self.form_message)
         left.addStretch(1)
         left.addWidget(self.hint_label)
@@ -125,6 +132,8 @@ class SaleScreen(QWidget):
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
         self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
+        self.qr_button.setText(with_key(text("qr_button", lang), QR_KEY))
+        self.qr_button.setShortcut(QKeySequence(QR_KEY))  # after setText, which resets it
         self.status_panel.set_language(lang)
         self._show_amount_problem()
         self._show_phone_problem(*self._phone_problem)

@@ -46,8 +46,13 @@ FORM_KEYS = ("Tab", CHARGE_KEY, "Esc")
 # On the sale screen: the payments made to the shop's till number, to settle this sale with one.
 PAID_TO_TILL_KEY = "F7"
 
+# On the sale screen: the sale's M-Pesa QR code for the customer to scan (qr_dialog.py); on its button.
+QR_KEY = "F8"
+
 KEYS: tuple[str, ...] = tuple(
-    dict.fromkeys((*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, CHECK_MESSAGE_KEY))
+    dict.fromkeys(
+        (*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, QR_KEY, CHECK_MESSAGE_KEY)
+    )
 )
 
 

@@ -141,4 +141,3 @@ def test_png_and_jpeg_signatures_are_the_ones_read() -> None:
         "jpeg",
         None,
     ]
-
