@@ -53,6 +53,7 @@ class QrDialog(QDialog):
         named(self.scan, "qrScan")
         self.payee = QLabel()
         named(self.payee, "qrPayee")
+        self.payee.setWordWrap(True)
         self.status = QLabel(text("qr_asking", lang))
         named(self.status, "qrStatus")
         self.status.setWordWrap(True)
