@@ -89,7 +89,10 @@ class QrDialog(QDialog):
         # No control to disable: Esc must close the dialog at any moment, and the widgets may be gone
         # by the time M-Pesa answers.
         qr = await busy(self.service.qr.show(self.sale_id, self.amount_kes), refused=self._refused)
-        if qr is None or not self._open:
+        if qr is None:
+            return
+        if not self._open:  # Esc while M-Pesa was drawing it: the sale was given back already
+            self.service.qr.forget(self.sale_id)
             return
         self.qr = qr
         pixmap = QPixmap()

@@ -4,6 +4,7 @@ dialog closes by itself with the sale paid. Esc gives the sale back."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 from typing import Any
@@ -142,3 +143,36 @@ def test_a_till_number_qr_offers_the_payment_of_the_sale_amount_and_enter_takes_
     till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=10_000)
     shown_sale = till.current()
     assert (shown_sale.state, shown_sale.method, shown_sale.receipt) == ("paid", "qr", paid["TransID"])
+
+
+def test_esc_while_m_pesa_draws_the_qr_gives_the_sale_back_and_the_late_code_is_not_watched(
+    till: Till,
+) -> None:
+    window = till.window
+    daraja = till.service.daraja
+    drawn = daraja.dynamic_qr
+    answer = asyncio.Event()
+    answered = asyncio.Event()
+
+    async def slow_daraja(**request: Any) -> Any:  # Safaricom taking its time to answer
+        await answer.wait()
+        try:
+            return await drawn(**request)
+        finally:
+            answered.set()
+
+    daraja.dynamic_qr = slow_daraja  # type: ignore[method-assign]
+    till.qtbot.waitUntil(lambda: window.sale.amount_input.hasFocus(), timeout=3000)
+    till.qtbot.keyClicks(window.sale.amount_input, "75")
+    till.press(Qt.Key.Key_F8)
+    till.qtbot.waitUntil(lambda: bool(window.open_dialogs()), timeout=5000)
+    dialog = window.open_dialogs()[0]
+    assert isinstance(dialog, QrDialog)
+    sale_id = dialog.sale_id
+    assert dialog.status.text() == "Asking M-Pesa for the QR code…"
+    till.press(Qt.Key.Key_Escape)
+    till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
+    answer.set()
+    till.run(answered.wait())
+    till.qtbot.waitUntil(lambda: till.service.qr.showing(sale_id) is None, timeout=3000)
+    assert window.sale.amount_input.text() == "75"
