@@ -67,6 +67,14 @@ class EmbeddedRelayHost:
         finally:
             uvicorn_errors.setLevel(level)
 
+    async def c2b_urls(self, shop_name: str, shortcode: str) -> tuple[str, str]:
+        """The confirmation and validation URLs of a shop owning `shortcode` that this till belongs to
+        (docs/daraja.md §6), the shop made on first use."""
+        from relay.c2b import CONFIRMATION, VALIDATION
+
+        shop = await self._relay.ensure_shop(shop_name, shortcode)
+        return shop.url(CONFIRMATION, self.base_url), shop.url(VALIDATION, self.base_url)
+
     @property
     def base_url(self) -> str:
         return str(self._relay.base_url)

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 from litestar import Litestar
+from sqlalchemy import Connection
 
 from daraja_core.serve import BackgroundServer
 from relay.app import create_app, release_waiters
+from relay.c2b import ShopError, ShopRef, add_till_to_shop, create_shop, find_shop
 from relay.db import Database
 from relay.migrate import upgrade
 from relay.settings import RelaySettings
@@ -72,6 +74,23 @@ class EmbeddedRelay:
         if self._server is not None:
             await self._server.stop()
             self._server = None
+
+    async def ensure_shop(self, name: str, shortcode: str) -> ShopRef:
+        """The shop `name` owning `shortcode`, with this till in it (created on first use), so the
+        till sees the shop's C2B payments (demo mode: the simulator's paybill)."""
+
+        def ensure(connection: Connection) -> ShopRef:
+            try:
+                find_shop(connection, name)
+            except ShopError:
+                create_shop(connection, name, shortcode)
+            return add_till_to_shop(connection, name, self.till_name)
+
+        db = Database(self.database_url)
+        try:
+            return await db.write(ensure)
+        finally:
+            await db.dispose()
 
     async def _ensure_key(self) -> tuple[TillRef, str]:
         db = Database(self.database_url)

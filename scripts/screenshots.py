@@ -57,6 +57,73 @@ async def shoot(window: MainWindow, name: str) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+async def shoot_with_dialog(window: MainWindow, name: str) -> None:
+    """The window with its open dialog over it, as the cashier sees them: the screen's pixels where the
+    window is (a dialog is its own top-level window, so window.grab() would leave it out)."""
+    await asyncio.sleep(0.3)
+    geometry = window.frameGeometry()
+    screen = QApplication.primaryScreen()
+    picture = screen.grabWindow(0, geometry.x(), geometry.y(), geometry.width(), geometry.height())
+    path = OUT / f"{name}{SUFFIX}.png"
+    picture.save(str(path))
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+async def close_dialogs(window: MainWindow) -> None:
+    for dialog in window.open_dialogs():
+        dialog.close()
+    await until(lambda: not window.open_dialogs())
+
+
+async def counter_payments(window: MainWindow, service: TillService) -> None:
+    """Paid to till and the customer's message: two customers pay the demo paybill from their phones
+    (Ctrl+D), one payment settles a sale, and the message check gives each of its three answers."""
+    from pos_app.ui.message_check_dialog import MessageCheckDialog
+    from pos_app.ui.paid_to_till_dialog import PaidToTillDialog
+
+    first = await service.demo_customer_pays(350)
+    second = await service.demo_customer_pays(200)
+    await sale(window, "350", "")
+    window.on_paid_to_till()
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, PaidToTillDialog))
+    await until(lambda: dialog.list.count() == 2)
+    await shoot_with_dialog(window, "paid-to-till")
+    dialog.on_claim()
+    await until(lambda: window.current is not None and window.current.state == "paid")
+    await until(lambda: not window.open_dialogs())
+    await shoot(window, "paid-to-till-paid")
+
+    for code, name in ((second, "check-free"), (first, "check-used"), ("TK3MX6CLYC", "check-not-received")):
+        window.on_check_message()
+        check = next(d for d in window.open_dialogs() if isinstance(d, MessageCheckDialog))
+        check.code_input.setText(code)
+        check.on_check_clicked()
+        await until(lambda check=check: bool(check.result_label.text()))
+        await shoot_with_dialog(window, name)
+        await close_dialogs(window)
+
+
+async def owner_dialogs(window: MainWindow) -> None:
+    """A manual receipt for an unknown sale (the owner PIN asked), and Settings with the owner's part
+    first."""
+    from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
+    from pos_app.ui.settings_dialog import SettingsDialog
+
+    await charge_and_wait(window, "650", "0711000009", "unknown")
+    window.on_manual_receipt_clicked()
+    manual = next(d for d in window.open_dialogs() if isinstance(d, ManualReceiptDialog))
+    manual.receipt_input.setText("QK81XYZ7PA")
+    await shoot_with_dialog(window, "manual-receipt")
+    await close_dialogs(window)
+
+    window.on_settings_clicked()
+    await until(lambda: any(isinstance(d, SettingsDialog) for d in window.open_dialogs()))
+    settings = next(d for d in window.open_dialogs() if isinstance(d, SettingsDialog))
+    await until(lambda: settings.loaded is not None)
+    await shoot_with_dialog(window, "settings")
+    await close_dialogs(window)
+
+
 async def sale(window: MainWindow, amount: str, phone: str) -> None:
     window.new_sale()
     window.sale.amount_input.setText(amount)
@@ -115,6 +182,9 @@ async def take(window: MainWindow, lang: str) -> None:
         window.on_history_clicked()
         await asyncio.sleep(0.8)
         await shoot(window, "history")
+
+        await counter_payments(window, service)
+        await owner_dialogs(window)
     finally:
         window.detach()
         await service.close()

@@ -24,6 +24,7 @@ from pos_app.store.db import Store
 
 if TYPE_CHECKING:
     from daraja_core.serve import BackgroundServer
+    from pos_app.embedded_relay import EmbeddedRelayHost
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ async def connect(config: TillConfig, stack: contextlib.AsyncExitStack) -> Conne
         stack.push_async_callback(_quietly, host.stop)
         if config.demo:
             callback_url = host.base_url + host.callback_path
+            assert simulator is not None  # started above in demo mode
+            await _open_demo_shop(host, daraja_http, simulator.base_url, config.shortcode)
         elif not config.callback_url:
             tunnel = Tunnel(config.ngrok_authtoken)
             try:
@@ -125,6 +128,20 @@ def _relay_http(stack: contextlib.AsyncExitStack) -> httpx.AsyncClient:
     client = loopback_friendly_client()
     stack.push_async_callback(client.aclose)
     return client
+
+
+async def _open_demo_shop(
+    host: EmbeddedRelayHost, http: httpx.AsyncClient, simulator_url: str, shortcode: str
+) -> None:
+    """The demo paybill's C2B payments reach this till (pos_app/engine/demo_customer.py); without them the
+    demo still takes STK payments, so a failure here is logged, never fatal."""
+    from pos_app.engine.demo_customer import DEMO_SHOP, register_demo_shop
+
+    try:
+        confirmation, validation = await host.c2b_urls(DEMO_SHOP, shortcode)
+        await register_demo_shop(http, simulator_url, shortcode, confirmation, validation)
+    except Exception:
+        log.warning("demo: payments to the paybill will not reach this till", exc_info=True)
 
 
 async def _start_simulator(stack: contextlib.AsyncExitStack) -> BackgroundServer:

@@ -347,6 +347,19 @@ class TillService:
         """Settle the sale paid with this C2B payment; C2bClaimRefused names the sale that has it."""
         return await self.paid_to_till.claim(sale_id, trans_id)
 
+    async def demo_customer_pays(self, amount_kes: int, *, qr_request_id: str | None = None) -> str:
+        """Demo mode only: a customer pays the demo paybill from their phone, or scans the sale's QR code
+        (demo_customer.py); the M-Pesa receipt. Its payment then arrives like a real one."""
+        from pos_app.engine.demo_customer import customer_pays
+
+        if self._simulator is None:
+            raise ValueError("Only the demo till can play a customer paying.")
+        if amount_kes < 1 and not qr_request_id:
+            raise ValueError("Type the amount the customer pays first.")
+        return await customer_pays(
+            self._relay_http, self._simulator.base_url, self.config.shortcode, amount_kes, qr=qr_request_id
+        )
+
     # --- manual receipts, settings and the owner PIN -------------------------------------------------
 
     async def enter_manual_receipt(self, attempt_id: str, receipt: str, pin: str) -> ManualReceiptResult:

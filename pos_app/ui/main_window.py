@@ -31,6 +31,7 @@ from qasync import asyncSlot
 from pos_app.ui import presentation
 from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import DiagnosticsView
+from pos_app.ui.formatting import kes
 from pos_app.ui.history_view import HistoryView
 from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
 from pos_app.ui.message_check_dialog import MessageCheckDialog
@@ -43,9 +44,16 @@ from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
 from pos_app.ui.sale_screen import SaleScreen
 from pos_app.ui.settings_dialog import SettingsDialog
-from pos_app.ui.shortcuts import CHECK_MESSAGE_KEY, NAV_KEYS, PAID_TO_TILL_KEY, QR_KEY, with_key
+from pos_app.ui.shortcuts import (
+    CHECK_MESSAGE_KEY,
+    DEMO_CUSTOMER_KEY,
+    NAV_KEYS,
+    PAID_TO_TILL_KEY,
+    QR_KEY,
+    with_key,
+)
 from pos_app.ui.status_bar import Banner, TillStatusBar
-from pos_app.ui.strings import text
+from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -122,6 +130,7 @@ class MainWindow(QMainWindow):
         self.sale_flow.verify_requested.connect(self.on_manual_receipt_clicked)
         self.sale.qr_requested.connect(self.on_qr)
         QShortcut(QKeySequence(PAID_TO_TILL_KEY), self, self.on_paid_to_till)
+        QShortcut(QKeySequence(DEMO_CUSTOMER_KEY), self, self.on_demo_customer_pays)
         # On the sale screen: check the receipt code of the customer's M-Pesa SMS.
         check_message = QShortcut(QKeySequence(CHECK_MESSAGE_KEY), self.sale)
         check_message.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -318,6 +327,24 @@ class MainWindow(QMainWindow):
         self._open_modeless(dialog)
         dialog.setFocus()
         dialog.load()
+
+    @asyncSlot()
+    async def on_demo_customer_pays(self) -> None:
+        """Demo mode: a customer pays the amount on the sale screen to the till from their phone."""
+        service = self.service
+        if service is None or not service.config.demo:
+            return
+        self.show_sale()
+        amount = self.sale.amount_input.amount_kes()
+        if amount is None:
+            self.sale.show_message(text("demo_customer_amount", self.lang), error=True)
+            return
+        paid = await busy(service.demo_customer_pays(amount), refused=self._demo_refused)
+        if paid is not None:
+            self.sale.show_message(text("demo_customer_paid", self.lang, amount=kes(amount)))
+
+    def _demo_refused(self, refusal: Exception) -> None:
+        self.sale.show_message(engine_text(str(refusal), self.lang), error=True)
 
     def on_check_message(self) -> None:
         if self.service is None:

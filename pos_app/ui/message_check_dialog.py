@@ -72,6 +72,8 @@ class MessageCheckDialog(QDialog):
         self.result_label.setProperty("tone", tone)
         self.result_label.style().unpolish(self.result_label)
         self.result_label.style().polish(self.result_label)
+        # A longer answer wraps onto more lines: the dialog grows to show all of it (never cut off).
+        self.adjustSize()
 
     def _refused(self, refusal: Exception) -> None:
         self._show(engine_text(str(refusal), self.lang), "unknown")

@@ -66,13 +66,15 @@ class PaidToTillDialog(QDialog):
         self._unsubscribe()
 
     def _row(self, offer: C2bOffer, now: datetime) -> str:
+        minutes = offer.minutes_ago(now)
+        ago = text("ago_now", self.lang) if minutes < 1 else text("ago_min", self.lang, n=minutes)
         return text(
             "c2b_row",
             self.lang,
             amount=kes(offer.amount_kes),
             name=offer.first_name,
             phone=offer.phone_display,
-            minutes=offer.minutes_ago(now),
+            ago=ago,
         )
 
     @asyncSlot()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
@@ -17,6 +17,7 @@ from pos_app.engine.states import State
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes
 from pos_app.ui.naming import named
+from pos_app.ui.shortcuts import DEMO_CUSTOMER_KEY
 from pos_app.ui.strings import engine_text, text
 
 if TYPE_CHECKING:
@@ -57,8 +58,12 @@ class QrDialog(QDialog):
         self.status = QLabel(text("qr_asking", lang))
         named(self.status, "qrStatus")
         self.status.setWordWrap(True)
-        hint = QLabel(text("qr_hint", lang))
+        demo = service.config.demo
+        hint = QLabel(text("qr_hint_demo" if demo else "qr_hint", lang, shortcut=DEMO_CUSTOMER_KEY))
         named(hint, "qrHint")
+        hint.setWordWrap(True)
+        if demo:  # no phone in demo mode: a simulated customer scans the code and pays
+            QShortcut(QKeySequence(DEMO_CUSTOMER_KEY), self, self.on_demo_scan)
 
         column = QVBoxLayout()
         for label in (self.amount, self.scan, self.payee, self.status):
@@ -140,6 +145,13 @@ class QrDialog(QDialog):
                 phone=offer.phone_display,
             )
         )
+
+    @asyncSlot()
+    async def on_demo_scan(self) -> None:
+        if self.qr is not None:
+            await busy(
+                self.service.demo_customer_pays(0, qr_request_id=self.qr.request_id), refused=self._refused
+            )
 
     @asyncSlot()
     async def take_offer(self) -> None:

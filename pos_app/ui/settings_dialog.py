@@ -422,5 +422,5 @@ class SettingsDialog(QDialog):
         try:
             await print_receipt(sample, target, language=language, timeout_s=DEFAULT_TIMEOUT_S)
         except PrinterUnavailable as away:
-            return text("set_print_away", self.lang, reason=away.problem), "error"
+            return text("set_print_away", self.lang, reason=away.problem_in(language)), "error"
         return text("set_print_done", self.lang, printer=target), "ok"

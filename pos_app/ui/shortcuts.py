@@ -49,9 +49,20 @@ PAID_TO_TILL_KEY = "F7"
 # On the sale screen: the sale's M-Pesa QR code for the customer to scan (qr_dialog.py); on its button.
 QR_KEY = "F8"
 
+# Demo mode only: play a customer paying the shop's number from their phone (the amount typed on the sale).
+DEMO_CUSTOMER_KEY = "Ctrl+D"
+
 KEYS: tuple[str, ...] = tuple(
     dict.fromkeys(
-        (*FORM_KEYS, *STEP_KEYS.values(), *NAV_KEYS.values(), PAID_TO_TILL_KEY, QR_KEY, CHECK_MESSAGE_KEY)
+        (
+            *FORM_KEYS,
+            *STEP_KEYS.values(),
+            *NAV_KEYS.values(),
+            PAID_TO_TILL_KEY,
+            QR_KEY,
+            CHECK_MESSAGE_KEY,
+            DEMO_CUSTOMER_KEY,
+        )
     )
 )
 

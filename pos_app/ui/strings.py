@@ -14,8 +14,16 @@ LANGUAGES = ("en", "sw")
 _TABLE: dict[str, tuple[str, str]] = {
     "window_title": ("M-Pesa Till", "M-Pesa Till"),
     "demo_banner": (
-        "DEMO MODE: practice payments on the simulator. No real money moves.",
-        "HALI YA MAJARIBIO: malipo ya mazoezi kwenye simulator. Hakuna pesa halisi.",
+        "DEMO MODE: no real money moves. Ctrl+D: a customer pays the till from their phone.",
+        "HALI YA MAJARIBIO: hakuna pesa halisi. Ctrl+D: mteja analipa till kwa simu yake.",
+    ),
+    "demo_customer_amount": (
+        "Type the amount the customer pays, then Ctrl+D.",
+        "Andika kiasi ambacho mteja analipa, kisha Ctrl+D.",
+    ),
+    "demo_customer_paid": (
+        "Demo: a customer paid KES {amount} to the till; F7 shows it.",
+        "Majaribio: mteja amelipa KES {amount} kwa till; F7 inaionyesha.",
     ),
     "starting": ("Starting the till…", "Till inaanza…"),
     "start_failed": ("The till could not start: {error}", "Till imeshindwa kuanza: {error}"),
@@ -185,10 +193,7 @@ _TABLE: dict[str, tuple[str, str]] = {
         "Esc closes.",
         "Malipo kwa namba ya till ambayo bado hayajachukuliwa. Chagua kwa mishale, Enter itumie, Esc funga.",
     ),
-    "c2b_row": (
-        "KES {amount} · {name} · {phone} · {minutes} min ago",
-        "KES {amount} · {name} · {phone} · dakika {minutes} zilizopita",
-    ),
+    "c2b_row": ("KES {amount} · {name} · {phone} · {ago}", "KES {amount} · {name} · {phone} · {ago}"),
     "c2b_none": (
         "No payments to the till number are waiting. New ones show here as they arrive.",
         "Hakuna malipo kwa namba ya till yanayosubiri. Mapya yataonekana hapa yakifika.",
@@ -209,6 +214,10 @@ _TABLE: dict[str, tuple[str, str]] = {
     "qr_refused": ("No QR code: {reason}", "Hakuna msimbo wa QR: {reason}"),
     "qr_not_taken": ("Not used: {reason}", "Haikutumika: {reason}"),
     "qr_hint": ("Esc: back to the sale", "Esc: rudi kwenye mauzo"),
+    "qr_hint_demo": (
+        "{shortcut}: a demo customer scans it and pays · Esc: back to the sale",
+        "{shortcut}: mteja wa majaribio anaiskani na kulipa · Esc: rudi kwenye mauzo",
+    ),
     "qr_need_amount": (
         "Type the sale's amount first, then press {shortcut} for its QR code.",
         "Andika kiasi cha mauzo kwanza, kisha bonyeza {shortcut} kupata msimbo wake wa QR.",
@@ -733,6 +742,11 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
         "This sale is already paid (receipt by STK Query).",
         "Mauzo haya tayari yamelipwa (yalithibitishwa kwa kuuliza M-Pesa).",
     ),
+    (
+        "Only the demo till can play a customer paying.",
+        "Till ya majaribio pekee inaweza kuigiza mteja akilipa.",
+    ),
+    ("Type the amount the customer pays first.", "Andika kwanza kiasi ambacho mteja analipa."),
 )
 
 

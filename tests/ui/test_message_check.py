@@ -48,6 +48,9 @@ def check(till: Till, dialog: MessageCheckDialog, code: str, first_words: str) -
     till.qtbot.keyClicks(dialog.code_input, code)
     till.qtbot.keyClick(dialog.code_input, Qt.Key.Key_Return)
     till.qtbot.waitUntil(lambda: dialog.result_label.text().startswith(first_words), timeout=10_000)
+    # The whole answer shows: the label is as tall as its wrapped lines need (never cut mid-sentence).
+    label = dialog.result_label
+    till.qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=3000)
     return str(dialog.result_label.property("tone"))
 
 

@@ -292,6 +292,22 @@ def test_a_printer_that_is_away_is_said_plainly_and_the_screen_stays_usable(till
     dialog.reject()
 
 
+def test_in_kiswahili_a_printer_that_is_away_is_said_in_kiswahili(till: Till) -> None:
+    till.press(Qt.Key.Key_F9)
+    till.qtbot.waitUntil(lambda: till.service.config.language == "sw")
+    dialog = open_settings(till)
+    port = closed_port()
+    type_into(till, dialog.fields["printer"], f"tcp://127.0.0.1:{port}")
+    tab_to(till, dialog.print_button)
+    till.qtbot.keyClick(dialog.print_button, Qt.Key.Key_Space)
+    till.qtbot.waitUntil(lambda: dialog.print_result.text().startswith("Hakuna"), timeout=15_000)
+    assert dialog.print_result.text() == (
+        f"Hakuna kilichochapishwa. Printa ya risiti (127.0.0.1:{port}) haijibu: "
+        "hakikisha imewashwa na imeunganishwa."
+    )
+    dialog.reject()
+
+
 def test_test_print_without_a_printer_says_what_to_write(till: Till) -> None:
     dialog = open_settings(till)
     tab_to(till, dialog.print_button)

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Names, not prose: the Daraja portal's own field names, the product's name, a sample number.
 SAME_IN_BOTH = {
     "window_title",
+    "c2b_row",  # only values: amount, name, phone and the "ago" words, each translated
     "phone_placeholder",
     "set_consumer_key",
     "set_consumer_secret",
