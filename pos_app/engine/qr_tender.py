@@ -82,6 +82,7 @@ class QrTender:
         self._config = config
         self._now = now
         self._showing: dict[str, QrSale] = {}
+        self._listeners: list[Callable[[str, str], None]] = []
 
     def showing(self, sale_id: str) -> QrSale | None:
         return self._showing.get(sale_id)
@@ -147,31 +148,51 @@ class QrTender:
             raise QrRefused("A QR code for a paybill needs the paybill number (MPESA_SHORTCODE).")
         return "PB", config.shortcode.strip()
 
+    def subscribe(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
+        """`listener(sale_id, sentence)` when a payment made with a QR sale's reference cannot settle it
+        (another sale has it), so the cashier is told instead of waiting on."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
     async def settle_waiting(self) -> None:
         """Settle each paybill QR sale on screen whose payment has arrived: the account number is the
         sale's reference and the amount the sale's. Called after the feed brings C2B payments."""
         waiting = [qr for qr in self._showing.values() if qr.paybill]
         if not waiting:
             return
-        unclaimed = await self.store.c2b_payments(unclaimed_only=True)
+        arrived = await self.store.c2b_payments(bill_refs=[qr.reference for qr in waiting])
         for qr in waiting:
+            mine = [row for row in arrived if same_reference(row.bill_ref, qr.reference)]
             match = next(
-                (
-                    row
-                    for row in unclaimed
-                    if same_reference(row.bill_ref, qr.reference) and row.amount_kes == qr.amount_kes
-                ),
-                None,
+                (row for row in mine if row.claimed_by is None and row.amount_kes == qr.amount_kes), None
             )
             if match is None:
+                for row in mine:
+                    if row.claimed_by not in (None, qr.sale_id):
+                        self._tell(
+                            qr.sale_id, f"Payment {row.trans_id} is already used on sale {row.claimed_by}."
+                        )
                 continue
             try:
                 await self._paid_to_till.claim(qr.sale_id, match.trans_id, method=Method.QR, actor="system")
             except C2bClaimRefused as refused:
                 log.warning("QR sale %s: payment %s not taken: %s", qr.sale_id, match.trans_id, refused)
+                self._tell(qr.sale_id, refused.message)
                 continue
             log.info("QR sale %s paid by %s", qr.sale_id, match.trans_id)
             self._showing.pop(qr.sale_id, None)
+
+    def _tell(self, sale_id: str, sentence: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(sale_id, sentence)
+            except Exception:
+                log.exception("a QR listener failed")
 
     async def offer(self, sale_id: str) -> C2bOffer | None:
         """For a till-number QR: the newest unclaimed payment of the sale's amount, to offer the cashier."""

@@ -235,7 +235,13 @@ OUTCOME_WORDS = {
     "to_check": "To check",
     "pending": "Still waiting",
 }
-METHOD_WORDS = {"stk": "M-Pesa prompt", "stk_query": "M-Pesa query", "manual": "Manual receipt"}
+METHOD_WORDS = {
+    "stk": "M-Pesa prompt",
+    "stk_query": "M-Pesa query",
+    "manual": "Manual receipt",
+    "c2b": "Paid to till",
+    "qr": "M-Pesa QR",
+}
 
 
 def _word(words: dict[str, str], key: str) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, event, or_, update
+from sqlalchemy import func as sa_func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -214,12 +215,18 @@ class Store:
 
         await self._writer.run(work)
 
-    async def c2b_payments(self, *, unclaimed_only: bool = False) -> list[C2bPaymentRow]:
-        """The shop's C2B payments this till has seen, newest first."""
+    async def c2b_payments(
+        self, *, unclaimed_only: bool = False, bill_refs: Collection[str] = ()
+    ) -> list[C2bPaymentRow]:
+        """The shop's C2B payments this till has seen, newest first; with `bill_refs`, only those whose
+        account number is one of them (spaces and letter case aside: a QR sale's reference)."""
         async with self._sessions() as session:
             query = select(C2bPaymentRow)
             if unclaimed_only:
                 query = query.where(col(C2bPaymentRow.claimed_by).is_(None))
+            if bill_refs:
+                wanted = [ref.strip().upper() for ref in bill_refs]
+                query = query.where(sa_func.upper(sa_func.trim(col(C2bPaymentRow.bill_ref))).in_(wanted))
             result = await session.exec(
                 query.order_by(col(C2bPaymentRow.paid_at).desc(), col(C2bPaymentRow.trans_id))
             )

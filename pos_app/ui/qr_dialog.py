@@ -78,7 +78,10 @@ class QrDialog(QDialog):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self._open = True
-        self._unsubscribers = [service.subscribe(self._attempt_changed)]
+        self._unsubscribers = [
+            service.subscribe(self._attempt_changed),
+            service.qr.subscribe(self._not_settled),
+        ]
         self.finished.connect(self._closed)
 
     def _closed(self, _result: int) -> None:
@@ -120,6 +123,11 @@ class QrDialog(QDialog):
     def _refused(self, refusal: Exception) -> None:
         if self._open:
             self.status.setText(text("qr_refused", self.lang, reason=engine_text(str(refusal), self.lang)))
+
+    def _not_settled(self, sale_id: str, sentence: str) -> None:
+        """The QR's payment arrived but another sale has it: say so rather than wait on."""
+        if self._open and sale_id == self.sale_id:
+            self.status.setText(text("qr_not_taken", self.lang, reason=engine_text(sentence, self.lang)))
 
     def _attempt_changed(self, view: AttemptView) -> None:
         if self._open and view.sale_id == self.sale_id and view.state == State.PAID:

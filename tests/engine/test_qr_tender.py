@@ -169,3 +169,36 @@ async def test_a_buy_goods_till_without_its_till_number_is_told_which_setting_to
             await front.qr.show("SQR000004", 100)
     finally:
         await close(rigs)
+
+
+async def test_a_qr_payment_another_sale_took_first_is_told_not_waited_on(
+    simulator: RunningSimulator, relay_server: RunningRelay, tmp_path: Path
+) -> None:
+    shop = await make_shop(relay_server, "duka", SANDBOX_SHORTCODE, ["front", "back"])
+    await register_relay(simulator, relay_server, shop.ref)
+    front_rig = Rig(simulator, relay_server, shop.keys["front"], "", tmp_path / "front")
+    back_rig = Rig(simulator, relay_server, shop.keys["back"], "", tmp_path / "back")
+    gate = await front_rig.gate_relay()  # the front till's line to the relay, cut while the back till claims
+    try:
+        front = await front_rig.open(timings=replace(FAST, long_poll_s=0.2))
+        back = await back_rig.open(timings=replace(FAST, long_poll_s=0.2))
+        told: list[tuple[str, str]] = []
+        front.qr.subscribe(lambda sale_id, sentence: told.append((sale_id, sentence)))
+        qr = await front.qr.show("SQR000005", 90)
+        await gate.close()
+        paid = await customer_pays(simulator, qr=qr.request_id)
+        # The other till's cashier takes it under Paid to till before the front till hears of it.
+        await back.claim_c2b("SBACK0001", paid["TransID"])
+        await gate.open()
+
+        async def front_told() -> bool:
+            # Said again on each later feed change while the QR is on screen: the same sentence.
+            return bool(told) and set(told) == {
+                ("SQR000005", f"Payment {paid['TransID']} is already used on sale SBACK0001.")
+            }
+
+        await eventually(front_told)
+        assert await front.store.attempts_for_sale("SQR000005") == []
+    finally:
+        await close([front_rig, back_rig])
+        await gate.close()
