@@ -116,7 +116,7 @@ def test_f8_without_an_amount_asks_for_it_and_esc_gives_the_sale_back_in_swahili
     assert (dialog.scan.text(), dialog.windowTitle()) == ("Skani kwa M-Pesa", "Lipa kwa QR")
     sale_id = dialog.sale_id
     assert till.service.qr.showing(sale_id) is not None
-    assert focused() is dialog
+    till.qtbot.waitUntil(lambda: focused() is dialog, timeout=5000)
     till.press(Qt.Key.Key_Escape)
     till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
     till.qtbot.waitUntil(lambda: focused() is window.sale.amount_input, timeout=3000)
@@ -170,6 +170,7 @@ def test_esc_while_m_pesa_draws_the_qr_gives_the_sale_back_and_the_late_code_is_
     assert isinstance(dialog, QrDialog)
     sale_id = dialog.sale_id
     assert dialog.status.text() == "Asking M-Pesa for the QR code…"
+    till.qtbot.waitUntil(lambda: focused() is dialog, timeout=5000)  # the keyboard is the dialog's
     till.press(Qt.Key.Key_Escape)
     till.qtbot.waitUntil(lambda: not window.open_dialogs(), timeout=5000)
     answer.set()
