@@ -1,6 +1,6 @@
 """Take the README's screenshots of the till in demo mode: sale screen, a paid result, a failure, a push
-M-Pesa refused, an unknown result, the day report and the history. Real window, real engine, the Daraja
-simulator; nothing is faked.
+M-Pesa refused, an unknown result, the day report and the history, the QR tender. Real window, real engine,
+the Daraja simulator; nothing is faked.
 
     xvfb-run -a .venv/bin/python scripts/screenshots.py        # writes docs/screenshots/*.png
     xvfb-run -a .venv/bin/python scripts/screenshots.py --size 1024x600 --lang sw
@@ -103,6 +103,22 @@ async def counter_payments(window: MainWindow, service: TillService) -> None:
         await close_dialogs(window)
 
 
+async def qr_sale(window: MainWindow) -> None:
+    """Pay by QR (F12): the sale's QR code over the window, then the demo customer scans it (Ctrl+D) and the
+    sale is paid by itself."""
+    from pos_app.ui.qr_dialog import QrDialog
+
+    await sale(window, "1250", "")
+    window.on_qr()
+    dialog = next(d for d in window.open_dialogs() if isinstance(d, QrDialog))
+    await until(lambda: dialog.qr is not None)
+    await shoot_with_dialog(window, "qr")
+    dialog.on_demo_scan()
+    await until(lambda: not window.open_dialogs())
+    await until(lambda: window.current is not None and window.current.method == "qr")
+    await shoot(window, "qr-paid")
+
+
 async def owner_dialogs(window: MainWindow) -> None:
     """A manual receipt for an unknown sale (the owner PIN asked), and Settings with the owner's part
     first."""
@@ -184,6 +200,7 @@ async def take(window: MainWindow, lang: str) -> None:
         await shoot(window, "history")
 
         await counter_payments(window, service)
+        await qr_sale(window)
         await owner_dialogs(window)
     finally:
         window.detach()

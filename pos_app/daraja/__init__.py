@@ -1,4 +1,4 @@
-"""The till's async Daraja client (OAuth, STK Push, STK Query) on httpx; see docs/architecture.md."""
+"""The till's async Daraja client (OAuth, STK Push, STK Query, Dynamic QR) on httpx; docs/architecture.md."""
 
 from pos_app.daraja.client import DarajaClient
 from pos_app.daraja.config import BUY_GOODS, PAY_BILL, DarajaConfig, DarajaConfigError
@@ -16,7 +16,7 @@ from pos_app.daraja.errors import (
     PushRejected,
     RateLimited,
 )
-from pos_app.daraja.replies import PushAccepted, QueryAnswer
+from pos_app.daraja.replies import DynamicQr, PushAccepted, QueryAnswer
 
 __all__ = [
     "BUY_GOODS",
@@ -27,6 +27,7 @@ __all__ = [
     "DarajaConfigError",
     "DarajaError",
     "DarajaUnreachable",
+    "DynamicQr",
     "InvalidAccessToken",
     "InvalidPaymentPhone",
     "InvalidPaymentRequest",

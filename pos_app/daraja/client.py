@@ -1,4 +1,4 @@
-"""Async Daraja client for the till: OAuth, STK Push, STK Query (docs/daraja.md §1–§3).
+"""Async Daraja client for the till: OAuth, STK Push, STK Query, Dynamic QR (docs/daraja.md §1–§3, §6b).
 
 Guarantees:
 - One cached access token, reused until shortly before it expires; concurrent callers share one
@@ -41,14 +41,17 @@ from pos_app.daraja.errors import (
     PushRejected,
     RateLimited,
 )
+from pos_app.daraja.qr_request import qr_request_body
 from pos_app.daraja.replies import (
     AUTH_REFUSED,
     MERCHANT_ERROR_CODE,
     PROMPT_MAY_BE_ON_PHONE,
+    DynamicQr,
     PushAccepted,
     QueryAnswer,
     Reply,
     definite_merchant_refusal,
+    dynamic_qr_of,
     parse_expires_in,
     transport_error,
 )
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 OAUTH_PATH = "/oauth/v1/generate"
 STK_PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+QR_PATH = "/mpesa/qrcode/v1/generate"
 
 ACCOUNT_REFERENCE_MAX = 12  # §2: documented maximum, shown in the prompt
 TRANSACTION_DESC_MAX = 13  # §2: documented maximum; empty gives `Invalid Remarks` live
@@ -385,3 +389,47 @@ class DarajaClient:
             # finished ids all mean "no answer yet, ask again"; so does any other server error.
             return QueryAnswer("pending", None, reply.error_message, body, reply.status)
         raise reply.error(DarajaError, "Daraja refused the STK Query")
+
+    # ---- Dynamic QR (§6b) -------------------------------------------------------------------------
+
+    async def dynamic_qr(
+        self, *, merchant_name: str, ref_no: str, amount_kes: int, trx_code: str, cpi: str, size_px: int
+    ) -> DynamicQr:
+        """Ask Daraja to draw a QR code the customer scans to pay `amount_kes` (§6b). It moves no money, so
+        an invalid-token answer is retried once with a fresh token. DarajaUnreachable when nothing usable came
+        back; RateLimited; any other DarajaError is Daraja's refusal."""
+        body = qr_request_body(
+            merchant_name=merchant_name,
+            ref_no=ref_no,
+            amount_kes=amount_kes,
+            trx_code=trx_code,
+            cpi=cpi,
+            size_px=size_px,
+            max_amount_kes=self.config.max_amount_kes,
+        )
+        for attempt in (1, 2):
+            token = await self.access_token()
+            try:
+                response = await self._http.post(
+                    self.config.base_url + QR_PATH, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                raise transport_error(
+                    DarajaUnreachable, exc, "No answer from Daraja to the QR request"
+                ) from exc
+            reply = Reply.of(response, token)
+            if reply.invalid_token and attempt == 1:
+                self.invalidate_token(token)
+                continue
+            break
+        qr = dynamic_qr_of(reply)
+        if qr is not None:
+            log.info("Dynamic QR %s: %s %s KES %d", qr.request_id, trx_code, cpi, amount_kes)
+            return qr
+        if reply.rate_limited:
+            raise reply.error(RateLimited, "Daraja is limiting requests; try the QR code again in a minute")
+        if reply.invalid_token:
+            raise reply.error(InvalidAccessToken, "Daraja refused a fresh access token")
+        if reply.status == 200 or reply.status >= 500:
+            raise reply.error(DarajaUnreachable, "Daraja sent no QR code back")
+        raise reply.error(DarajaError, "Daraja refused the QR request")

@@ -1,8 +1,9 @@
-"""Reading Daraja's answers (docs/daraja.md §1–§3): error codes, the answer types the client returns, and
+"""Reading Daraja's answers (docs/daraja.md §1–§3, §6b): error codes, the answer types the client returns, and
 the wording of refusals. The client (`client.py`) sends requests; this module only reads what came back."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -132,3 +133,50 @@ def definite_merchant_refusal(message: str) -> str | None:
     if "merchant does not exist" in text:
         return "Daraja does not know this shortcode: check MPESA_SHORTCODE and the environment"
     return None
+
+
+# ---- Dynamic QR (§6b) ---------------------------------------------------------------------------------
+
+#: §6b: the image arrives base64 in `QRCode`; a PNG in the published sample, JPEG in one SDK's sample.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class DynamicQr:
+    """A QR code Daraja drew for one payment: the image bytes (`image_type` "png" or "jpeg") and ids."""
+
+    image: bytes = field(repr=False)
+    image_type: Literal["png", "jpeg"]
+    request_id: str
+    response_code: str
+    response_description: str
+
+
+def dynamic_qr_of(reply: Reply) -> DynamicQr | None:
+    """The QR in a 200 answer, or None. Success is read from a decodable image being there, not from
+    `ResponseCode`: the published sample puts a conversation id in it, SDK tests "0" (§6b)."""
+    body = reply.body
+    if reply.status != 200 or not isinstance(body, dict) or not isinstance(body.get("QRCode"), str):
+        return None
+    encoded = body["QRCode"].strip()
+    if encoded.startswith("data:") and "," in encoded:  # `data:image/jpeg;base64,…` as one sample renders it
+        encoded = encoded.split(",", 1)[1]
+    try:
+        image = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+    kind: Literal["png", "jpeg"]
+    if image.startswith(PNG_SIGNATURE):
+        kind = "png"
+    elif image.startswith(JPEG_SIGNATURE):
+        kind = "jpeg"
+    else:
+        return None
+    return DynamicQr(
+        image=image,
+        image_type=kind,
+        request_id=str(body.get("RequestID") or "").strip(),
+        response_code=str(body.get("ResponseCode") or "").strip(),
+        response_description=str(body.get("ResponseDescription") or "").strip(),
+    )

@@ -53,14 +53,18 @@ async def register_demo_shop(
     log.info("demo: the simulator sends paybill %s's payments to this till's relay", shortcode)
 
 
-async def customer_pays(http: httpx.AsyncClient, simulator_url: str, shortcode: str, amount_kes: int) -> str:
-    """A demo customer pays `amount_kes` to the demo paybill; the M-Pesa receipt (TransID) once the
-    simulator has delivered the confirmation to the relay."""
-    answer = await http.post(
-        f"{simulator_url}/simulator/c2b/pay",
-        json={"paybill": shortcode, "ref": DEMO_ACCOUNT, "amount": amount_kes, "phone": DEMO_PAYER},
-        timeout=20,
+async def customer_pays(
+    http: httpx.AsyncClient, simulator_url: str, shortcode: str, amount_kes: int, *, qr: str | None = None
+) -> str:
+    """A demo customer pays `amount_kes` to the demo paybill, or scans the sale's QR code (`qr`, its
+    RequestID: the amount and account number are the QR's, docs/daraja.md §6b); the M-Pesa receipt (TransID)
+    once the simulator has delivered the confirmation to the relay."""
+    body: dict[str, object] = (
+        {"qr": qr, "phone": DEMO_PAYER}
+        if qr
+        else {"paybill": shortcode, "ref": DEMO_ACCOUNT, "amount": amount_kes, "phone": DEMO_PAYER}
     )
+    answer = await http.post(f"{simulator_url}/simulator/c2b/pay", json=body, timeout=20)
     if answer.status_code != 200:
         raise DemoPaymentError(str(answer.json().get("error", answer.text)))
     return str(answer.json()["TransID"])

@@ -148,9 +148,12 @@ class PaidToTill:
         ]
         return sorted(offers, key=lambda offer: not offer.matches_sale)  # stable: newest first within
 
-    async def claim(self, sale_id: str, trans_id: str) -> AttemptView:
-        """Claim the C2B payment `trans_id` at the relay for `sale_id`, then settle the sale paid with it.
-        Claiming again for the same sale returns its payment. C2bClaimRefused with a sentence otherwise."""
+    async def claim(
+        self, sale_id: str, trans_id: str, *, method: Method = Method.C2B, actor: str = "cashier"
+    ) -> AttemptView:
+        """Claim the C2B payment `trans_id` at the relay for `sale_id`, then settle the sale paid with it
+        (`method` says the tender: paid to till, or the sale's QR code). Claiming again for the same sale
+        returns its payment. C2bClaimRefused with a sentence otherwise."""
         code = trans_id.strip().upper()
         sale_key = sale_id.strip()
         async with self._claiming:
@@ -168,7 +171,12 @@ class PaidToTill:
                 )
             payment, decided_by = await self._claim_at_relay(sale_key, code)
             return await self._settle(
-                sale_key, payment, sale_exists=bool(attempts) or None, source=decided_by
+                sale_key,
+                payment,
+                sale_exists=bool(attempts) or None,
+                source=decided_by,
+                method=method,
+                actor=actor,
             )
 
     async def _claim_at_relay(self, sale_id: str, code: str) -> tuple[C2bPayment, str]:
@@ -255,7 +263,14 @@ class PaidToTill:
         )
 
     async def _settle(
-        self, sale_id: str, payment: C2bPayment, *, sale_exists: bool | None, source: str
+        self,
+        sale_id: str,
+        payment: C2bPayment,
+        *,
+        sale_exists: bool | None,
+        source: str,
+        method: Method,
+        actor: str,
     ) -> AttemptView:
         now = self._now()
         sale = None
@@ -270,7 +285,7 @@ class PaidToTill:
             outcome="paid",
             result_code="0",
             receipt=payment.trans_id,
-            method=Method.C2B,
+            method=method,
             created_at=now,
             updated_at=now,
             settled_at=now,
@@ -280,9 +295,9 @@ class PaidToTill:
         return await self.ledger.create(
             sale,
             attempt,
-            actor="cashier",
+            actor=actor,
             detail={
-                "method": Method.C2B,
+                "method": method,
                 "trans_id": payment.trans_id,
                 "first_name": payment.first_name,
                 "phone": payment.phone,

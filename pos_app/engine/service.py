@@ -32,6 +32,7 @@ from pos_app.engine.manual_receipts import ManualReceipts
 from pos_app.engine.message_check import MessageCheck, MessageChecker
 from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
+from pos_app.engine.qr_tender import QrTender
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.relay_client import RelayClient, RelayError
 from pos_app.engine.settling import RelayLink, Settler
@@ -52,6 +53,7 @@ from pos_app.engine.views import (
 from pos_app.store.db import Store
 
 if TYPE_CHECKING:
+    from daraja_core.contract import C2bPayment
     from daraja_core.serve import BackgroundServer
 
 log = logging.getLogger(__name__)
@@ -123,12 +125,19 @@ class TillService:
             ledger=self.ledger, relay=lambda: self.relay, now=now, demo=config.demo
         )
         self.cash = Cash(ledger=self.ledger, now=now, demo=config.demo)
+        self.qr = QrTender(
+            daraja=self.daraja,
+            paid_to_till=self.paid_to_till,
+            relay=lambda: self.relay,
+            config=lambda: self.config,
+            now=now,
+        )
         self.reconciler = Reconciler(
             self.settler,
             now=now,
             on_callback_seen=self._saw_callback,
             tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
-            on_c2b=self.paid_to_till.keep,
+            on_c2b=self._c2b_arrived,
         )
         self.housekeeping = Housekeeping(
             ledger=self.ledger,
@@ -384,23 +393,30 @@ class TillService:
         return await self.paid_to_till.unclaimed(sale_amount_kes)
 
     async def _pulled_new(self) -> None:
+        # Payments Pull found (the relay missed them): listed under Paid to till, and a QR sale takes its own.
         self.paid_to_till.tell_listeners()
+        await self.qr.settle_waiting()
+
+    async def _c2b_arrived(self, payments: list[C2bPayment]) -> None:
+        # Kept first (Paid to till lists them), then a paybill QR sale on screen takes its own (qr_tender.py).
+        await self.paid_to_till.keep(payments)
+        await self.qr.settle_waiting()
 
     async def claim_c2b(self, sale_id: str, trans_id: str) -> AttemptView:
         """Settle the sale paid with this C2B payment; C2bClaimRefused names the sale that has it."""
         return await self.paid_to_till.claim(sale_id, trans_id)
 
-    async def demo_customer_pays(self, amount_kes: int) -> str:
-        """Demo mode only: a customer pays the demo paybill from their phone (demo_customer.py); the
-        M-Pesa receipt. Its payment then shows under Paid to till like a real one."""
+    async def demo_customer_pays(self, amount_kes: int, *, qr_request_id: str | None = None) -> str:
+        """Demo mode only: a customer pays the demo paybill from their phone, or scans the sale's QR code
+        (demo_customer.py); the M-Pesa receipt. Its payment then arrives like a real one."""
         from pos_app.engine.demo_customer import customer_pays
 
         if self._simulator is None:
             raise ValueError("Only the demo till can play a customer paying.")
-        if amount_kes < 1:
+        if amount_kes < 1 and not qr_request_id:
             raise ValueError("Type the amount the customer pays first.")
         return await customer_pays(
-            self._relay_http, self._simulator.base_url, self.config.shortcode, amount_kes
+            self._relay_http, self._simulator.base_url, self.config.shortcode, amount_kes, qr=qr_request_id
         )
 
     # --- manual receipts, settings and the owner PIN -------------------------------------------------

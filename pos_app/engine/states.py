@@ -47,6 +47,7 @@ class Method(StrEnum):
     MANUAL = "manual"  # the owner typed the receipt from the customer's SMS
     C2B = "c2b"  # the customer paid the till number; the cashier claimed it (paid_to_till.py)
     CASH = "cash"  # the cashier took cash for the sale (cash.py)
+    QR = "qr"  # the customer scanned the sale's Dynamic QR and paid (qr_tender.py)
 
 
 class IllegalTransition(RuntimeError):

@@ -282,12 +282,21 @@ METHOD_WORDS = {
     "manual": "Manual receipt",
     "c2b": "Paid to till",
     "cash": "Cash",
+    "qr": "M-Pesa QR",
 }
 #: The tenders of the day's takings, in the report's order, and the method(s) each gathers.
-TENDERS = ("mpesa", "c2b", "manual", "cash")
-TENDER_OF_METHOD = {"stk": "mpesa", "stk_query": "mpesa", "c2b": "c2b", "manual": "manual", "cash": "cash"}
+TENDERS = ("mpesa", "qr", "c2b", "manual", "cash")
+TENDER_OF_METHOD = {
+    "stk": "mpesa",
+    "stk_query": "mpesa",
+    "qr": "qr",
+    "c2b": "c2b",
+    "manual": "manual",
+    "cash": "cash",
+}
 TENDER_WORDS = {
     "mpesa": "M-Pesa prompt",
+    "qr": "M-Pesa QR",
     "c2b": "Paid to till",
     "manual": "Manual receipt (verified)",
     "cash": "Cash",

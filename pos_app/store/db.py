@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, event, or_, update
+from sqlalchemy import func as sa_func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -296,9 +297,15 @@ class Store:
             return list(result.all())
 
     async def c2b_payments(
-        self, *, unclaimed_only: bool = False, paid_between: tuple[datetime, datetime] | None = None
+        self,
+        *,
+        unclaimed_only: bool = False,
+        paid_between: tuple[datetime, datetime] | None = None,
+        bill_refs: Collection[str] = (),
     ) -> list[C2bPaymentRow]:
-        """The shop's C2B payments this till has seen (paid in [start, end) when given), newest first."""
+        """The shop's C2B payments this till has seen, newest first: paid in [start, end) when given; with
+        `bill_refs`, only those whose account number is one of them (spaces and letter case aside: a QR
+        sale's reference)."""
         async with self._sessions() as session:
             query = select(C2bPaymentRow)
             if unclaimed_only:
@@ -306,6 +313,9 @@ class Store:
             if paid_between is not None:
                 start, end = paid_between
                 query = query.where(col(C2bPaymentRow.paid_at) >= start, col(C2bPaymentRow.paid_at) < end)
+            if bill_refs:
+                wanted = [ref.strip().upper() for ref in bill_refs]
+                query = query.where(sa_func.upper(sa_func.trim(col(C2bPaymentRow.bill_ref))).in_(wanted))
             result = await session.exec(
                 query.order_by(col(C2bPaymentRow.paid_at).desc(), col(C2bPaymentRow.trans_id))
             )

@@ -38,13 +38,21 @@ from pos_app.ui.manual_receipt_dialog import ManualReceiptDialog
 from pos_app.ui.message_check_dialog import MessageCheckDialog
 from pos_app.ui.naming import named
 from pos_app.ui.paid_to_till_dialog import PaidToTillDialog
+from pos_app.ui.qr_dialog import QrDialog
 from pos_app.ui.receipt_printing import can_print, print_sale
 from pos_app.ui.report_view import ReportView
 from pos_app.ui.resources import app_icon
 from pos_app.ui.sale_controller import SaleController
 from pos_app.ui.sale_screen import SaleScreen
 from pos_app.ui.settings_dialog import SettingsDialog
-from pos_app.ui.shortcuts import CHECK_MESSAGE_KEY, DEMO_CUSTOMER_KEY, NAV_KEYS, PAID_TO_TILL_KEY, with_key
+from pos_app.ui.shortcuts import (
+    CHECK_MESSAGE_KEY,
+    DEMO_CUSTOMER_KEY,
+    NAV_KEYS,
+    PAID_TO_TILL_KEY,
+    QR_KEY,
+    with_key,
+)
 from pos_app.ui.status_bar import Banner, TillStatusBar
 from pos_app.ui.strings import engine_text, text
 
@@ -121,6 +129,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status_bar)
 
         self.sale_flow.verify_requested.connect(self.on_manual_receipt_clicked)
+        self.sale.qr_requested.connect(self.on_qr)
         QShortcut(QKeySequence(PAID_TO_TILL_KEY), self, self.on_paid_to_till)
         QShortcut(QKeySequence(DEMO_CUSTOMER_KEY), self, self.on_demo_customer_pays)
         # On the sale screen: check the receipt code of the customer's M-Pesa SMS.
@@ -311,6 +320,24 @@ class MainWindow(QMainWindow):
         dialog.claimed.connect(self.sale_flow.show_paid)
         self._open_modeless(dialog)
         dialog.refresh()
+
+    def on_qr(self) -> None:
+        """The sale's M-Pesa QR code, for the amount on the form (qr_dialog.py)."""
+        if self.service is None:
+            return
+        amount_kes = self.sale.amount_input.amount_kes()
+        if amount_kes is None:
+            self.sale.show_message(text("qr_need_amount", self.lang, shortcut=QR_KEY), error=True)
+            self.sale.amount_input.setFocus()
+            return
+        from pos_app.engine.charging import new_id
+
+        sale_id = self.sale_flow.sale_id or new_id("S", 9)
+        dialog = QrDialog(self.service, sale_id, amount_kes, self.lang, self)
+        dialog.claimed.connect(self.sale_flow.show_paid)
+        self._open_modeless(dialog)
+        dialog.setFocus()
+        dialog.load()
 
     @asyncSlot()
     async def on_demo_customer_pays(self) -> None:

@@ -84,7 +84,9 @@ def anomaly_word(anomaly: str, lang: str) -> str:
 
 def method_word(method: str, lang: str) -> str:
     return (
-        text(f"method_{method}", lang) if method in ("stk", "stk_query", "manual", "c2b", "cash") else method
+        text(f"method_{method}", lang)
+        if method in ("stk", "stk_query", "manual", "c2b", "cash", "qr")
+        else method
     )
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from pos_app.ui.inputs import AmountInput, PhoneInput
 from pos_app.ui.naming import named
 from pos_app.ui.presentation import Presentation
-from pos_app.ui.shortcuts import CASH_KEY, CHARGE_KEY, with_key
+from pos_app.ui.shortcuts import CASH_KEY, CHARGE_KEY, QR_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
 
@@ -32,6 +32,7 @@ FORM_WIDTH = 360
 
 class SaleScreen(QWidget):
     charge_requested = Signal()
+    qr_requested = Signal()  # the QR button or its key: the sale's M-Pesa QR code (qr_dialog.py)
     enter_pressed = Signal()
     escape_pressed = Signal()
     typed = Signal(str)  # a character typed where no field takes it (a result's buttons have the focus)
@@ -74,6 +75,11 @@ class SaleScreen(QWidget):
         cash_key = QShortcut(QKeySequence(CASH_KEY), self)
         cash_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         cash_key.activated.connect(self.cash_requested)
+        self.qr_button = QPushButton()
+        named(self.qr_button, "qrButton")
+        # Off the Tab chain (amount → phone → Charge), like the screen buttons: it has its key instead.
+        self.qr_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.qr_button.clicked.connect(self.qr_requested)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hintLabel")
         self.hint_label.setWordWrap(True)  # a long hint wraps instead of widening the form
@@ -89,7 +95,14 @@ class SaleScreen(QWidget):
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.setVerticalSpacing(6)
-        form.addRow(self.amount_label, self.amount_input)
+        # The QR tender sits beside the amount it is for (under Charge it would not fit a 600-pixel screen).
+        amount_row = QHBoxLayout()
+        amount_row.setContentsMargins(0, 0, 0, 0)
+        amount_row.addWidget(self.amount_label)
+        amount_row.addStretch(1)
+        amount_row.addWidget(self.qr_button)
+        form.addRow(amount_row)
+        form.addRow(self.amount_input)
         form.addRow(self.amount_hint)
         form.addRow(self.phone_label, self.phone_input)
         form.addRow(self.phone_hint)
@@ -131,6 +144,8 @@ class SaleScreen(QWidget):
         self.phone_input.setPlaceholderText(text("phone_placeholder", lang))
         self.description_label.setText(text("description_label", lang))
         self.charge_button.setText(with_key(text("charge", lang), CHARGE_KEY))
+        self.qr_button.setText(with_key(text("qr_button", lang), QR_KEY))
+        self.qr_button.setShortcut(QKeySequence(QR_KEY))  # after setText, which resets it
         self.status_panel.set_language(lang)
         self._show_amount_problem()
         self._show_phone_problem(*self._phone_problem)

@@ -54,6 +54,9 @@ PAID_TO_TILL_KEY = "F7"
 # In History: the owner gives back a payment to the till number a sale took by mistake (owner PIN).
 RELEASE_KEY = "Alt+G"
 
+# On the sale screen: the sale's M-Pesa QR code for the customer to scan (qr_dialog.py); on its button.
+QR_KEY = "F12"
+
 # Demo mode only: play a customer paying the shop's number from their phone (the amount typed on the sale).
 DEMO_CUSTOMER_KEY = "Ctrl+D"
 
@@ -64,6 +67,7 @@ KEYS: tuple[str, ...] = tuple(
             *STEP_KEYS.values(),
             *NAV_KEYS.values(),
             PAID_TO_TILL_KEY,
+            QR_KEY,
             CHECK_MESSAGE_KEY,
             RELEASE_KEY,
             DEMO_CUSTOMER_KEY,

@@ -166,6 +166,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "report_count": ("Count", "Idadi"),
     "report_by_tender": ("Takings by tender", "Mapato kwa njia ya malipo"),
     "tender_mpesa": ("M-Pesa prompt", "Ombi la M-Pesa"),
+    "tender_qr": ("M-Pesa QR", "QR ya M-Pesa"),
     "tender_c2b": ("Paid to till", "Imelipwa kwa till"),
     "tender_manual": ("Manual receipt (verified)", "Risiti kwa mkono (imethibitishwa)"),
     "tender_cash": ("Cash", "Pesa taslimu"),
@@ -215,6 +216,29 @@ _TABLE: dict[str, tuple[str, str]] = {
     ),
     "c2b_refused": ("Not used: {reason}", "Haikutumika: {reason}"),
     "method_c2b": ("Paid to till", "Imelipwa kwa till"),
+    # QR (the customer scans the sale's Dynamic QR and pays; pos_app/engine/qr_tender.py)
+    "qr_button": ("M-Pesa QR", "QR ya M-Pesa"),
+    "qr_title": ("Pay by QR", "Lipa kwa QR"),
+    "qr_scan": ("Scan with M-Pesa", "Skani kwa M-Pesa"),
+    "qr_paybill": ("Paybill {number}, account {reference}", "Paybill {number}, akaunti {reference}"),
+    "qr_till": ("Till number {number}", "Namba ya till {number}"),
+    "qr_asking": ("Asking M-Pesa for the QR code…", "Inaomba M-Pesa msimbo wa QR…"),
+    "qr_waiting": (
+        "Waiting for the payment; the sale closes by itself when it arrives.",
+        "Inasubiri malipo; mauzo yatafungwa yenyewe yakifika.",
+    ),
+    "qr_refused": ("No QR code: {reason}", "Hakuna msimbo wa QR: {reason}"),
+    "qr_not_taken": ("Not used: {reason}", "Haikutumika: {reason}"),
+    "qr_hint": ("Esc: back to the sale", "Esc: rudi kwenye mauzo"),
+    "qr_hint_demo": (
+        "{shortcut}: a demo customer scans it and pays · Esc: back to the sale",
+        "{shortcut}: mteja wa majaribio anaiskani na kulipa · Esc: rudi kwenye mauzo",
+    ),
+    "qr_need_amount": (
+        "Type the sale's amount first, then press {shortcut} for its QR code.",
+        "Andika kiasi cha mauzo kwanza, kisha bonyeza {shortcut} kupata msimbo wake wa QR.",
+    ),
+    "method_qr": ("M-Pesa QR", "QR ya M-Pesa"),
     # Manual receipt
     "history_release": ("Give back payment", "Rudisha malipo"),
     "release_title": ("Give back a payment to the till number", "Rudisha malipo ya namba ya till"),
@@ -495,6 +519,34 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
     ("{} is already taken by sale {}.", "{0} tayari yamechukuliwa na mauzo {1}."),
     ("The relay could not be asked to claim {}: {}.", "Relay haikuweza kuulizwa kuchukua {0}: {1}."),
     ("The relay has no payment {} to this shop.", "Relay haina malipo {0} kwa duka hili."),
+    # QR refused (pos_app/engine/qr_tender.py, pos_app/daraja/qr_request.py)
+    ("QR payments need the relay; this till has none.", "Malipo kwa QR yanahitaji relay; till hii haina."),
+    (
+        "M-Pesa did not send the QR code; try again or take another payment.",
+        "M-Pesa haikutuma msimbo wa QR; jaribu tena au pokea malipo kwa njia nyingine.",
+    ),
+    ("M-Pesa refused the QR code: {}.", "M-Pesa imekataa msimbo wa QR: {0}."),
+    (
+        "A QR code for Buy Goods needs the till number (MPESA_TILL_NUMBER).",
+        "Msimbo wa QR wa Buy Goods unahitaji namba ya till (MPESA_TILL_NUMBER).",
+    ),
+    (
+        "A QR code for a paybill needs the paybill number (MPESA_SHORTCODE).",
+        "Msimbo wa QR wa paybill unahitaji namba ya paybill (MPESA_SHORTCODE).",
+    ),
+    (
+        "A QR code needs the shop's name and a reference of 1 to {} characters.",
+        "Msimbo wa QR unahitaji jina la duka na kumbukumbu ya herufi 1 hadi {0}.",
+    ),
+    (
+        "The amount must be a whole number of shillings, at least KES 1.",
+        "Kiasi lazima kiwe shilingi kamili, angalau KES 1.",
+    ),
+    ("The amount is above the KES {} limit.", "Kiasi kinazidi kikomo cha KES {0}."),
+    (
+        "A QR code needs a till (BG) or paybill (PB) number.",
+        "Msimbo wa QR unahitaji namba ya till (BG) au paybill (PB).",
+    ),
     # Charging refused
     ("A payment for this sale is already being sent.", "Malipo ya mauzo haya tayari yanatumwa."),
     (

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from pos_app.ui.main_window import MainWindow
 from pos_app.ui.presentation import Action
-from pos_app.ui.shortcuts import CHARGE_KEY, KEYS, NAV_KEYS, STEP_KEYS
+from pos_app.ui.shortcuts import CHARGE_KEY, KEYS, NAV_KEYS, QR_KEY, STEP_KEYS
 from pos_app.ui.status_panel import StatusPanel
 from tests.ui.harness import focused
 
@@ -48,8 +48,15 @@ def test_each_screen_key_is_the_same_in_english_and_kiswahili_shown_on_its_butto
         window.set_language(lang)
         seen[lang] = {name: (shown_key(b.text()), b.shortcut().toString()) for name, b in window.nav.items()}
         seen[lang]["charge"] = (shown_key(window.sale.charge_button.text()), "")
+        qr_button = window.sale.qr_button
+        seen[lang]["qr"] = (shown_key(qr_button.text()), qr_button.shortcut().toString())
     assert seen["en"] == seen["sw"]
-    assert {name: keys[0] for name, keys in seen["en"].items()} == {**NAV_KEYS, "charge": CHARGE_KEY}
+    assert {name: keys[0] for name, keys in seen["en"].items()} == {
+        **NAV_KEYS,
+        "charge": CHARGE_KEY,
+        "qr": QR_KEY,
+    }
+    assert seen["en"]["qr"][1] == QR_KEY
 
 
 def test_try_another_number_is_alt_a_in_kiswahili_too(till):
