@@ -12,6 +12,7 @@ import time
 
 from litestar import Litestar, asgi
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
 
 from relay.intake import IncomingCallback
 from relay.service import Relay
@@ -121,11 +122,18 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     )
     try:
         await relay.write.submit_callback(item)
-    except Exception:
-        # Not on disk, so not acknowledged: the one case the relay does not answer 200.
-        log.exception("callback could not be stored")
+    except Exception as error:
+        # Not on disk, so not acknowledged: the one case the relay does not answer 200. No traceback for a
+        # driver error: its chained cause can quote the row, body and phone included (relay.writer).
+        reason = relay.storage_failed(error)
+        log.error(
+            "callback could not be stored, refused with 503: %s",
+            reason,
+            exc_info=None if isinstance(error, DBAPIError) else error,
+        )
         await answer(send, 503, NOT_STORED)
         return
+    relay.storage_failure = None
     await answer(send, 200, ACCEPTED)
     relay.metrics.intake_latency.observe(time.perf_counter() - started)
 

@@ -9,17 +9,23 @@ Select them with `-m drill`; they run in the normal suite, each with a load wind
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from relay.db import Database
 from relay.models import payment_table
+from relay.service import Relay
+from relay.simulate import stk_callback_bytes
+from tests.relay.conftest import auth, registration
 from tests.relay.drill_support import Load, RelayProcess, prepare, stored_results
+from tests.support.relay_fixtures import RunningRelay
 
 pytestmark = pytest.mark.drill
 
@@ -126,3 +132,68 @@ async def test_postgres_connections_cut_while_serving_refuse_callbacks_and_intak
     assert acknowledged - await completed_ids(pg_url) == set(), [
         raws[cid] for cid in acknowledged - await completed_ids(pg_url)
     ]
+
+
+def break_storage(service: Relay, pragma: str) -> None:
+    """Run a PRAGMA on the relay's own SQLite writer connection (its pool holds one), outside any
+    transaction: `query_only` makes the database read-only, `max_page_count` its disk full."""
+    engine = service.database._sync_writer
+    assert engine is not None
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if pragma == "full":
+            (pages,) = cursor.execute("PRAGMA page_count").fetchone()
+            pragma = f"max_page_count = {pages}"
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "repair", "cause"),
+    [
+        ("query_only = ON", "query_only = OFF", "readonly"),
+        ("full", "max_page_count = 1073741823", "full"),
+    ],
+    ids=["read-only", "disk-full"],
+)
+async def test_storage_that_refuses_writes_refuses_callbacks_says_so_and_recovers(
+    relay_server: RunningRelay, caplog: pytest.LogCaptureFixture, breakage: str, repair: str, cause: str
+) -> None:
+    key, path = await relay_server.create_till("front")
+    service = relay_server.service
+    async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=10) as client:
+        for n in range(30):  # some pages in use, so the last one is full soon
+            await client.post(
+                "/api/v1/payments", json=registration(f"o{n}", f"ws_CO_{n}", 10), headers=auth(key)
+            )
+        break_storage(service, breakage)
+        # Bodies big enough to need new pages, each its own payment's paid result.
+        bodies = [
+            stk_callback_bytes(f"ws_CO_{n}", result_code=0, amount=10) + b" " * 20_000 for n in range(5)
+        ]
+        refused = [await client.post(path, content=body) for body in bodies]
+        ready = await client.get("/readyz")
+        alerts = (await client.get("/api/v1/alerts", headers=auth("admin"))).json()["alerts"]
+        statuses = [
+            (await client.get(f"/api/v1/payments/o{n}/status", headers=auth(key))).json()["status"]
+            for n in range(5)
+        ]
+
+        break_storage(service, repair)
+        accepted = await client.post(path, content=bodies[0])
+        ready_again = await client.get("/readyz")
+        alerts_again = (await client.get("/api/v1/alerts", headers=auth("admin"))).json()["alerts"]
+        settled = (await client.get("/api/v1/payments/o0/status", headers=auth(key))).json()["status"]
+
+    assert {answer.status_code for answer in refused} == {503}
+    assert statuses == ["pending"] * 5
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("relay")]
+    assert any("could not be stored" in r.getMessage() and cause in r.getMessage() for r in errors), [
+        r.getMessage() for r in errors
+    ]
+    assert ready.status_code == 503 and cause in ready.json()["storage"]
+    assert alerts[0]["code"] == "storage_failing" and cause in alerts[0]["message"]
+    assert (accepted.status_code, ready_again.status_code, settled) == (200, 200, "completed")
+    assert "storage_failing" not in [alert["code"] for alert in alerts_again]
