@@ -21,7 +21,15 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from daraja_core.contract import C2bClaim, C2bPayment, C2bRelease, ContractError, decode
-from relay.api.callbacks import NOT_STORED, PATH_MAX, TOO_LARGE, answer, kept_headers, read_body
+from relay.api.callbacks import (
+    NOT_STORED,
+    PATH_MAX,
+    TOO_LARGE,
+    TOO_SLOW,
+    answer,
+    kept_headers,
+    read_body,
+)
 from relay.api.till import authed_read, relay_of
 from relay.c2b import CONFIRMATION, ORDER_ID_MAX, VALIDATION, ClaimResult, claim, process_c2b, release
 from relay.intake import IncomingCallback, store_raw_only
@@ -77,7 +85,11 @@ async def c2b_callback(scope: Scope, receive: Receive, send: Send) -> None:
         await answer(send, 404, b'{"detail":"Not Found"}')
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
-    body = await read_body(receive, relay.settings.max_body_bytes)
+    try:
+        body = await read_body(receive, relay.settings.max_body_bytes)
+    except TimeoutError:
+        await answer(send, 408, TOO_SLOW, ((b"connection", b"close"),))
+        return
     if body is None:
         await answer(send, 413, TOO_LARGE)
         return
