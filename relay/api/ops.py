@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relay.alerts import compute_alerts, pending_count
@@ -20,9 +20,13 @@ STORAGE_FAILURE_HOLD_S = 60.0
 
 
 def _require_admin(request: Request[Any, Any, State]) -> None:
-    token = relay_of(request).settings.admin_token
+    settings = relay_of(request).settings
+    token = settings.admin_token
     if token is None:
-        return
+        # Closed unless the operator opened them on purpose: alerts list orders, amounts and tills.
+        if settings.admin_open:
+            return
+        raise PermissionDeniedException("closed: set RELAY_ADMIN_TOKEN (or RELAY_ADMIN_OPEN=true)")
     if not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
         raise NotAuthorizedException("send the admin token as 'Authorization: Bearer <token>'")
 

@@ -25,7 +25,7 @@ from relay.service import Relay
 from relay.simulate import stk_callback_bytes
 from tests.relay.conftest import auth, registration
 from tests.relay.drill_support import Load, RelayProcess, prepare, stored_results
-from tests.support.relay_fixtures import RunningRelay
+from tests.support.relay_fixtures import RelayFactory
 
 pytestmark = pytest.mark.drill
 
@@ -159,8 +159,9 @@ def break_storage(service: Relay, pragma: str) -> None:
     ids=["read-only", "disk-full"],
 )
 async def test_storage_that_refuses_writes_refuses_callbacks_says_so_and_recovers(
-    relay_server: RunningRelay, caplog: pytest.LogCaptureFixture, breakage: str, repair: str, cause: str
+    relay_factory: RelayFactory, caplog: pytest.LogCaptureFixture, breakage: str, repair: str, cause: str
 ) -> None:
+    relay_server = await relay_factory(admin_token="admin")
     key, path = await relay_server.create_till("front")
     service = relay_server.service
     async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=10) as client:
