@@ -98,8 +98,8 @@ async def test_callback_bodies_of_every_shape_never_fail_and_never_pay(relay_fac
 
 
 async def trickle(base_url: str, path: str, give_up: asyncio.Event) -> bytes:
-    """A POST whose head and body come one byte at a time, a little apart, until `give_up` (or the relay
-    hangs up): what the relay answered, if anything."""
+    """A POST whose head and body come one byte at a time, a little apart, until `give_up` or the relay
+    answers: what the relay answered (b"" if nothing, or if it hung up without a word)."""
     host, port = base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     body = stk_callback_bytes(FUZZ_CHECKOUT_ID, result_code=1032)
@@ -107,18 +107,26 @@ async def trickle(base_url: str, path: str, give_up: asyncio.Event) -> bytes:
         f"POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\n\r\n"
     ).encode() + body
+    answer = asyncio.create_task(reader.read(200))
+    stop = asyncio.create_task(give_up.wait())
     try:
         for byte in request:
-            if give_up.is_set() or reader.at_eof():
+            if give_up.is_set() or answer.done():
                 break
             writer.write(bytes([byte]))
             await writer.drain()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(give_up.wait(), 0.05)
-        return await asyncio.wait_for(reader.read(200), 0.5) if reader.at_eof() else b""
-    except (ConnectionError, TimeoutError):
+            await asyncio.wait([answer, stop], timeout=0.05)
+        if not answer.done():
+            answer.cancel()
+            return b""
+        return answer.result()
+    except ConnectionError:
+        if answer.done() and not answer.cancelled() and answer.exception() is None:
+            return answer.result()
         return b""
     finally:
+        for task in (answer, stop):
+            task.cancel()
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
