@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,10 +28,21 @@ from tests.support.relay_fixtures import RelayFactory, RunningRelay
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-async def fuzzed_relay(relay_factory: RelayFactory) -> tuple[RunningRelay, str, str, dict[str, Any]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+
+
+async def fuzzed_relay(
+    relay_factory: RelayFactory, database_url: str | None = None
+) -> tuple[RunningRelay, str, str, dict[str, Any]]:
     """A relay (long-polls capped short, so fuzzed `wait=` values do not hold examples), a till with one
     pending payment, its callback path, and the served OpenAPI schema."""
-    relay = await relay_factory(long_poll_max_s=0.05)
+    extra = {} if database_url is None else {"database_url": database_url}
+    relay = await relay_factory(long_poll_max_s=0.05, **extra)
     key, path = await relay.create_till("front")
     async with httpx.AsyncClient(base_url=relay.base_url) as client:
         registered = await client.post(
@@ -49,9 +61,9 @@ def status_of(client: httpx.Client, key: str) -> str:
 
 
 async def test_every_endpoint_of_the_openapi_schema_fuzzed_never_answers_5xx(
-    relay_factory: RelayFactory,
+    relay_factory: RelayFactory, any_database: str
 ) -> None:
-    relay, key, _, schema = await fuzzed_relay(relay_factory)
+    relay, key, _, schema = await fuzzed_relay(relay_factory, any_database)
     operations = {(method, path) for path, methods in schema["paths"].items() for method in methods}
     assert len(operations) >= 12
     seen: set[str] = set()
@@ -172,3 +184,33 @@ async def test_a_client_trickling_its_head_or_body_is_cut_off_and_answered_408(
         answers.append(await asyncio.wait_for(reader.read(200), 5))  # the relay answers and hangs up
         writer.close()
     assert [answer.split(b"\r\n")[0] for answer in answers] == [b"HTTP/1.1 408 Request Timeout"] * 3
+
+
+async def test_identifiers_a_database_cannot_hold_are_refused_with_400_on_both_databases(
+    relay_factory: RelayFactory, any_database: str
+) -> None:
+    relay = await relay_factory(database_url=any_database)
+    key, _ = await relay.create_till("front")
+    long_id = "ws_CO_" + "9" * 150
+    reads = ["/api/v1/payments/%00/status", "/api/v1/receipts/a%00b", f"/api/v1/selftest/x%00{long_id}"]
+    registrations = [
+        registration("o\x00", "ws_CO_1", 10),
+        registration("o", "ws_CO_\x00", 10),
+        registration("o" * 121, "ws_CO_2", 10),
+        registration("o", long_id, 10),
+        registration("o", "ws_CO_3", 2**31),
+        registration("o", "ws_CO_4", 2**63),
+    ]
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
+        read_answers = [(await client.get(url, headers=auth(key))).status_code for url in reads]
+        posts = [
+            await client.post("/api/v1/payments", json=body, headers=auth(key)) for body in registrations
+        ]
+        claims = [
+            await client.post("/api/v1/c2b/T%00X/claim", json={"order_id": "s1"}, headers=auth(key)),
+            await client.post("/api/v1/c2b/TX/claim", json={"order_id": "s\x00"}, headers=auth(key)),
+            await client.post("/api/v1/c2b/T%00X/release", json={}, headers=auth(key)),
+        ]
+    assert read_answers == [400, 400, 400]
+    assert [answer.status_code for answer in posts] == [400] * len(registrations), [a.text for a in posts]
+    assert [answer.status_code for answer in claims] == [400] * 3, [a.text for a in claims]
