@@ -356,10 +356,13 @@ async def _doctor(settings: RelaySettings, url: str | None, out: TextIO) -> int:
             "allow-list on with no RELAY_TRUSTED_PROXIES: "
             "right only if Safaricom connects to the relay directly"
         )
-    if settings.admin_token is None:
+    if settings.admin_token is None and settings.admin_open:
         notes.append(
-            "RELAY_ADMIN_TOKEN not set: /metrics and /api/v1/alerts are open to anyone who can reach them"
+            "RELAY_ADMIN_OPEN without RELAY_ADMIN_TOKEN: /metrics and /api/v1/alerts are open to anyone "
+            "who can reach them"
         )
+    elif settings.admin_token is None:
+        notes.append("RELAY_ADMIN_TOKEN not set: /metrics and /api/v1/alerts are closed")
     for line in notes:
         print(f"ok: {line}", file=out)
     for line in problems:

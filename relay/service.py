@@ -44,6 +44,15 @@ class Relay:
     checkpointer: asyncio.Task[None] | None = None
     sweeper: asyncio.Task[None] | None = None
     freeze_gc: bool = False
+    # When storage last refused a callback, and why; cleared by the next callback stored. /readyz and the
+    # alerts say so, since the database still answers reads (a read-only or full disk).
+    storage_failure: tuple[datetime, str] | None = None
+
+    def storage_failed(self, error: Exception) -> str:
+        """Note that a callback could not be stored; the error's first line, for logs and /readyz."""
+        text = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]
+        self.storage_failure = (self.clock(), text)
+        return text
 
     @property
     def database(self) -> Database:

@@ -204,9 +204,16 @@ class RelaySettings(BaseSettings):
         Field(
             validation_alias="RELAY_ADMIN_TOKEN",
             repr=False,
-            description="when set, /metrics and /api/v1/alerts want 'Authorization: Bearer <token>'",
+            description="/metrics and /api/v1/alerts want 'Authorization: Bearer <token>' (else closed)",
         ),
     ] = None
+    admin_open: Annotated[
+        Flag,
+        Field(
+            validation_alias="RELAY_ADMIN_OPEN",
+            description="without a token, open /metrics and /api/v1/alerts to all (private networks)",
+        ),
+    ] = False
     long_poll_max_s: Annotated[
         float,
         BeforeValidator(_number),

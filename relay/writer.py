@@ -105,12 +105,19 @@ class Writer:
         self.largest_batch = max(self.largest_batch, len(batch))
         await self._commit_part(batch)
 
-    async def _commit_part(self, batch: list[_Job]) -> None:
+    async def _commit_part(self, batch: list[_Job], *, again: bool = False) -> None:
         for job in batch:
             job.effects = Effects()
         try:
             answers = await self._db.write(functools.partial(self._run_jobs, batch=batch))
         except Exception as error:
+            if not again and _connection_lost(error):
+                # The database dropped the connection (restarted, its backend terminated): no job is at
+                # fault, so none is set aside as failed (a genuine payment would wait for a replay). The
+                # batch runs once more on a fresh connection (the pool's pre-ping replaces the dead one).
+                log.warning("database connection lost during a batch of %d; running it again", len(batch))
+                await self._commit_part(batch, again=True)
+                return
             if len(batch) == 1:
                 await self._fail_alone(batch[0], error)
                 return
@@ -179,3 +186,7 @@ class Writer:
             self._on_committed(effects)
         except Exception:
             log.exception("announcing a commit failed")
+
+
+def _connection_lost(error: Exception) -> bool:
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated

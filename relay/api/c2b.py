@@ -21,8 +21,16 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from daraja_core.contract import C2bClaim, C2bPayment, C2bRelease, ContractError, decode
-from relay.api.callbacks import NOT_STORED, PATH_MAX, TOO_LARGE, answer, kept_headers, read_body
-from relay.api.till import authed_read, relay_of
+from relay.api.callbacks import (
+    NOT_STORED,
+    PATH_MAX,
+    TOO_LARGE,
+    TOO_SLOW,
+    answer,
+    kept_headers,
+    read_body,
+)
+from relay.api.till import authed_read, relay_of, storable_id
 from relay.c2b import CONFIRMATION, ORDER_ID_MAX, VALIDATION, ClaimResult, claim, process_c2b, release
 from relay.intake import IncomingCallback, store_raw_only
 from relay.service import Relay
@@ -77,7 +85,11 @@ async def c2b_callback(scope: Scope, receive: Receive, send: Send) -> None:
         await answer(send, 404, b'{"detail":"Not Found"}')
         return
     relay: Relay = Litestar.from_scope(scope).state.relay
-    body = await read_body(receive, relay.settings.max_body_bytes)
+    try:
+        body = await read_body(receive, relay.settings.max_body_bytes)
+    except TimeoutError:
+        await answer(send, 408, TOO_SLOW, ((b"connection", b"close"),))
+        return
     if body is None:
         await answer(send, 413, TOO_LARGE)
         return
@@ -111,13 +123,14 @@ class C2bController(Controller):
         """Take the payment for a sale; 409 names the sale that has it already."""
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
+        storable_id(trans_id, "trans_id")
         try:
             order_id = decode(await request.body(), C2bClaim).order_id.strip()
         except ContractError as error:
             raise HTTPException(status_code=400, detail=f"invalid claim: {error}") from error
-        if not order_id or len(order_id) > ORDER_ID_MAX:
+        if not order_id or len(order_id) > ORDER_ID_MAX or "\x00" in order_id:
             raise HTTPException(
-                status_code=400, detail=f"order_id is required, at most {ORDER_ID_MAX} characters"
+                status_code=400, detail=f"order_id is required, at most {ORDER_ID_MAX} characters, no NUL"
             )
         now = relay.clock()
         result: ClaimResult = await relay.write.submit(lambda c: claim(c, till, trans_id, order_id, now))
@@ -136,11 +149,13 @@ class C2bController(Controller):
         """Free the payment for another sale (the till asked for the owner's PIN first)."""
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
+        storable_id(trans_id, "trans_id")
         raw = await request.body()
         try:
             released_by = decode(raw, C2bRelease).released_by.strip() if raw.strip() else ""
         except ContractError as error:
             raise HTTPException(status_code=400, detail=f"invalid release: {error}") from error
+        storable_id(released_by, "released_by")
         now = relay.clock()
         payment = await relay.write.submit(lambda c: release(c, till, trans_id, released_by, now))
         if payment is None:

@@ -7,11 +7,13 @@ machinery cost as much as everything else a callback needs (benchmarks/relay_ben
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from litestar import Litestar, asgi
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
 
 from relay.intake import IncomingCallback
 from relay.service import Relay
@@ -22,6 +24,10 @@ log = logging.getLogger("relay")
 ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
 TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
+TOO_SLOW = b'{"ResultCode":1,"ResultDesc":"Body took too long"}'
+# Daraja's callback is under 1 kB and comes whole; a body still arriving after this is a client holding the
+# connection open.
+BODY_TIMEOUT_S = 10.0
 # raw_callback.path and .token lengths (relay/models.py), which PostgreSQL enforces: a longer path can
 # only be garbage, and is kept clamped instead of failing to store (and being answered 503). Likewise a
 # NUL (PostgreSQL text refuses it) in the decoded token, which is hex when it is real.
@@ -55,7 +61,15 @@ def kept_headers(scope: Scope) -> dict[str, str]:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it grows past `limit` bytes."""
+    """The whole request body, or None once it grows past `limit` bytes.
+
+    Raises TimeoutError when it takes over BODY_TIMEOUT_S: a client trickling its body must not hold a
+    connection for ever (daraja_core/bounded_httptools.py bounds the head the same way)."""
+    async with asyncio.timeout(BODY_TIMEOUT_S):
+        return await _read_body(receive, limit)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -95,7 +109,11 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     relay: Relay = Litestar.from_scope(scope).state.relay
     started = time.perf_counter()
     settings = relay.settings
-    body = await read_body(receive, settings.max_body_bytes)
+    try:
+        body = await read_body(receive, settings.max_body_bytes)
+    except TimeoutError:
+        await answer(send, 408, TOO_SLOW, ((b"connection", b"close"),))
+        return
     if body is None:
         await answer(send, 413, TOO_LARGE)
         return
@@ -123,11 +141,18 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     )
     try:
         await relay.write.submit_callback(item)
-    except Exception:
-        # Not on disk, so not acknowledged: the one case the relay does not answer 200.
-        log.exception("callback could not be stored")
+    except Exception as error:
+        # Not on disk, so not acknowledged: the one case the relay does not answer 200. No traceback for a
+        # driver error: its chained cause can quote the row, body and phone included (relay.writer).
+        reason = relay.storage_failed(error)
+        log.error(
+            "callback could not be stored, refused with 503: %s",
+            reason,
+            exc_info=None if isinstance(error, DBAPIError) else error,
+        )
         await answer(send, 503, NOT_STORED)
         return
+    relay.storage_failure = None
     await answer(send, 200, ACCEPTED)
     relay.metrics.intake_latency.observe(time.perf_counter() - started)
 

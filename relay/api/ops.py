@@ -8,17 +8,25 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relay.alerts import compute_alerts, pending_count
 from relay.api.till import relay_of
 
+# After storage refused a callback, /readyz fails this long (or until a callback is stored again); then it
+# lets traffic in again, and the next refused write trips it anew.
+STORAGE_FAILURE_HOLD_S = 60.0
+
 
 def _require_admin(request: Request[Any, Any, State]) -> None:
-    token = relay_of(request).settings.admin_token
+    settings = relay_of(request).settings
+    token = settings.admin_token
     if token is None:
-        return
+        # Closed unless the operator opened them on purpose: alerts list orders, amounts and tills.
+        if settings.admin_open:
+            return
+        raise PermissionDeniedException("closed: set RELAY_ADMIN_TOKEN (or RELAY_ADMIN_OPEN=true)")
     if not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
         raise NotAuthorizedException("send the admin token as 'Authorization: Bearer <token>'")
 
@@ -30,10 +38,17 @@ class OpsController(Controller):
 
     @get("/readyz")
     async def readyz(self, request: Request[Any, Any, State]) -> Response[dict[str, str]]:
+        relay = relay_of(request)
         try:
-            await asyncio.wait_for(relay_of(request).database.ping(), timeout=5)
+            await asyncio.wait_for(relay.database.ping(), timeout=5)
         except Exception as error:
             return Response({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        failure = relay.storage_failure
+        if failure is not None and (relay.clock() - failure[0]).total_seconds() < STORAGE_FAILURE_HOLD_S:
+            # Reads work but writes do not (read-only or full disk): callbacks are being refused.
+            return Response(
+                {"status": "unavailable", "database": "ok", "storage": failure[1]}, status_code=503
+            )
         return Response({"status": "ready", "database": "ok"}, status_code=200)
 
     @get("/metrics")
@@ -49,6 +64,13 @@ class OpsController(Controller):
         relay = relay_of(request)
         now = relay.clock()
         settings = relay.settings
-        return await relay.database.read(
+        answer = await relay.database.read(
             lambda c: compute_alerts(c, now, settings.hours, settings.pending_alert_after_s)
         )
+        if relay.storage_failure is not None:
+            since, reason = relay.storage_failure
+            message = f"Callbacks cannot be stored ({reason}): they are refused until storage is fixed"
+            answer["alerts"].insert(
+                0, {"code": "storage_failing", "message": message, "since": since.isoformat()}
+            )
+        return answer

@@ -115,6 +115,18 @@ async def long_poll(
     return answer
 
 
+# What the tables hold (relay/models.py): ids of at most 120 characters, no NUL (PostgreSQL's text refuses
+# it), amounts within a 32-bit integer. Past these a request is refused with the reason, never answered 500.
+ID_MAX = 120
+AMOUNT_MAX = 2**31 - 1
+
+
+def storable_id(value: str, name: str) -> str:
+    if "\x00" in value or len(value) > ID_MAX:
+        raise HTTPException(status_code=400, detail=f"{name} is at most {ID_MAX} characters, with no NUL")
+    return value
+
+
 def _wait_param(wait: float) -> float:
     if not 0 <= wait <= 30:
         raise HTTPException(status_code=400, detail="wait is in seconds, 0 to 30")
@@ -178,9 +190,11 @@ class TillController(Controller):
             raise HTTPException(status_code=400, detail=f"invalid payment: {error}") from error
         if not data.order_id.strip() or not data.checkout_request_id.strip():
             raise HTTPException(status_code=400, detail="order_id and checkout_request_id are required")
-        if data.amount_kes < 1:
+        storable_id(data.order_id, "order_id")
+        storable_id(data.checkout_request_id, "checkout_request_id")
+        if not 1 <= data.amount_kes <= AMOUNT_MAX:
             raise HTTPException(
-                status_code=400, detail="amount_kes is a whole number of shillings, at least 1"
+                status_code=400, detail=f"amount_kes is a whole number of shillings, 1 to {AMOUNT_MAX}"
             )
         try:
             phone = normalise_msisdn(data.phone)
@@ -234,6 +248,7 @@ class TillController(Controller):
         order_id: FromPath[str],
         wait: Annotated[float, QueryParameter()] = 0.0,
     ) -> Payment:
+        storable_id(order_id, "order_id")
         answer = await long_poll(
             request,
             lambda c, t: payment_status(c, t.id, order_id),
@@ -264,6 +279,7 @@ class TillController(Controller):
 
     @get("/receipts/{receipt:str}")
     async def receipt(self, request: Request[Any, Any, State], receipt: FromPath[str]) -> ReceiptAnswer:
+        storable_id(receipt, "receipt")
         _, answer = await authed_read(
             request, lambda c, t: receipt_lookup(c, t.id, receipt) or c2b_receipt_lookup(c, t.id, receipt)
         )
@@ -275,6 +291,7 @@ class TillController(Controller):
     async def selftest(
         self, request: Request[Any, Any, State], checkout_request_id: FromPath[str]
     ) -> SelftestSeen:
+        storable_id(checkout_request_id, "checkout_request_id")
         _, answer = await authed_read(request, lambda c, t: selftest_lookup(c, t.id, checkout_request_id))
         if answer is None:
             raise NotFoundException("no self-test callback with this id reached this till's callback path")

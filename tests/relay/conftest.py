@@ -116,8 +116,14 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
     opened: list[AsyncTestClient] = []
 
     async def make(clock: Clock | None = None, **overrides: Any) -> InProcessRelay:
+        # Admin endpoints open, as on a private network, for the tests reading alerts and metrics; their
+        # closed default is tested in test_access.py.
         settings = RelaySettings(
-            **{"database_url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}", **overrides}
+            **{
+                "database_url": f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}",
+                "admin_open": True,
+                **overrides,
+            }
         )
         await upgrade(settings.database_url)
         clock = clock or Clock()

@@ -63,6 +63,13 @@ class RunningRelay:
             self._server = None
 
     @property
+    def service(self) -> Relay:
+        """The running relay's service object (relay/service.py): its writer, database, hub."""
+        assert self._app is not None, "the relay is not running"
+        relay: Relay = self._app.state.relay
+        return relay
+
+    @property
     def hub(self) -> Hub:
         """Where this relay's long-polls wait, with its counters of wakes and re-reads (relay/notify.py)."""
         assert self._app is not None, "the relay is not running"
