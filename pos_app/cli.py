@@ -417,7 +417,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "demo": report.demo,
         "paid_total_kes": report.paid_total_kes,
         "by_outcome": _totals(report.by_outcome, [o.value for o in Outcome] + ["pending"]),
-        "by_method": _totals(report.by_method, ["stk", "stk_query", "manual", "c2b", "cash"]),
+        "by_method": _totals(report.by_method, ["stk", "stk_query", "qr", "manual", "c2b", "cash"]),
         # Takings by tender (M-Pesa prompts, paid to till, verified typed receipts, cash) and the cash-up.
         "by_tender": _totals(report.by_tender, list(TENDERS)),
         "cash_expected_kes": report.cash_expected_kes,

@@ -104,6 +104,7 @@ async def test_report_json_has_stable_keys_and_whole_shillings_and_date_picks_th
     assert report["by_method"] == {
         "stk": {"count": 1, "amount_kes": 20},
         "stk_query": {"count": 0, "amount_kes": 0},
+        "qr": {"count": 0, "amount_kes": 0},
         "manual": {"count": 0, "amount_kes": 0},
         "c2b": {"count": 0, "amount_kes": 0},
         "cash": {"count": 0, "amount_kes": 0},
@@ -159,6 +160,7 @@ async def test_the_report_shows_cash_takings_by_tender_the_cash_up_and_unclaimed
     report = json.loads((await run_cli("report", "--json", env=env)).stdout)
     assert report["by_tender"] == {
         "mpesa": {"count": 1, "amount_kes": 20},
+        "qr": {"count": 0, "amount_kes": 0},
         "c2b": {"count": 0, "amount_kes": 0},
         "manual": {"count": 0, "amount_kes": 0},
         "cash": {"count": 1, "amount_kes": 75},

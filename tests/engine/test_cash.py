@@ -126,7 +126,13 @@ async def test_cash_after_a_failed_prompt_pays_the_sale_and_a_second_charge_is_r
         (cash.attempt_id, "paid", "cash"),
     }
     report = await till.day_report()
-    assert report.by_tender == {"mpesa": (0, 0), "c2b": (0, 0), "manual": (0, 0), "cash": (1, 75)}
+    assert report.by_tender == {
+        "mpesa": (0, 0),
+        "qr": (0, 0),
+        "c2b": (0, 0),
+        "manual": (0, 0),
+        "cash": (1, 75),
+    }
     assert report.cash_expected_kes == 75 and report.paid_total_kes == 75
     assert [entry["action"] for entry in await till.audit_trail(cash.attempt_id)] == ["cash_taken"]
 

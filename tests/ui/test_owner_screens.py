@@ -146,9 +146,10 @@ def test_day_report_totals_chart_review_list_and_csv_export(till, tmp_path: Path
     assert report.paid_total.text() == "Paid today: KES 100"
     bars = {label: (count, amount) for label, count, amount, _colour in report.chart.bars()}
     assert bars == {"Paid": (1, 100), "Cancelled": (1, 20), "To check": (1, 55)}
-    tenders = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(4)}
+    tenders = {report.method_table.item(r, 0).text(): report.method_table.item(r, 1).text() for r in range(5)}
     assert tenders == {
         "M-Pesa prompt": "1",
+        "M-Pesa QR": "0",
         "Paid to till": "0",
         "Manual receipt (verified)": "0",
         "Cash": "0",
