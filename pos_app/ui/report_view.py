@@ -3,7 +3,7 @@ receipts, anomalies, payments to the till no sale took), CSV export and a small 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from daraja_core.password import NAIROBI
 from pos_app.engine.views import TENDERS
 from pos_app.ui.formatting import kes, local_time, masked_phone
 from pos_app.ui.history_view import day_picker, picked_day
@@ -246,7 +247,11 @@ class ReportView(QWidget):
         self.report = report
         lang = self.lang
         self.title.setText(text("report_title", lang, day=report.day.isoformat()))
-        self.paid_total.setText(text("report_paid_total", lang, total=kes(report.paid_total_kes)))
+        total = kes(report.paid_total_kes)
+        if report.day == datetime.now(NAIROBI).date():
+            self.paid_total.setText(text("report_paid_total", lang, total=total))
+        else:  # another day picked: "today" would be wrong
+            self.paid_total.setText(text("report_paid_on", lang, day=report.day.isoformat(), total=total))
         outcomes = sorted(report.by_outcome.items(), key=outcome_order)
         self._fill(self.outcome_table, [(outcome_label(k, lang), c, a) for k, (c, a) in outcomes])
         self._fill(

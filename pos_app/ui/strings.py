@@ -161,6 +161,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     # Report
     "report_title": ("Day report: {day}", "Ripoti ya siku: {day}"),
     "report_paid_total": ("Paid today: KES {total}", "Imelipwa leo: KES {total}"),
+    "report_paid_on": ("Paid on {day}: KES {total}", "Imelipwa tarehe {day}: KES {total}"),
     "report_by_outcome": ("By outcome", "Kwa matokeo"),
     "report_by_method": ("By method", "Kwa njia"),
     "report_count": ("Count", "Idadi"),

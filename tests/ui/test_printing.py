@@ -176,6 +176,7 @@ def test_history_and_day_report_show_the_day_picked(till):
     till.press(Qt.Key.Key_Down)
     till.qtbot.waitUntil(lambda: report.report is not None and report.report.day == yesterday)
     till.qtbot.waitUntil(lambda: report.report is not None and report.report.paid_total_kes == 120)
+    assert report.paid_total.text() == f"Paid on {yesterday.isoformat()}: KES 120"  # not "today"
 
 
 def test_in_kiswahili_the_print_step_and_the_away_sentence_are_kiswahili_with_the_same_key(till):
