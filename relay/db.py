@@ -15,6 +15,7 @@ the extra fsync cheap: one per batch, not one per callback.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from relay import feed
 
 T = TypeVar("T")
 
@@ -125,7 +128,9 @@ class Database:
             return await async_connection.run_sync(fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` in one transaction; it is committed (and durable) when this returns."""
+        """Run `fn` in one transaction; it is committed (and durable) when this returns. The feed rows it
+        appended are inserted last, under their tills' locks (`relay.feed`)."""
+        fn = functools.partial(feed.in_transaction, fn)
         if self._sync_writer is not None:
             engine = self._sync_writer
 

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from relay.cli import main
 from relay.db import Database
+from relay.feed import FEED_LOCK_SPACE
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
 from relay.simulate import stk_callback_bytes
-from relay.writer import FEED_LOCK_KEY
 from tests.relay.c2b_support import customer_pays, make_shop, register_relay, rows
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RelayFactory
@@ -164,11 +164,11 @@ async def test_a_result_survives_restarting_both_instances(pg_url: str, relay_fa
     assert (status["status"], status["result_code"]) == ("failed", "1")
 
 
-async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
+async def test_replay_takes_the_tills_feed_lock_so_its_feed_order_is_commit_order(
     pg_url: str, relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Without the lock, a replay could draw feed seq N, a live writer N+1 and commit first, a till read
-    # `after=N+1`, and the replay's row then commit behind the cursor: skipped for good.
+    # Without the lock, a replay could draw feed seq N, a live writer N+1 for the same till and commit
+    # first, the till read `after=N+1`, and the replay's row then commit behind the cursor: skipped for good.
     import asyncpg
 
     relay = await relay_factory(database_url=pg_url, ip_allowlist_enabled=True)
@@ -179,6 +179,7 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
     db = Database(pg_url)
     try:
         raw_id = await db.read(lambda c: c.execute(sa.select(raw_table.c.id)).scalar_one())
+        till_id = await db.read(lambda c: c.execute(sa.select(raw_table.c.till_id)).scalar_one())
     finally:
         await db.dispose()
     monkeypatch.chdir(tmp_path)
@@ -188,7 +189,7 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
     try:
         transaction = holder.transaction()
         await transaction.start()
-        await holder.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK_KEY)
+        await holder.execute("SELECT pg_advisory_xact_lock($1, $2)", FEED_LOCK_SPACE, till_id)
         out = io.StringIO()
         replay = asyncio.create_task(
             asyncio.to_thread(main, ["replay", str(raw_id)], out=out, err=io.StringIO())
@@ -196,9 +197,9 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
         waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         async with asyncio.timeout(15):
             while not await holder.fetchval(waiting):  # the replay is queued behind the lock
-                assert not replay.done(), "replay wrote while a writer held the feed lock"
+                assert not replay.done(), "replay wrote while a writer held the till's feed lock"
                 await asyncio.sleep(0.02)
-        assert not replay.done(), "replay wrote while a writer held the feed lock"
+        assert not replay.done(), "replay wrote while a writer held the till's feed lock"
         await transaction.rollback()
         assert await asyncio.wait_for(replay, timeout=15) == 0
     finally:
