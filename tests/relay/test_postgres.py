@@ -315,3 +315,36 @@ async def test_c2b_two_tills_on_two_instances_racing_to_claim_one_payment_one_wi
         pg_url, "SELECT action, count(*) AS n FROM claim_event GROUP BY action ORDER BY action"
     )
     assert [(row["action"], row["n"]) for row in claims] == [("claim", 5), ("refused", 5)]
+
+
+async def test_a_write_does_not_queue_behind_reads_holding_every_read_connection(pg_url: str) -> None:
+    # With 2,000 long-polls held, their reads took every pooled connection and the writer's batches timed
+    # out waiting behind them (benchmarks/long_poll_scale.py --database postgres --held 2000).
+    import asyncpg
+
+    await upgrade(pg_url)
+    db = Database(pg_url)
+    holder = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await holder.execute("SELECT pg_advisory_lock(4242)")
+        reads = [
+            asyncio.create_task(db.read(lambda c: c.execute(sa.text("SELECT pg_advisory_lock_shared(4242)"))))
+            for _ in range(20)  # the read pool's every connection (10 + 10 overflow)
+        ]
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%4242%'"
+        )
+        for _ in range(750):  # up to 15 s for every read to hold its connection, blocked on the lock
+            if await holder.fetchval(waiting) >= 20:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the reads never took every pooled connection")
+        written = await asyncio.wait_for(db.write(lambda c: c.execute(sa.text("SELECT 1")).scalar_one()), 10)
+        assert written == 1
+        assert not any(read.done() for read in reads)
+        await holder.execute("SELECT pg_advisory_unlock(4242)")
+        await asyncio.wait_for(asyncio.gather(*reads), 15)
+    finally:
+        await holder.close()
+        await db.dispose()
