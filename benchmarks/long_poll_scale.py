@@ -17,13 +17,16 @@ every one on its own keep-alive connection, as a till would.
    feed: from sending a callback to the till's feed long-poll delivering it; callback: send to HTTP 200.
    missed: callbacks for a held payment whose status long-poll had not answered "settled" 30 s later.
 
-The relay runs as its own process (`mpesa-relay serve` on loopback, a SQLite file in a temporary folder,
-log level warning) from this checkout or from `--relay-root` (to measure another version of the relay with
+The relay runs as its own process (`mpesa-relay serve` on loopback, a SQLite file in a temporary folder or,
+with `--database postgres`, a new database on 127.0.0.1:5432 dropped afterwards; log level warning) from
+this checkout or from `--relay-root` (to measure another version of the relay with
 the same load), so its CPU and memory are its own (read from /proc). The load is a small HTTP/1.1 client
 on asyncio streams in this process (httpx would spend more CPU than the relay at 2,000 connections).
 
 Run: `.venv/bin/python benchmarks/long_poll_scale.py [--held 20,200,2000] [--rate 200] [--duration 30]
-[--relay-root PATH] [--label after]`. Prints a summary and writes
+[--relay-root PATH] [--label after] [--database sqlite|postgres]`. Each run records the load averages
+before and after it (the machine may be shared). `BENCH_PROFILE=FILE` runs the relay under cProfile
+and leaves its stats in FILE (read them with `python -m pstats FILE`). Prints a summary and writes
 benchmarks/results/long_poll_scale-<label>.json.
 """
 
@@ -42,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,7 @@ HOLD_S = (2.0, 18.0)
 WAIT_S = 30
 MISSED_AFTER_S = 30.0
 SENDERS = 64
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -196,10 +201,11 @@ async def prepare(database_url: str, tills: int, rate: float, duration_s: float)
 
 def start_relay(relay_root: Path, database_url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    code = (
-        "import sys; from relay.cli import main; "
-        f"sys.exit(main(['serve', '--host', '127.0.0.1', '--port', '{port}', '--log-level', 'warning']))"
-    )
+    serve = f"main(['serve', '--host', '127.0.0.1', '--port', '{port}', '--log-level', 'warning'])"
+    code = f"import sys; from relay.cli import main; sys.exit({serve})"
+    profile = os.environ.get("BENCH_PROFILE")  # a file: the relay runs under cProfile, its stats go there
+    if profile:
+        code = f"import cProfile; from relay.cli import main; cProfile.run({serve!r}, {profile!r})"
     environment = {**os.environ, "PYTHONPATH": str(relay_root), "DATABASE_URL": database_url}
     with (folder / "relay.log").open("wb") as log:  # its shutdown complaints about cut long-polls stay here
         process = subprocess.Popen(
@@ -316,12 +322,13 @@ async def send_callbacks(load: Load, tills: list[Till], rate: float, duration_s:
 
 
 async def run_size(
-    held: int, rate: float, duration_s: float, idle_s: float, relay_root: Path
+    held: int, rate: float, duration_s: float, idle_s: float, relay_root: Path, database: str
 ) -> dict[str, Any]:
     tills_count = max(1, held // (STATUS_PER_TILL + 1))
-    with tempfile.TemporaryDirectory(prefix="long-poll-scale-") as temporary:
-        folder = Path(temporary)
-        database_url = f"sqlite+aiosqlite:///{folder / 'relay.db'}"
+    load_before = machine_load()
+    async with contextlib.AsyncExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="long-poll-scale-")))
+        database_url = await stack.enter_async_context(scratch_database(database, folder))
         tills = await prepare(database_url, tills_count, rate, duration_s)
         process, port = start_relay(relay_root, database_url, folder)
         try:
@@ -379,6 +386,9 @@ async def run_size(
     )
     feed = [load.feed_at[o] - load.sent_at[o] for o in load.feed_at if o in load.sent_at]
     return {
+        "database": database,
+        "load_average_before": load_before,
+        "load_average_after": machine_load(),
         "held": tills_count * (STATUS_PER_TILL + 1),
         "tills": tills_count,
         "callbacks_per_s": round(achieved, 1),
@@ -398,6 +408,31 @@ async def run_size(
             (rss_held - rss_before) / 1024 / (tills_count * (STATUS_PER_TILL + 1)), 1
         ),
     }
+
+
+def machine_load() -> list[float]:
+    """The 1, 5 and 15 minute load averages (`uptime`): the machine is shared, so every number carries it."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(database: str, folder: Path) -> AsyncIterator[str]:
+    """A SQLite file in `folder`, or a new PostgreSQL database on 127.0.0.1:5432 dropped afterwards."""
+    if database == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'relay.db'}"
+        return
+    import asyncpg
+
+    name = f"relay_bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+    admin = await asyncpg.connect(PG_SERVER)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def git_head(root: Path) -> str:
@@ -422,10 +457,13 @@ async def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle holding (CPU window)")
     parser.add_argument("--relay-root", type=Path, default=ROOT, help="the checkout whose relay to run")
     parser.add_argument("--label", default="after", help="names the result file")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     runs = []
     for held in (int(size) for size in args.held.split(",")):
-        result = await run_size(held, args.rate, args.duration, args.idle, args.relay_root.resolve())
+        result = await run_size(
+            held, args.rate, args.duration, args.idle, args.relay_root.resolve(), args.database
+        )
         runs.append(result)
         settle, feed, callback = result["settle"], result["feed"], result["callback"]
         print(
@@ -434,7 +472,8 @@ async def main() -> int:
             f"end-to-end p95 {result['end_to_end'].get('p95_ms')} ms, "
             f"feed p95 {feed.get('p95_ms')} ms, callback p99 {callback.get('p99_ms')} ms, "
             f"{result['callbacks_per_s']} cb/s; idle CPU {result['idle_cpu_percent']} %, "
-            f"load CPU {result['load_cpu_percent']} %, {result['kb_per_held_long_poll']} KiB/held poll",
+            f"load CPU {result['load_cpu_percent']} %, {result['kb_per_held_long_poll']} KiB/held poll; "
+            f"load average {result['load_average_before']} -> {result['load_average_after']}",
             flush=True,
         )
     load_average = [round(value, 2) for value in os.getloadavg()]

@@ -25,11 +25,11 @@ from sqlalchemy.engine import Connection
 
 from daraja_core.c2b import C2bNotification, C2bParseError, parse_c2b_notification
 from daraja_core.contract import C2bPayment, FeedKind, ReceiptAnswer, TillShop, wire_time
+from relay import feed
 from relay.intake import IncomingCallback
 from relay.models import (
     c2b_table,
     claim_event_table,
-    feed_table,
     raw_table,
     shop_table,
     shop_till_table,
@@ -155,14 +155,7 @@ def _shop_till_ids(connection: Connection, shop_id: int) -> list[int]:
 
 def _add_feed(connection: Connection, effects: Effects, shop_id: int, c2b_id: int, now: datetime) -> None:
     till_ids = _shop_till_ids(connection, shop_id)
-    if till_ids:
-        connection.execute(
-            sa.insert(feed_table),
-            [
-                {"till_id": till_id, "payment_id": c2b_id, "kind": FeedKind.C2B, "created_at": now}
-                for till_id in till_ids
-            ],
-        )
+    feed.append(connection, [(till_id, c2b_id, FeedKind.C2B, now) for till_id in till_ids])
     effects.till_ids.update(till_ids)
 
 

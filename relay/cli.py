@@ -40,7 +40,6 @@ from relay.settings import RelaySettings, SettingsError, environment_variables
 from relay.simulate import stk_callback_bytes
 from relay.sources import is_allowed
 from relay.tills import NoSuchTill, TillExists, active_tills, create_till_key, revoke_till_key
-from relay.writer import FEED_LOCK_KEY
 
 DEFAULT_URL = "http://127.0.0.1:8000/api/v1/payments/mpesa/callback"
 DOTENV = Path(".env")
@@ -262,9 +261,6 @@ def _replay_and_notify(
     def allowed(address: str) -> bool:
         return not settings.ip_allowlist_enabled or is_allowed(address, settings.allowed_callback_ips)
 
-    if connection.dialect.name == "postgresql":
-        # The live writers' lock: feed seq order must stay commit order (relay.writer.FEED_LOCK_KEY).
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
     path = connection.execute(
         sa.select(raw_table.c.path).where(raw_table.c.id == raw_id)
     ).scalar_one_or_none()

@@ -15,6 +15,7 @@ the extra fsync cheap: one per batch, not one per callback.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from relay import feed
 
 T = TypeVar("T")
 
@@ -92,6 +95,7 @@ class Database:
         self._sync_reader: Engine | None = None
         self._sync_writer: Engine | None = None
         self._async: AsyncEngine | None = None
+        self._async_writer: AsyncEngine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             path = sqlite_path(self.url)
@@ -101,8 +105,20 @@ class Database:
             self._sync_reader = _sqlite_engine(self.url, writer=False)
             self._sync_writer = _sqlite_engine(self.url, writer=True)
         else:
+            # Reads run in autocommit: no BEGIN and ROLLBACK round trips around each, so a long-poll's read
+            # holds a pooled connection for less time (at 2,000 long-polls the pool's queue set the latency).
             self._async = create_async_engine(
-                self.url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+                self.url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                hide_parameters=True,
+                isolation_level="AUTOCOMMIT",
+            )
+            # The writer's own connections: with thousands of long-polls reading, the read pool's queue
+            # must not hold up a commit (it did: the writer's batches timed out waiting for a connection).
+            self._async_writer = create_async_engine(
+                self.url, pool_size=2, max_overflow=0, pool_pre_ping=True, hide_parameters=True
             )
 
     @property
@@ -125,7 +141,9 @@ class Database:
             return await async_connection.run_sync(fn)
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run `fn` in one transaction; it is committed (and durable) when this returns."""
+        """Run `fn` in one transaction; it is committed (and durable) when this returns. The feed rows it
+        appended are inserted last, under their tills' locks (`relay.feed`)."""
+        fn = functools.partial(feed.in_transaction, fn)
         if self._sync_writer is not None:
             engine = self._sync_writer
 
@@ -137,14 +155,15 @@ class Database:
             if self._write_thread is None:
                 self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-write")
             return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
-        async with self._async_engine().begin() as async_connection:
+        async with self._async_engine(self._async_writer).begin() as async_connection:
             return await async_connection.run_sync(fn)
 
-    def _async_engine(self) -> AsyncEngine:
-        # __init__ opens either the SQLite engines or this one; reaching here with neither is a bug.
-        if self._async is None:
+    def _async_engine(self, engine: AsyncEngine | None = None) -> AsyncEngine:
+        # __init__ opens either the SQLite engines or these; reaching here with neither is a bug.
+        engine = engine or self._async
+        if engine is None:
             raise RuntimeError(f"no database engine is open for {self.dialect}")
-        return self._async
+        return engine
 
     async def checkpoint(self) -> None:
         """Copy the WAL back into the database file without blocking the writer (SQLite only)."""
@@ -172,5 +191,6 @@ class Database:
         for engine in (self._sync_reader, self._sync_writer):
             if engine is not None:
                 engine.dispose()
-        if self._async is not None:
-            await self._async.dispose()
+        for async_engine in (self._async, self._async_writer):
+            if async_engine is not None:
+                await async_engine.dispose()

@@ -10,8 +10,8 @@ In-process: the writer calls `Hub.notify` right after its commit. Across instanc
 every write transaction also runs `pg_notify(CHANNEL, encode_payload(...))`, which PostgreSQL delivers only
 on commit, and each instance's `PgListener` (one asyncpg connection doing LISTEN) turns those into
 `Hub.notify` calls. A notification can still be lost (the LISTEN connection drops, or a process writes
-without notifying, as `mpesa-relay replay` does on SQLite): `feed_changes_since` lets one periodic sweep
-(`relay.service`) find what was committed meanwhile with one query and wake its waiters, instead of every
+without notifying, as `mpesa-relay replay` does on SQLite): one periodic sweep (`relay.service`, reading
+`relay.feed.changes_since`) finds what was committed meanwhile and wakes its waiters, instead of every
 waiter re-reading on a timer.
 """
 
@@ -27,13 +27,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from relay.models import feed_table, payment_table
-
 CHANNEL = "mpesa_relay_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; a bigger change set names its tills only.
 PAYLOAD_MAX_BYTES = 7900
-# A sweep that finds more feed entries than this wakes every waiter instead of naming each key.
-SWEEP_MAX_ROWS = 5000
 
 log = logging.getLogger("relay.notify")
 
@@ -122,6 +118,9 @@ class Hub:
         for key in list(self._waiters):
             self._wake(key)
 
+    def tills_waiting(self) -> list[int]:
+        return list(self._keys_by_till)
+
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
 
@@ -158,34 +157,6 @@ def notify_sql(connection: Connection, changes: Changes) -> None:
     """Inside a PostgreSQL write transaction: tell every instance, on commit, what it changed."""
     if changes:
         connection.execute(sa.select(sa.func.pg_notify(CHANNEL, encode_payload(changes))))
-
-
-def last_feed_seq(connection: Connection) -> int:
-    return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(feed_table.c.seq), 0))).scalar_one())
-
-
-def feed_changes_since(connection: Connection, after: int) -> tuple[int, Changes | None]:
-    """(the newest feed seq, what the feed entries after `after` changed), in one read.
-
-    Every change that can end a long-poll (a payment settled or flagged) adds a feed entry, and feed `seq`
-    order is commit order (`relay.writer`), so entries after the last sweep's seq are exactly what was
-    committed since. None for "too many to name": wake everyone.
-    """
-    rows = connection.execute(
-        sa.select(feed_table.c.seq, feed_table.c.till_id, payment_table.c.order_id)
-        .select_from(feed_table.outerjoin(payment_table, payment_table.c.id == feed_table.c.payment_id))
-        .where(feed_table.c.seq > after)
-        .order_by(feed_table.c.seq)
-        .limit(SWEEP_MAX_ROWS + 1)
-    ).all()
-    if len(rows) > SWEEP_MAX_ROWS:
-        return last_feed_seq(connection), None
-    changes = Changes()
-    for _seq, till_id, order_id in rows:
-        changes.feeds.add(till_id)
-        if order_id is not None:
-            changes.orders.add((till_id, order_id))
-    return (rows[-1][0] if rows else after), changes
 
 
 class PgListener:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from relay.db import Database, asyncpg_dsn
+from relay.feed import changes_since, newest_seqs
 from relay.metrics import RelayMetrics
 from relay.migrate import upgrade
-from relay.notify import Hub, PgListener, feed_changes_since, last_feed_seq
+from relay.notify import Hub, PgListener
 from relay.settings import RelaySettings
 from relay.settle import Effects
 from relay.writer import Writer
@@ -110,21 +111,26 @@ class Relay:
                 log.warning("WAL checkpoint failed; retrying", exc_info=True)
 
     async def _sweep(self) -> None:
-        """Every SWEEP_S: wake the waiters of whatever was committed since the last sweep (one read,
-        whatever the number of long-polls held), in case its notification never reached us."""
-        seen: int | None = None
+        """Every SWEEP_S: wake the waiters of whatever was committed since the last sweep (two reads,
+        whatever the number of long-polls held), in case its notification never reached us.
+
+        Feed seq order is commit order per till only (relay.feed), so the sweep follows each till's newest
+        seq: first every till's (so nothing committed after start-up is missed), then those of the tills
+        with long-polls waiting; a till whose newest seq grew has its new entries read and their keys woken.
+        """
+        seen: dict[int, int] | None = None
         while True:
             try:
-                if seen is None or not self.hub.waiting():
-                    seen = await self.database.read(last_feed_seq)
-                else:
-                    since = functools.partial(feed_changes_since, after=seen)
-                    seen, changes = await self.database.read(since)
+                if seen is None:
+                    seen = await self.database.read(newest_seqs)
+                elif tills := self.hub.tills_waiting():
+                    newest = await self.database.read(functools.partial(newest_seqs, till_ids=tills))
                     self.hub.sweeps += 1
-                    if changes is None:
-                        self.hub.wake_all()
-                    elif changes:
+                    grown = {till: seen.get(till, 0) for till in newest if newest[till] > seen.get(till, 0)}
+                    if grown:
+                        changes = await self.database.read(functools.partial(changes_since, seen=grown))
                         self.hub.notify(changes)
+                    seen.update(newest)
             except Exception:
                 log.warning("long-poll sweep failed; retrying", exc_info=True)
             await asyncio.sleep(SWEEP_S)

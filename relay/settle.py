@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from daraja_core.contract import AnomalyKind, FeedKind, PaymentStatus
 from daraja_core.phones import mask_msisdn
 from daraja_core.results import Outcome, classify
+from relay import feed
 from relay.notify import Changes
 from relay.rows import Rows
 
@@ -287,9 +288,8 @@ class Unit:
                 for t in self.selftests
             ],
         )
-        rows.many(
-            "INSERT INTO feed_entry (till_id, payment_id, kind, created_at) VALUES (?, ?, ?, ?)",
-            [(f["till_id"], f["payment_id"], f["kind"], rows.dt_in(f["created_at"])) for f in self.feed],
+        feed.append(
+            self.connection, [(f["till_id"], f["payment_id"], f["kind"], f["created_at"]) for f in self.feed]
         )
 
 

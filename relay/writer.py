@@ -32,10 +32,6 @@ from relay.settle import Effects
 
 log = logging.getLogger("relay.writer")
 
-# Serialises writers across instances on PostgreSQL, so feed `seq` order is commit order and a till
-# reading the feed with `after=N` can never skip a row that commits later with a smaller seq.
-FEED_LOCK_KEY = 0x6D70657362
-
 # A job runs inside the batch transaction and returns (its answer, what it changed).
 JobFn = Callable[[Connection], tuple[Any, Effects]]
 
@@ -159,9 +155,8 @@ class Writer:
             job.future.set_result(answer)
 
     def _run_jobs(self, connection: Connection, batch: list[_Job]) -> list[Any]:
+        # No lock across instances here: feed rows are inserted last, under their tills' locks (relay.feed).
         postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
         answers: list[Any] = [None] * len(batch)
         callbacks = [(index, job) for index, job in enumerate(batch) if job.callback is not None]
         if callbacks:

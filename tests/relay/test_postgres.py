@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from relay.cli import main
 from relay.db import Database
+from relay.feed import FEED_LOCK_SPACE
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
 from relay.simulate import stk_callback_bytes
-from relay.writer import FEED_LOCK_KEY
 from tests.relay.c2b_support import customer_pays, make_shop, register_relay, rows
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RelayFactory
@@ -164,11 +164,11 @@ async def test_a_result_survives_restarting_both_instances(pg_url: str, relay_fa
     assert (status["status"], status["result_code"]) == ("failed", "1")
 
 
-async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
+async def test_replay_takes_the_tills_feed_lock_so_its_feed_order_is_commit_order(
     pg_url: str, relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Without the lock, a replay could draw feed seq N, a live writer N+1 and commit first, a till read
-    # `after=N+1`, and the replay's row then commit behind the cursor: skipped for good.
+    # Without the lock, a replay could draw feed seq N, a live writer N+1 for the same till and commit
+    # first, the till read `after=N+1`, and the replay's row then commit behind the cursor: skipped for good.
     import asyncpg
 
     relay = await relay_factory(database_url=pg_url, ip_allowlist_enabled=True)
@@ -179,6 +179,7 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
     db = Database(pg_url)
     try:
         raw_id = await db.read(lambda c: c.execute(sa.select(raw_table.c.id)).scalar_one())
+        till_id = await db.read(lambda c: c.execute(sa.select(raw_table.c.till_id)).scalar_one())
     finally:
         await db.dispose()
     monkeypatch.chdir(tmp_path)
@@ -188,7 +189,7 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
     try:
         transaction = holder.transaction()
         await transaction.start()
-        await holder.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK_KEY)
+        await holder.execute("SELECT pg_advisory_xact_lock($1, $2)", FEED_LOCK_SPACE, till_id)
         out = io.StringIO()
         replay = asyncio.create_task(
             asyncio.to_thread(main, ["replay", str(raw_id)], out=out, err=io.StringIO())
@@ -196,9 +197,9 @@ async def test_replay_takes_the_writers_lock_so_feed_order_is_commit_order(
         waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         async with asyncio.timeout(15):
             while not await holder.fetchval(waiting):  # the replay is queued behind the lock
-                assert not replay.done(), "replay wrote while a writer held the feed lock"
+                assert not replay.done(), "replay wrote while a writer held the till's feed lock"
                 await asyncio.sleep(0.02)
-        assert not replay.done(), "replay wrote while a writer held the feed lock"
+        assert not replay.done(), "replay wrote while a writer held the till's feed lock"
         await transaction.rollback()
         assert await asyncio.wait_for(replay, timeout=15) == 0
     finally:
@@ -314,3 +315,36 @@ async def test_c2b_two_tills_on_two_instances_racing_to_claim_one_payment_one_wi
         pg_url, "SELECT action, count(*) AS n FROM claim_event GROUP BY action ORDER BY action"
     )
     assert [(row["action"], row["n"]) for row in claims] == [("claim", 5), ("refused", 5)]
+
+
+async def test_a_write_does_not_queue_behind_reads_holding_every_read_connection(pg_url: str) -> None:
+    # With 2,000 long-polls held, their reads took every pooled connection and the writer's batches timed
+    # out waiting behind them (benchmarks/long_poll_scale.py --database postgres --held 2000).
+    import asyncpg
+
+    await upgrade(pg_url)
+    db = Database(pg_url)
+    holder = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await holder.execute("SELECT pg_advisory_lock(4242)")
+        reads = [
+            asyncio.create_task(db.read(lambda c: c.execute(sa.text("SELECT pg_advisory_lock_shared(4242)"))))
+            for _ in range(20)  # the read pool's every connection (10 + 10 overflow)
+        ]
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%4242%'"
+        )
+        for _ in range(750):  # up to 15 s for every read to hold its connection, blocked on the lock
+            if await holder.fetchval(waiting) >= 20:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the reads never took every pooled connection")
+        written = await asyncio.wait_for(db.write(lambda c: c.execute(sa.text("SELECT 1")).scalar_one()), 10)
+        assert written == 1
+        assert not any(read.done() for read in reads)
+        await holder.execute("SELECT pg_advisory_unlock(4242)")
+        await asyncio.wait_for(asyncio.gather(*reads), 15)
+    finally:
+        await holder.close()
+        await db.dispose()
