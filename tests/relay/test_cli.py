@@ -53,7 +53,7 @@ async def test_create_till_key_prints_the_callback_path_and_the_key_last(
     relay = await relay_factory(database_url=database_url)
     async with httpx.AsyncClient(base_url=relay.base_url) as client:
         till = (await client.get("/api/v1/till", headers=auth(key))).json()
-    assert till == {"name": "front", "callback_path": path}
+    assert till == {"name": "front", "callback_path": path, "shop": None}
 
 
 async def test_a_second_key_for_an_active_till_is_refused_until_revoked(database_url: str) -> None:
