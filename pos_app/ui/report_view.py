@@ -231,7 +231,7 @@ class ReportView(QWidget):
         self.method_title.setText(text("report_by_tender", lang))
         self.review_title.setText(text("report_review", lang))
         self.chart.empty_text = text("report_chart_empty", lang)
-        for table, first in ((self.outcome_table, "col_status"), (self.method_table, "col_method")):
+        for table, first in ((self.outcome_table, "col_status"), (self.method_table, "col_tender")):
             table.setHorizontalHeaderLabels(
                 [text(first, lang), text("report_count", lang), text("col_amount", lang)]
             )

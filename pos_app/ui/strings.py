@@ -67,8 +67,10 @@ _TABLE: dict[str, tuple[str, str]] = {
     # Status panel
     "ready_title": ("Ready", "Tayari"),
     "ready_detail": (
-        "Type the amount, Tab, the customer's phone, then Enter.",
-        "Andika kiasi, Tab, simu ya mteja, kisha Enter.",
+        "Type the amount, Tab, the customer's phone, then Enter.\n\n"
+        "Customer paid the till number: F7 · check an M-Pesa message: F10",
+        "Andika kiasi, Tab, simu ya mteja, kisha Enter.\n\n"
+        "Mteja amelipa namba ya till: F7 · kagua ujumbe wa M-Pesa: F10",
     ),
     "sending_title": ("Sending prompt…", "Inatuma ombi…"),
     "sending_detail": ("Asking M-Pesa to show the PIN prompt.", "Inaomba M-Pesa ionyeshe ombi la PIN."),
@@ -165,6 +167,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "report_by_outcome": ("By outcome", "Kwa matokeo"),
     "report_by_method": ("By method", "Kwa njia"),
     "report_count": ("Count", "Idadi"),
+    "col_tender": ("Tender", "Njia ya malipo"),
     "report_by_tender": ("Takings by tender", "Mapato kwa njia ya malipo"),
     "tender_mpesa": ("M-Pesa prompt", "Ombi la M-Pesa"),
     "tender_qr": ("M-Pesa QR", "QR ya M-Pesa"),
