@@ -24,9 +24,7 @@ WHEELHOUSE = ROOT / ".venv" / "wheelhouse"
 # What only the till needs: none of it may be installed by the relay extra.
 TILL_ONLY = ["PySide6", "shiboken6", "qasync", "keyring", "pyngrok"]
 
-# One xdist worker takes the whole module (scripts/test.sh runs `-n auto --dist loadgroup`), so the fresh
-# environment is built once, and first: the largest group is handed out before the single tests.
-pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900), pytest.mark.xdist_group("packaging")]
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
