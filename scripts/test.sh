@@ -28,9 +28,11 @@ echo "[test] mypy" >&2
 # Two pytest runs, both counted: everything but the PyInstaller build, then the build alone (slow, and a
 # failure there says "packaging", not "behaviour"). A build run that selects nothing (exit 5, e.g. when
 # only some test files were named) is not a failure.
+# The suite runs on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in this one process). loadfile keeps
+# each test file on one worker, so a module-scoped fixture (the packaging test's fresh venv) is built once.
 echo "[test] pytest" >&2
 suite=0
-.venv/bin/python -m pytest -m "not build" "$@" || suite=$?
+.venv/bin/python -m pytest -m "not build" -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@" || suite=$?
 echo "[test] pytest: PyInstaller build" >&2
 build=0
 .venv/bin/python -m pytest -m build "$@" || build=$?
