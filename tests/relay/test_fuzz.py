@@ -109,9 +109,12 @@ async def test_callback_bodies_of_every_shape_never_fail_and_never_pay(relay_fac
     await asyncio.to_thread(fuzz)
 
 
-async def trickle(base_url: str, path: str, give_up: asyncio.Event) -> bytes:
+async def trickle(
+    base_url: str, path: str, give_up: asyncio.Event, mid_request: asyncio.Queue[None] | None = None
+) -> bytes:
     """A POST whose head and body come one byte at a time, a little apart, until `give_up` or the relay
-    answers: what the relay answered (b"" if nothing, or if it hung up without a word)."""
+    answers: what the relay answered (b"" if nothing, or if it hung up without a word). Once the relay has
+    the first bytes, `mid_request` (when given) hears of it."""
     host, port = base_url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     body = stk_callback_bytes(FUZZ_CHECKOUT_ID, result_code=1032)
@@ -122,11 +125,13 @@ async def trickle(base_url: str, path: str, give_up: asyncio.Event) -> bytes:
     answer = asyncio.create_task(reader.read(200))
     stop = asyncio.create_task(give_up.wait())
     try:
-        for byte in request:
+        for sent, byte in enumerate(request):
             if give_up.is_set() or answer.done():
                 break
             writer.write(bytes([byte]))
             await writer.drain()
+            if sent == 8 and mid_request is not None:
+                mid_request.put_nowait(None)
             await asyncio.wait([answer, stop], timeout=0.05)
         if not answer.done():
             answer.cancel()
@@ -149,9 +154,11 @@ async def test_slow_clients_trickling_bodies_do_not_hold_up_an_honest_callback(
 ) -> None:
     relay, key, path, _ = await fuzzed_relay(relay_factory)
     give_up = asyncio.Event()
-    slow = [asyncio.create_task(trickle(relay.base_url, path, give_up)) for _ in range(50)]
+    mid_request: asyncio.Queue[None] = asyncio.Queue()
+    slow = [asyncio.create_task(trickle(relay.base_url, path, give_up, mid_request)) for _ in range(50)]
     try:
-        await asyncio.sleep(0.5)  # every slow client is connected and mid-request
+        for _ in slow:  # every slow client is connected and mid-request
+            await asyncio.wait_for(mid_request.get(), timeout=10)
         assert not any(task.done() for task in slow)
         async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
             started = time.perf_counter()
