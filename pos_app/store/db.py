@@ -40,6 +40,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _c2b_fields(row: C2bPaymentRow) -> tuple[object, ...]:
+    """A C2B payment's columns from trans_id to received_at, as both ways of storing one write them."""
+    return (
+        row.trans_id,
+        row.amount_kes,
+        row.first_name,
+        row.phone,
+        row.bill_ref,
+        row.shortcode,
+        writer_sql.to_db(row.paid_at),
+        writer_sql.to_db(row.received_at),
+    )
+
+
 class Store:
     def __init__(self, path: Path, engine: AsyncEngine) -> None:
         self.path = path
@@ -216,21 +230,7 @@ class Store:
                 "phone = CASE WHEN c2b_payments.source = 'pull' THEN excluded.phone "
                 "ELSE c2b_payments.phone END, "
                 "source = 'relay', updated_at = excluded.updated_at",
-                [
-                    (
-                        row.trans_id,
-                        row.amount_kes,
-                        row.first_name,
-                        row.phone,
-                        row.bill_ref,
-                        row.shortcode,
-                        writer_sql.to_db(row.paid_at),
-                        writer_sql.to_db(row.received_at),
-                        row.claimed_by,
-                        writer_sql.to_db(row.updated_at),
-                    )
-                    for row in rows
-                ],
+                [(*_c2b_fields(row), row.claimed_by, writer_sql.to_db(row.updated_at)) for row in rows],
             )
 
         await self._writer.run(work)
@@ -245,20 +245,7 @@ class Store:
                 "INSERT INTO c2b_payments (trans_id, amount_kes, first_name, phone, bill_ref, shortcode, "
                 "paid_at, received_at, claimed_by, updated_at, source, claim_pending) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 'pull', 0) ON CONFLICT(trans_id) DO NOTHING",
-                [
-                    (
-                        row.trans_id,
-                        row.amount_kes,
-                        row.first_name,
-                        row.phone,
-                        row.bill_ref,
-                        row.shortcode,
-                        writer_sql.to_db(row.paid_at),
-                        writer_sql.to_db(row.received_at),
-                        writer_sql.to_db(row.updated_at),
-                    )
-                    for row in rows
-                ],
+                [(*_c2b_fields(row), writer_sql.to_db(row.updated_at)) for row in rows],
             )
             return connection.total_changes - before
 
