@@ -43,6 +43,24 @@ class Effects:
         self.settle_latencies_s.extend(other.settle_latencies_s)
 
 
+def _result_fields(r: dict[str, Any], rows: Rows) -> tuple[Any, ...]:
+    """An STK result's columns from raw_callback_id to unverified, as its INSERT and UPDATE write them."""
+    return (
+        r["raw_callback_id"],
+        r["till_id"],
+        r["merchant_request_id"],
+        r["result_code"],
+        r["result_desc"],
+        r["amount_text"],
+        r["amount_kes"],
+        r["receipt"],
+        r["phone"],
+        rows.dt_in(r["transaction_date"]),
+        rows.dt_in(r["received_at"]),
+        r["unverified"],
+    )
+
+
 class Unit:
     """Pending writes of one transaction, flushed with one executemany per kind of statement."""
 
@@ -224,47 +242,13 @@ class Unit:
             "result_code, result_desc, amount_text, amount_kes, receipt, phone, transaction_date, "
             "received_at, unverified, duplicates, contradictions) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
-            [
-                (
-                    r["checkout_request_id"],
-                    r["raw_callback_id"],
-                    r["till_id"],
-                    r["merchant_request_id"],
-                    r["result_code"],
-                    r["result_desc"],
-                    r["amount_text"],
-                    r["amount_kes"],
-                    r["receipt"],
-                    r["phone"],
-                    rows.dt_in(r["transaction_date"]),
-                    rows.dt_in(r["received_at"]),
-                    r["unverified"],
-                )
-                for r in self.new_results.values()
-            ],
+            [(r["checkout_request_id"], *_result_fields(r, rows)) for r in self.new_results.values()],
         )
         rows.many(
             "UPDATE stk_result SET raw_callback_id = ?, till_id = ?, merchant_request_id = ?, "
             "result_code = ?, result_desc = ?, amount_text = ?, amount_kes = ?, receipt = ?, phone = ?, "
             "transaction_date = ?, received_at = ?, unverified = ? WHERE checkout_request_id = ?",
-            [
-                (
-                    r["raw_callback_id"],
-                    r["till_id"],
-                    r["merchant_request_id"],
-                    r["result_code"],
-                    r["result_desc"],
-                    r["amount_text"],
-                    r["amount_kes"],
-                    r["receipt"],
-                    r["phone"],
-                    rows.dt_in(r["transaction_date"]),
-                    rows.dt_in(r["received_at"]),
-                    r["unverified"],
-                    cid,
-                )
-                for cid, r in self.replaced_results.items()
-            ],
+            [(*_result_fields(r, rows), cid) for cid, r in self.replaced_results.items()],
         )
         rows.many(
             "UPDATE stk_result SET duplicates = duplicates + ?, contradictions = contradictions + ? "
