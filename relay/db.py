@@ -30,6 +30,9 @@ from relay import feed
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a WAL restart waits for the readers still reading the old log (each read takes milliseconds);
+# the writer waits with it, so it is short. Not restarted this time, the WAL restarts at the next one.
+RESTART_WAIT_MS = 50
 
 
 def normalise_url(database_url: str) -> URL:
@@ -151,12 +154,15 @@ class Database:
                 with engine.begin() as connection:
                     return fn(connection)
 
-            # A thread of its own: a commit never queues behind long-polls' reads in the shared pool.
-            if self._write_thread is None:
-                self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-write")
-            return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
+            return await asyncio.get_running_loop().run_in_executor(self._writer_thread(), run)
         async with self._async_engine(self._async_writer).begin() as async_connection:
             return await async_connection.run_sync(fn)
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        # A thread of its own: a commit never queues behind long-polls' reads in the shared pool.
+        if self._write_thread is None:
+            self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-write")
+        return self._write_thread
 
     def _async_engine(self, engine: AsyncEngine | None = None) -> AsyncEngine:
         # __init__ opens either the SQLite engines or these; reaching here with neither is a bug.
@@ -166,20 +172,42 @@ class Database:
         return engine
 
     async def checkpoint(self) -> None:
-        """Copy the WAL back into the database file without blocking the writer (SQLite only)."""
-        if self._sync_reader is None:
-            return
-        engine = self._sync_reader
+        """Copy the WAL back into the database file and start it again from its beginning (SQLite only).
 
-        def run() -> None:
+        Two steps. A PASSIVE checkpoint on a reader's connection copies what it can without blocking the
+        writer. Then, on the writer's own thread (so no write is under way), a RESTART copies the few
+        frames committed meanwhile and waits at most `RESTART_WAIT_MS` for the readers still on the old
+        log to finish; the next commit then writes from the start of the WAL. Without the restart the
+        WAL never rewinds while long-polls keep reading (some reader always holds a snapshot in it): it
+        grew past 300 MB in 30 s at 200 callbacks/s, and every read slowed with it (docs/stack-notes.md
+        "SQLite and PostgreSQL").
+        """
+        if self._sync_reader is None or self._sync_writer is None:
+            return
+        reader, writer = self._sync_reader, self._sync_writer
+
+        def passive() -> None:
             # Outside any transaction: a checkpoint cannot run inside one.
-            connection = engine.raw_connection()
+            connection = reader.raw_connection()
             try:
                 connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             finally:
                 connection.close()
 
-        await asyncio.to_thread(run)
+        def restart() -> None:
+            connection = writer.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            finally:
+                connection.close()
+
+        await asyncio.to_thread(passive)
+        await asyncio.get_running_loop().run_in_executor(self._writer_thread(), restart)
 
     async def ping(self) -> None:
         await self.read(lambda connection: connection.execute(sa.text("SELECT 1")).scalar_one())
