@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relay import feed
+from relay.reads import ReadGroups
 
 T = TypeVar("T")
 
@@ -100,6 +101,8 @@ class Database:
         self._async: AsyncEngine | None = None
         self._async_writer: AsyncEngine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
+        # The till API's reads, grouped into shared round trips under load (relay/reads.py).
+        self.grouped = ReadGroups(self.read)
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is None:

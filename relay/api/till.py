@@ -75,7 +75,7 @@ async def authed_read(
         till = till_for_key(connection, key)
         return (None, None) if till is None else (till, fn(connection, till))
 
-    till, answer = await relay_of(request).database.read(run)
+    till, answer = await relay_of(request).database.grouped.read(run)
     if till is None:
         raise NotAuthorizedException("unknown or revoked till key")
     return till, answer  # type: ignore[return-value]
