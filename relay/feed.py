@@ -59,13 +59,18 @@ def append(connection: Connection, entries: Iterable[Entry]) -> None:
 
 def in_transaction(fn: Callable[[Connection], T], connection: Connection) -> T:
     """Run a write transaction's work, then insert the feed rows it appended, under their tills' locks."""
-    connection.info[_PENDING] = []
+    # The dict itself, taken while the connection is sound: once a cut connection is invalidated, reading
+    # `connection.info` raises PendingRollbackError, which would hide the driver's "connection lost" (the
+    # writer runs such a batch again; any other error sets a callback aside as failed: relay/writer.py).
+    info = connection.info
+    pending: list[Entry] = []
+    info[_PENDING] = pending
     try:
         result = fn(connection)
-        _insert(connection, connection.info[_PENDING])
+        _insert(connection, pending)
         return result
     finally:
-        connection.info.pop(_PENDING, None)
+        info.pop(_PENDING, None)
 
 
 def lock_tills(connection: Connection, till_ids: Iterable[int]) -> None:

@@ -18,7 +18,9 @@ from relay.db import Database
 from relay.feed import FEED_LOCK_SPACE
 from relay.migrate import current_revision, head_revision, upgrade
 from relay.models import raw_table
+from relay.settle import Effects
 from relay.simulate import stk_callback_bytes
+from relay.writer import Writer
 from tests.relay.c2b_support import customer_pays, make_shop, register_relay, rows
 from tests.relay.conftest import ACK, auth, registration
 from tests.support.relay_fixtures import RelayFactory
@@ -348,3 +350,29 @@ async def test_a_write_does_not_queue_behind_reads_holding_every_read_connection
     finally:
         await holder.close()
         await db.dispose()
+
+
+async def test_a_write_whose_connection_is_cut_mid_transaction_runs_again_on_a_fresh_one(pg_url: str) -> None:
+    # Cut connections (`pg_terminate_backend`, a restarted server) must be told apart from a job's own
+    # failure: a lone callback was set aside as failed, and acknowledged, when the feed's clean-up after
+    # the cut raised PendingRollbackError in place of the driver's "connection lost".
+    await upgrade(pg_url)
+    db = Database(pg_url)
+    writer = Writer(db, lambda _effects: None)
+    writer.start()
+    cuts: list[int] = []
+
+    def cut_once(connection: sa.Connection) -> tuple[int, Effects]:
+        pid = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        if not cuts:
+            cuts.append(pid)
+            connection.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+        return pid, Effects()
+
+    try:
+        pid = await asyncio.wait_for(writer.submit(cut_once), 20)
+    finally:
+        await writer.stop()
+        await db.dispose()
+    assert len(cuts) == 1
+    assert pid != cuts[0]  # ran again, on another connection
