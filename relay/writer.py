@@ -32,6 +32,10 @@ from relay.settle import Effects
 
 log = logging.getLogger("relay.writer")
 
+# Times a batch runs again after its connection was cut, before its jobs are treated as failing: every
+# pooled connection can be cut at once (a restarted server), and each is found dead only when used.
+CONNECTION_RETRIES = 3
+
 # A job runs inside the batch transaction and returns (its answer, what it changed).
 JobFn = Callable[[Connection], tuple[Any, Effects]]
 
@@ -101,18 +105,18 @@ class Writer:
         self.largest_batch = max(self.largest_batch, len(batch))
         await self._commit_part(batch)
 
-    async def _commit_part(self, batch: list[_Job], *, again: bool = False) -> None:
+    async def _commit_part(self, batch: list[_Job], *, cuts: int = 0) -> None:
         for job in batch:
             job.effects = Effects()
         try:
             answers = await self._db.write(functools.partial(self._run_jobs, batch=batch))
         except Exception as error:
-            if not again and _connection_lost(error):
+            if cuts < CONNECTION_RETRIES and _connection_lost(error):
                 # The database dropped the connection (restarted, its backend terminated): no job is at
                 # fault, so none is set aside as failed (a genuine payment would wait for a replay). The
-                # batch runs once more on a fresh connection (the pool's pre-ping replaces the dead one).
+                # batch runs again on a fresh connection (the pool's pre-ping replaces a dead one).
                 log.warning("database connection lost during a batch of %d; running it again", len(batch))
-                await self._commit_part(batch, again=True)
+                await self._commit_part(batch, cuts=cuts + 1)
                 return
             if len(batch) == 1:
                 await self._fail_alone(batch[0], error)
