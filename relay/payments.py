@@ -25,6 +25,7 @@ from daraja_core.contract import (
 from daraja_core.phones import mask_msisdn
 from relay.c2b import c2b_payments_by_id
 from relay.models import feed_table, payment_table, result_table, selftest_table
+from relay.rows import Rows
 from relay.settle import Effects, Unit
 from relay.tills import TillRef
 
@@ -104,6 +105,13 @@ def register_payment(
 # -- read side -----------------------------------------------------------------------------------------
 
 
+# What `payment_answer` reads of a payment row.
+_PAYMENT_COLUMNS = (
+    "order_id, checkout_request_id, status, receipt, result_code, reason, amount_kes, paid_amount_kes, "
+    "phone, anomaly, registered_at, settled_at, unverified"
+)
+
+
 def payment_answer(row: Any) -> Payment:
     """The contract's `Payment` for a payment row."""
     completed = row["status"] == PaymentStatus.COMPLETED
@@ -131,16 +139,13 @@ def is_settled_or_flagged(payment: Payment) -> bool:
 
 
 def payment_status(connection: Connection, till_id: int, order_id: str) -> Payment | None:
-    """The till's newest payment for this order (an order can be charged again after a failure)."""
-    row = (
-        connection.execute(
-            sa.select(payment_table)
-            .where(payment_table.c.till_id == till_id, payment_table.c.order_id == order_id)
-            .order_by(payment_table.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
+    """The till's newest payment for this order (an order can be charged again after a failure).
+
+    Driver-level SQL (relay.rows): every status long-poll's every look runs it."""
+    row = Rows(connection).first(
+        f"SELECT {_PAYMENT_COLUMNS} FROM payment WHERE till_id = ? AND order_id = ? ORDER BY id DESC LIMIT 1",
+        (till_id, order_id),
+        datetimes=("registered_at", "settled_at"),
     )
     return None if row is None else payment_answer(row)
 

@@ -59,6 +59,19 @@ class Rows:
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self.connection.exec_driver_sql(self._sql(sql), params).scalar()
 
+    def first(
+        self, sql: str, params: tuple[Any, ...] = (), datetimes: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
+        """The first row of a `SELECT`, as a dict (its `datetimes` columns as aware UTC), or None."""
+        result = self.connection.exec_driver_sql(self._sql(sql), params)
+        row = result.first()
+        if row is None:
+            return None
+        found = dict(zip(result.keys(), row, strict=True))
+        for name in datetimes:
+            found[name] = self.dt_out(found[name])
+        return found
+
     def select_in(
         self, sql_before_in: str, values: Iterable[Any], datetimes: Iterable[str] = ()
     ) -> list[dict[str, Any]]:
