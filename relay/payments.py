@@ -24,7 +24,7 @@ from daraja_core.contract import (
 )
 from daraja_core.phones import mask_msisdn
 from relay.c2b import c2b_payments_by_id
-from relay.models import feed_table, payment_table, result_table, selftest_table
+from relay.models import payment_table, result_table, selftest_table
 from relay.rows import Rows
 from relay.settle import Effects, Unit
 from relay.tills import TillRef
@@ -152,17 +152,14 @@ def payment_status(connection: Connection, till_id: int, order_id: str) -> Payme
 
 def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> list[FeedItem]:
     """The till's feed after `after`: its payments' results and anomalies, and its shop's C2B payments."""
-    is_c2b = feed_table.c.kind == FeedKind.C2B
-    rows = list(
-        connection.execute(
-            sa.select(
-                feed_table.c.seq, feed_table.c.kind, feed_table.c.payment_id.label("entry_id"), payment_table
-            )
-            .outerjoin(payment_table, sa.and_(payment_table.c.id == feed_table.c.payment_id, sa.not_(is_c2b)))
-            .where(feed_table.c.till_id == till_id, feed_table.c.seq > after)
-            .order_by(feed_table.c.seq)
-            .limit(limit)
-        ).mappings()
+    # Driver-level SQL (relay.rows): every feed long-poll's every look runs it.
+    columns = ", ".join(f"p.{column.strip()}" for column in _PAYMENT_COLUMNS.split(","))
+    rows = Rows(connection).all(
+        f"SELECT f.seq, f.kind, f.payment_id AS entry_id, {columns} FROM feed_entry f "
+        "LEFT JOIN payment p ON p.id = f.payment_id AND f.kind <> ? "
+        "WHERE f.till_id = ? AND f.seq > ? ORDER BY f.seq LIMIT ?",
+        (FeedKind.C2B.value, till_id, after, limit),
+        datetimes=("registered_at", "settled_at"),
     )
     c2b = c2b_payments_by_id(connection, [row["entry_id"] for row in rows if row["kind"] == FeedKind.C2B])
     items: list[FeedItem] = []

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
 from daraja_core import utc_text
 
@@ -63,14 +63,22 @@ class Rows:
         self, sql: str, params: tuple[Any, ...] = (), datetimes: Iterable[str] = ()
     ) -> dict[str, Any] | None:
         """The first row of a `SELECT`, as a dict (its `datetimes` columns as aware UTC), or None."""
-        result = self.connection.exec_driver_sql(self._sql(sql), params)
-        row = result.first()
-        if row is None:
-            return None
-        found = dict(zip(result.keys(), row, strict=True))
+        rows = self.all(sql, params, datetimes)
+        return rows[0] if rows else None
+
+    def all(
+        self, sql: str, params: tuple[Any, ...] = (), datetimes: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The rows of a `SELECT`, as dicts (their `datetimes` columns as aware UTC)."""
+        return self._dicts(self.connection.exec_driver_sql(self._sql(sql), params), datetimes)
+
+    def _dicts(self, result: CursorResult[Any], datetimes: Iterable[str]) -> list[dict[str, Any]]:
+        keys = list(result.keys())
+        rows = [dict(zip(keys, row, strict=True)) for row in result]
         for name in datetimes:
-            found[name] = self.dt_out(found[name])
-        return found
+            for row in rows:
+                row[name] = self.dt_out(row[name])
+        return rows
 
     def select_in(
         self, sql_before_in: str, values: Iterable[Any], datetimes: Iterable[str] = ()
@@ -84,12 +92,7 @@ class Rows:
         else:
             marks = ",".join("?" * len(values))
             result = self.connection.exec_driver_sql(f"{sql_before_in} IN ({marks})", tuple(values))
-        keys = list(result.keys())
-        rows = [dict(zip(keys, row, strict=True)) for row in result]
-        for name in datetimes:
-            for row in rows:
-                row[name] = self.dt_out(row[name])
-        return rows
+        return self._dicts(result, datetimes)
 
     def next_ids(self, table: str, count: int) -> list[int]:
         """Ids for `count` new rows, reserved inside this write transaction.
