@@ -6,41 +6,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
-from qasync import asyncSlot
+from PySide6.QtWidgets import QWidget
 
-from pos_app.engine.errors import WrongPin
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes
 from pos_app.ui.naming import named
-from pos_app.ui.strings import engine_text, text
+from pos_app.ui.owner_pin import OwnerPinDialog
+from pos_app.ui.strings import text
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
     from pos_app.engine.views import AttemptView
 
 
-class C2bReleaseDialog(QDialog):
+class C2bReleaseDialog(OwnerPinDialog):
     released = Signal(object)  # AttemptView: the sale, now unpaid
 
     def __init__(self, service: TillService, attempt: AttemptView, lang: str, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(
+            service,
+            attempt,
+            lang,
+            parent,
+            prefix="release",
+            title_key="release_title",
+            submit_key="release_submit",
+        )
         named(self, "c2bReleaseDialog")
-        self.service = service
-        self.attempt = attempt
-        self.lang = lang
-        self.done_ = False
-        self.setWindowTitle(text("release_title", lang))
-        self.for_label = QLabel(
+        self.for_label.setText(
             text(
                 "release_for",
                 lang,
@@ -49,50 +42,10 @@ class C2bReleaseDialog(QDialog):
                 sale=attempt.sale_id,
             )
         )
-        self.for_label.setWordWrap(True)
-        self.pin_input = QLineEdit()
-        named(self.pin_input, "releasePinInput")
-        self.pin_input.setEchoMode(QLineEdit.EchoMode.Password)
-        self.result_label = QLabel()
-        named(self.result_label, "releaseResult")
-        self.result_label.setWordWrap(True)
-        self.submit_button = QPushButton(text("release_submit", lang))
-        self.submit_button.setObjectName("releaseSubmit")
-        self.submit_button.setDefault(True)
-        self.submit_button.clicked.connect(self.on_submit_clicked)
-        self.close_button = QPushButton(text("manual_close", lang))
-        self.close_button.setObjectName("releaseClose")
         self.close_button.clicked.connect(self.reject)
-        form = QFormLayout()
-        form.addRow(text("manual_pin", lang), self.pin_input)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
-        buttons.addWidget(self.submit_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.for_label)
-        layout.addLayout(form)
-        layout.addWidget(self.result_label)
-        layout.addLayout(buttons)
-        self.setMinimumWidth(520)
+        self._lay_out()
 
-    def _show(self, message: str, tone: str) -> None:
-        self.result_label.setText(message)
-        self.result_label.setProperty("tone", tone)
-        self.result_label.style().unpolish(self.result_label)
-        self.result_label.style().polish(self.result_label)
-
-    def _refused(self, refusal: Exception) -> None:
-        self._show(text("manual_refused", self.lang, reason=engine_text(str(refusal), self.lang)), "failed")
-        if isinstance(refusal, WrongPin):
-            self.pin_input.clear()
-            self.pin_input.setFocus()
-
-    @asyncSlot()
-    async def on_submit_clicked(self) -> None:
-        if self.done_:  # released already: Enter now closes
-            self.accept()
-            return
+    async def _submit(self) -> None:
         receipt = self.attempt.receipt or ""
         result = await busy(
             self.service.c2b.release(receipt, self.pin_input.text()),
@@ -101,9 +54,5 @@ class C2bReleaseDialog(QDialog):
         )
         if result is None:  # refused (shown by _refused)
             return
-        self.done_ = True
-        self._show(text("release_done", self.lang, receipt=receipt), "paid")
-        self.close_button.hide()
-        self.submit_button.setText(text("manual_close", self.lang))
-        self.pin_input.setReadOnly(True)
+        self._finish(text("release_done", self.lang, receipt=receipt), "paid")
         self.released.emit(result)

@@ -7,14 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.tender_dialog import TenderDialog, offer_sentence
 
 if TYPE_CHECKING:
     from pos_app.engine.paid_to_till import C2bOffer
@@ -22,9 +23,7 @@ if TYPE_CHECKING:
     from pos_app.engine.views import AttemptView
 
 
-class PaidToTillDialog(QDialog):
-    claimed = Signal(object)  # AttemptView: the sale, paid with the chosen payment
-
+class PaidToTillDialog(TenderDialog):
     def __init__(
         self,
         service: TillService,
@@ -33,12 +32,9 @@ class PaidToTillDialog(QDialog):
         lang: str,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(service, sale_id, lang, parent)
         named(self, "paidToTillDialog")
-        self.service = service
-        self.sale_id = sale_id
         self.amount_kes = amount_kes
-        self.lang = lang
         self.offers: list[C2bOffer] = []
         self._reads = 0  # refreshes started: an older read that answers late is not shown over a newer one
         self.setWindowTitle(text("c2b_title", lang))
@@ -56,14 +52,7 @@ class PaidToTillDialog(QDialog):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.message)
         self.setMinimumSize(560, 320)
-        self._open = True
-        self._unsubscribe = service.paid_to_till.subscribe(self.refresh)
-        self.finished.connect(self._closed)
-
-    def _closed(self, _result: int) -> None:
-        # A read still in flight answers after the widgets are gone: it must not touch them.
-        self._open = False
-        self._unsubscribe()
+        self._listen(service.paid_to_till.subscribe(self.refresh))
 
     def _row(self, offer: C2bOffer, now: datetime) -> str:
         minutes = offer.minutes_ago(now)
@@ -100,15 +89,7 @@ class PaidToTillDialog(QDialog):
             self.list.setFocus()
         first = self.offers[0] if self.offers else None
         if first is not None and first.matches_sale:
-            self.offer_label.setText(
-                text(
-                    "c2b_offer",
-                    self.lang,
-                    amount=kes(first.amount_kes),
-                    name=first.first_name,
-                    phone=first.phone_display,
-                )
-            )
+            self.offer_label.setText(offer_sentence(first, self.lang))
         else:
             self.offer_label.setText(text("c2b_pick" if self.offers else "c2b_none", self.lang))
 
@@ -127,5 +108,4 @@ class PaidToTillDialog(QDialog):
         )
         if view is None or not self._open:  # closed meanwhile: History shows the paid sale
             return
-        self.claimed.emit(view)
-        self.accept()
+        self._paid(view)

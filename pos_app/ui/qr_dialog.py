@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
 from pos_app.engine.qr_tender import QR_SIDE_PX
@@ -19,6 +19,7 @@ from pos_app.ui.formatting import kes
 from pos_app.ui.naming import named
 from pos_app.ui.shortcuts import DEMO_CUSTOMER_KEY
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.tender_dialog import TenderDialog, offer_sentence
 
 if TYPE_CHECKING:
     from pos_app.engine.paid_to_till import C2bOffer
@@ -27,18 +28,13 @@ if TYPE_CHECKING:
     from pos_app.engine.views import AttemptView
 
 
-class QrDialog(QDialog):
-    claimed = Signal(object)  # AttemptView: the sale, paid by the QR's payment
-
+class QrDialog(TenderDialog):
     def __init__(
         self, service: TillService, sale_id: str, amount_kes: int, lang: str, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
+        super().__init__(service, sale_id, lang, parent)
         named(self, "qrDialog")
-        self.service = service
-        self.sale_id = sale_id
         self.amount_kes = amount_kes
-        self.lang = lang
         self.qr: QrSale | None = None
         self.offer: C2bOffer | None = None
         self.setWindowTitle(text("qr_title", lang))
@@ -77,19 +73,12 @@ class QrDialog(QDialog):
         # Nothing in it takes typing: the dialog itself has the keyboard (Enter takes an offer, Esc closes).
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
-        self._open = True
-        self._unsubscribers = [
-            service.subscribe(self._attempt_changed),
-            service.qr.subscribe(self._not_settled),
-        ]
-        self.finished.connect(self._closed)
+        self._listen(service.subscribe(self._attempt_changed))
+        self._listen(service.qr.subscribe(self._not_settled))
 
-    def _closed(self, _result: int) -> None:
-        # Esc, or paid: the QR is off the screen, and a late answer must not touch deleted widgets.
-        self._open = False
-        for unsubscribe in self._unsubscribers:
-            unsubscribe()
-        self.service.qr.forget(self.sale_id)
+    def _closed(self, result: int) -> None:
+        super()._closed(result)
+        self.service.qr.forget(self.sale_id)  # Esc, or paid: the QR is off the screen
 
     @asyncSlot()
     async def load(self) -> None:
@@ -117,7 +106,7 @@ class QrDialog(QDialog):
         self.payee.setText(text(words, self.lang, number=qr.number, reference=qr.reference))
         self.status.setText(text("qr_waiting", self.lang))
         if not qr.paybill:
-            self._unsubscribers.append(self.service.paid_to_till.subscribe(self.refresh_offer))
+            self._listen(self.service.paid_to_till.subscribe(self.refresh_offer))
             self.refresh_offer()
 
     def _refused(self, refusal: Exception) -> None:
@@ -131,8 +120,7 @@ class QrDialog(QDialog):
 
     def _attempt_changed(self, view: AttemptView) -> None:
         if self._open and view.sale_id == self.sale_id and view.state == State.PAID:
-            self.claimed.emit(view)
-            self.accept()
+            self._paid(view)
 
     @asyncSlot()
     async def refresh_offer(self) -> None:
@@ -144,15 +132,7 @@ class QrDialog(QDialog):
         if offer is None:
             self.status.setText(text("qr_waiting", self.lang))
             return
-        self.status.setText(
-            text(
-                "c2b_offer",
-                self.lang,
-                amount=kes(offer.amount_kes),
-                name=offer.first_name,
-                phone=offer.phone_display,
-            )
-        )
+        self.status.setText(offer_sentence(offer, self.lang))
 
     @asyncSlot()
     async def on_demo_scan(self) -> None:
