@@ -34,7 +34,7 @@ from tests.support.relay_fixtures import RelayFactory
 pytestmark = pytest.mark.drill
 
 # Callbacks refused while the database is down before it is started again: about a second of load.
-REFUSED_WHILE_DOWN = 40
+REFUSED_WHILE_DOWN = 150
 
 
 @pytest.fixture
