@@ -9,7 +9,8 @@ so the batch size grows with the load and the commit cost (an fsync on SQLite) i
 What a callback holds is fitted to the columns before anything is stored (`relay.storable`), so a
 callback's content does not fail a batch. If a batch fails anyway, it is retried in halves until the
 failing job stands alone; a callback whose processing fails alone is stored raw with the error
-(`status="failed"`), to be replayed once the bug is fixed.
+(`status="failed"`), to be replayed once the bug is fixed. A database that is away (connection cut, or
+none to be had) is nobody's fault: the batch runs again, then every job in it is refused, none set aside.
 """
 
 from __future__ import annotations
@@ -111,12 +112,20 @@ class Writer:
         try:
             answers = await self._db.write(functools.partial(self._run_jobs, batch=batch))
         except Exception as error:
-            if cuts < CONNECTION_RETRIES and _connection_lost(error):
-                # The database dropped the connection (restarted, its backend terminated): no job is at
-                # fault, so none is set aside as failed (a genuine payment would wait for a replay). The
-                # batch runs again on a fresh connection (the pool's pre-ping replaces a dead one).
-                log.warning("database connection lost during a batch of %d; running it again", len(batch))
-                await self._commit_part(batch, cuts=cuts + 1)
+            if _database_unavailable(error):
+                # The database dropped the connection (restarted, its backend terminated) or cannot be
+                # reached: no job is at fault, so none is set aside as failed (a genuine payment would
+                # wait for a replay, and be acknowledged meanwhile). The batch runs again on a fresh
+                # connection (the pool's pre-ping replaces a dead one); still unreachable, every job is
+                # refused, to be sent again by Safaricom, rather than stored raw should the database
+                # come back between the failure and that fallback.
+                if cuts < CONNECTION_RETRIES:
+                    log.warning("database unavailable during a batch of %d; running it again", len(batch))
+                    await self._commit_part(batch, cuts=cuts + 1)
+                    return
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(error)
                 return
             if len(batch) == 1:
                 await self._fail_alone(batch[0], error)
@@ -187,5 +196,17 @@ class Writer:
             log.exception("announcing a commit failed")
 
 
-def _connection_lost(error: Exception) -> bool:
-    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+# SQLSTATE classes of a database that is away rather than refusing this transaction: 08 connection
+# exception, 57P operator intervention (57P01 admin shutdown, 57P03 cannot connect now: a server stopping
+# or starting). https://www.postgresql.org/docs/current/errcodes-appendix.html
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def _database_unavailable(error: Exception) -> bool:
+    """The connection was cut, or none could be opened; never a job's own failure."""
+    if isinstance(error, OSError):  # asyncpg's connect raises the socket's error (refused, timed out)
+        return True
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)

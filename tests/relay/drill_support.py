@@ -136,6 +136,8 @@ class Load:
     ids: list[str]
     acknowledged: list[str] = field(default_factory=list)
     refused: dict[int, int] = field(default_factory=dict)  # status → count; 0 = no answer at all
+    # Every answer: (loop time sent, loop time answered, status; 0 = no answer at all).
+    answers: list[tuple[float, float, int]] = field(default_factory=list)
     _next: int = 0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -147,15 +149,19 @@ class Load:
         return self.ids[self._next - 1]
 
     async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
             while (cid := self._take()) is not None:
                 body = stk_callback_bytes(cid, result_code=0, amount=1, receipt=f"R{cid[-8:]}X", phone=PHONE)
+                sent = loop.time()
                 try:
                     answer = await client.post(self.path, content=body)
                 except httpx.TransportError:
+                    self.answers.append((sent, loop.time(), 0))
                     self.refused[0] = self.refused.get(0, 0) + 1
                     await asyncio.sleep(0.05)  # the relay is down: do not spin
                     continue
+                self.answers.append((sent, loop.time(), answer.status_code))
                 if answer.status_code == 200:
                     self.acknowledged.append(cid)
                 else:
@@ -175,6 +181,15 @@ class Load:
         give_up = loop.time() + timeout_s
         while len(self.acknowledged) < target:
             assert loop.time() < give_up, f"only {len(self.acknowledged)} of {target} acknowledged"
+            await asyncio.sleep(0.005)
+
+    async def until_refused(self, more: int, timeout_s: float = 30.0) -> None:
+        """Wait until `more` further callbacks have been refused (any status, or no answer)."""
+        target = sum(self.refused.values()) + more
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout_s
+        while sum(self.refused.values()) < target:
+            assert loop.time() < give_up, f"only {self.refused} refused, waiting for {target}"
             await asyncio.sleep(0.005)
 
 
@@ -197,3 +212,26 @@ async def stored_results(database_url: str) -> tuple[dict[str, int], dict[str, l
         return await db.read(read)
     finally:
         await db.dispose()
+
+
+async def completed_ids(database_url: str) -> set[str]:
+    paid = sa.select(payment_table.c.checkout_request_id).where(payment_table.c.status == "completed")
+    db = Database(database_url)
+    try:
+        return set(await db.read(lambda c: c.execute(paid).scalars().all()))
+    finally:
+        await db.dispose()
+
+
+async def check_acknowledged_stored_once(database_url: str, acknowledged: list[str], relay_log: str) -> None:
+    """What every drill must leave: each acknowledged callback stored with its result and its payment
+    completed, none set aside as failed, none stored or applied twice."""
+    results, raws = await stored_results(database_url)
+    done = set(acknowledged)
+    # A callback set aside as failed is kept raw, unparsed (no CheckoutRequestID): none may be.
+    assert raws.get(None, []) == [], relay_log  # type: ignore[call-overload]
+    assert {cid: raws.get(cid) for cid in done - set(results)} == {}, relay_log  # lost
+    assert {cid for cid, count in results.items() if count > 1} == set()
+    assert {cid for cid, statuses in raws.items() if statuses.count("applied") > 1} == set()
+    not_completed = done - await completed_ids(database_url)
+    assert not_completed == set(), [raws.get(cid) for cid in not_completed]

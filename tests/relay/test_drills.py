@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -20,14 +21,20 @@ import pytest
 import sqlalchemy as sa
 
 from relay.db import Database
-from relay.models import payment_table
+from relay.intake import IncomingCallback
+from relay.models import utcnow
 from relay.service import Relay
 from relay.simulate import stk_callback_bytes
+from relay.writer import Writer
 from tests.relay.conftest import auth, registration
-from tests.relay.drill_support import Load, RelayProcess, prepare, stored_results
+from tests.relay.drill_support import PHONE, Load, RelayProcess, check_acknowledged_stored_once, prepare
+from tests.relay.private_postgres import PrivatePostgres
 from tests.support.relay_fixtures import RelayFactory
 
 pytestmark = pytest.mark.drill
+
+# Callbacks refused while the database is down before it is started again: about a second of load.
+REFUSED_WHILE_DOWN = 150
 
 
 @pytest.fixture
@@ -41,15 +48,6 @@ async def processes() -> AsyncIterator[list[RelayProcess]]:
     yield started
     for process in started:
         process.stop()
-
-
-async def completed_ids(database_url: str) -> set[str]:
-    paid = sa.select(payment_table.c.checkout_request_id).where(payment_table.c.status == "completed")
-    db = Database(database_url)
-    try:
-        return set(await db.read(lambda c: c.execute(paid).scalars().all()))
-    finally:
-        await db.dispose()
 
 
 async def kill_under_load(database_url: str, tmp_path: Path, processes: list[RelayProcess]) -> None:
@@ -71,14 +69,8 @@ async def kill_under_load(database_url: str, tmp_path: Path, processes: list[Rel
     await load.stop()
     relay.stop()
 
-    results, raws = await stored_results(database_url)
-    acknowledged = set(load.acknowledged)
-    lost = acknowledged - set(results)
-    twice = {cid for cid, count in results.items() if count > 1}
-    applied_twice = {cid for cid, statuses in raws.items() if statuses.count("applied") > 1}
-    not_completed = acknowledged - await completed_ids(database_url)
-    assert len(acknowledged) >= kills * 30 + 20, load.refused
-    assert (lost, twice, applied_twice, not_completed) == (set(), set(), set(), set()), relay.log()
+    assert len(load.acknowledged) >= kills * 30 + 20, load.refused
+    await check_acknowledged_stored_once(database_url, load.acknowledged, relay.log())
     assert relay.starts == kills + 1
 
 
@@ -125,15 +117,149 @@ async def test_postgres_connections_cut_while_serving_refuse_callbacks_and_intak
         await admin.close()
     relay.stop()
     assert cut >= 3
-    results, raws = await stored_results(pg_url)
-    acknowledged = set(load.acknowledged)
-    # A callback set aside as failed is kept raw, unparsed (no CheckoutRequestID): none may be.
-    assert raws.get(None, []) == [], relay.log()  # type: ignore[call-overload]
-    assert {cid: raws.get(cid) for cid in acknowledged - set(results)} == {}
-    assert {cid for cid, count in results.items() if count > 1} == set()
-    assert acknowledged - await completed_ids(pg_url) == set(), [
-        raws[cid] for cid in acknowledged - await completed_ids(pg_url)
+    await check_acknowledged_stored_once(pg_url, load.acknowledged, relay.log())
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, started; the shared one at 127.0.0.1:5432 is never stopped."""
+    server = PrivatePostgres.find()
+    if isinstance(server, str):
+        pytest.skip(server)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+async def listening(dsn: str) -> bool:
+    """Whether some session on the server has LISTENed (the relay's PgListener, relay/notify.py)."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
+        )
+        return bool(await admin.fetchval(query))
+    finally:
+        await admin.close()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 15.0) -> float:
+    """The loop's time when `condition()` held."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not await condition():
+        assert loop.time() - started < timeout_s, f"not within {timeout_s} s: {what}"
+        await asyncio.sleep(0.02)
+    return loop.time()
+
+
+@pytest.mark.postgres
+async def test_postgres_restarted_while_serving_refuses_callbacks_and_intake_resumes_by_itself(
+    private_postgres: PrivatePostgres, tmp_path: Path, processes: list[RelayProcess]
+) -> None:
+    server = private_postgres
+    admin = await asyncpg.connect(server.dsn)
+    try:
+        await admin.execute("CREATE DATABASE relay")
+    finally:
+        await admin.close()
+    url = server.url("relay")
+    till, ids = await prepare(url, payments=6_000)
+    relay = RelayProcess(url, tmp_path)
+    processes.append(relay)
+    relay.start()
+    await relay.wait_ready()
+    await until(lambda: listening(server.dsn), "the relay LISTENs")
+    load = Load(relay.base_url, till.callback_path, ids)
+    load.start()
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        try:
+            await load.until_acknowledged(50)
+            await asyncio.to_thread(server.stop)  # pg_ctl stop -m fast: every connection cut
+            down_at = loop.time()
+            await load.until_refused(REFUSED_WHILE_DOWN)
+            ready_while_down = await client.get("/readyz")
+            restart_at = loop.time()
+            await asyncio.to_thread(server.start)
+            up_at = loop.time()
+            await load.until_acknowledged(50)  # by itself: the relay process is the same
+            resumed_s = (
+                min(
+                    answered for _sent, answered, status in load.answers if answered > up_at and status == 200
+                )
+                - up_at
+            )
+            ready_again_s = await until(ready, "/readyz passes again") - up_at
+            listening_again_s = await until(lambda: listening(server.dsn), "the relay LISTENs again") - up_at
+        finally:
+            await load.stop()
+    assert relay.process is not None and relay.process.poll() is None, relay.log()
+    relay.stop()
+
+    while_down = [
+        status for sent, answered, status in load.answers if sent >= down_at and answered <= restart_at
     ]
+    assert len(while_down) >= REFUSED_WHILE_DOWN - 4  # those in flight at the stop were sent before it
+    assert set(while_down) == {503}, load.refused
+    assert ready_while_down.status_code == 503, ready_while_down.text
+    assert (relay.starts, server.starts) == (1, 2)
+    await check_acknowledged_stored_once(url, load.acknowledged, relay.log())
+    print(
+        f"acknowledged {len(load.acknowledged)}, refused {load.refused}, down {restart_at - down_at:.2f} s, "
+        f"first 200 {resumed_s:.2f} s after the server was back, /readyz {ready_again_s:.2f} s, "
+        f"LISTEN {listening_again_s:.2f} s"
+    )
+
+
+async def test_a_callback_whose_database_comes_back_between_two_tries_is_stored_not_set_aside(
+    private_postgres: PrivatePostgres,
+) -> None:
+    # The writer took "could not connect" for the callback's own failure: it stored the callback raw as
+    # failed, for a replay, and the relay acknowledged it; when the server came back between the failed
+    # batch and that fallback, a paid callback waited for an operator instead of settling its payment.
+    server = private_postgres
+    admin = await asyncpg.connect(server.dsn)
+    try:
+        await admin.execute("CREATE DATABASE relay")
+    finally:
+        await admin.close()
+    url = server.url("relay")
+    till, (cid,) = await prepare(url, payments=1)
+    db = Database(url)
+    writer = Writer(db, lambda _effects: None)
+    writer.start()
+    write = db.write
+    failed: list[Exception] = []
+
+    async def server_back_after_a_failure(fn: Callable[[sa.Connection], Any]) -> Any:
+        try:
+            return await write(fn)
+        except Exception as error:
+            failed.append(error)
+            await asyncio.to_thread(server.start)
+            raise
+
+    body = stk_callback_bytes(cid, result_code=0, amount=1, receipt="RBACK00001", phone=PHONE)
+    item = IncomingCallback(utcnow(), till.callback_path, till.token, "127.0.0.1", True, {}, body)
+    try:
+        await db.write(lambda c: c.execute(sa.text("SELECT 1")))  # the writer's pooled connection: cut next
+        server.stop()
+        db.write = server_back_after_a_failure  # type: ignore[method-assign]
+        outcome = await asyncio.wait_for(writer.submit_callback(item), 20)
+    finally:
+        await writer.stop()
+        await db.dispose()
+    assert len(failed) == 1, failed
+    assert outcome.status != "failed", outcome
+    await check_acknowledged_stored_once(url, [cid], "")
 
 
 def break_storage(service: Relay, pragma: str) -> None:
