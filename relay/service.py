@@ -89,7 +89,12 @@ class Relay:
         if not self.db.is_sqlite:
             self.listener = PgListener(asyncpg_dsn(self.db.url), self.hub)
             await self.listener.start()
-        self.writer = Writer(self.db, self.committed, max_batch=self.settings.max_batch)
+        self.writer = Writer(
+            self.db,
+            self.committed,
+            max_batch=self.settings.max_batch,
+            unavailable_wait_s=self.settings.database_wait_s,
+        )
         self.writer.start()
         if self.db.is_sqlite:
             self.checkpointer = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY_S))

@@ -54,6 +54,11 @@ SAFARICOM_CALLBACK_IPS: tuple[str, ...] = (
 
 LONG_POLL_MAX_S = 30.0
 MIN_BODY_BYTES = 1024
+# A PostgreSQL restart keeps the database away for 1 to 2 s (tests/relay/test_drills.py). Safaricom sends a
+# callback once (docs/daraja.md §4), so one refused while it restarts loses its receipt: callbacks wait
+# this long for the database to come back. Under Daraja's own wait for an answer, which is not published.
+DATABASE_WAIT_S = 5.0
+DATABASE_WAIT_MAX_S = 20.0
 DATABASE_URL_FORMS = "sqlite+aiosqlite:///path/relay.db or postgresql+asyncpg://user@host/name"
 
 
@@ -219,6 +224,14 @@ class RelaySettings(BaseSettings):
         BeforeValidator(_number),
         Field(validation_alias="RELAY_LONG_POLL_MAX_S", description="longest ?wait= a till may ask for"),
     ] = LONG_POLL_MAX_S
+    database_wait_s: Annotated[
+        float,
+        BeforeValidator(_number),
+        Field(
+            validation_alias="RELAY_DATABASE_WAIT_S",
+            description="how long a callback waits for a database that is away before it is refused (503)",
+        ),
+    ] = DATABASE_WAIT_S
     migrate_on_start: Annotated[
         Flag,
         Field(validation_alias="RELAY_MIGRATE_ON_START", description="migrate the database before serving"),
@@ -250,6 +263,13 @@ class RelaySettings(BaseSettings):
     def _body_limit(cls, value: int) -> int:
         if value < MIN_BODY_BYTES:
             raise ValueError(f"must be at least {MIN_BODY_BYTES}")
+        return value
+
+    @field_validator("database_wait_s")
+    @classmethod
+    def _database_wait(cls, value: float) -> float:
+        if not 0 <= value <= DATABASE_WAIT_MAX_S:
+            raise ValueError(f"must be in [0, {DATABASE_WAIT_MAX_S:g}]")
         return value
 
     @field_validator("long_poll_max_s")

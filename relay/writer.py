@@ -33,9 +33,10 @@ from relay.settle import Effects
 
 log = logging.getLogger("relay.writer")
 
-# Times a batch runs again after its connection was cut, before its jobs are treated as failing: every
-# pooled connection can be cut at once (a restarted server), and each is found dead only when used.
-CONNECTION_RETRIES = 3
+# While the database is away, a batch runs again after each of these pauses in turn (the last repeated),
+# until `unavailable_wait_s` has passed. The first is immediate: every pooled connection can be cut at once
+# (a restarted server) and each is found dead only when used, while the server itself is already back.
+RETRY_PAUSES_S = (0.0, 0.0, 0.1, 0.25, 0.5)
 
 # A job runs inside the batch transaction and returns (its answer, what it changed).
 JobFn = Callable[[Connection], tuple[Any, Effects]]
@@ -51,11 +52,17 @@ class _Job:
 
 class Writer:
     def __init__(
-        self, db: Database, on_committed: Callable[[Effects], None], *, max_batch: int = 256
+        self,
+        db: Database,
+        on_committed: Callable[[Effects], None],
+        *,
+        max_batch: int = 256,
+        unavailable_wait_s: float = 5.0,
     ) -> None:
         self._db = db
         self._on_committed = on_committed
         self._max_batch = max_batch
+        self._unavailable_wait_s = unavailable_wait_s
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -106,7 +113,7 @@ class Writer:
         self.largest_batch = max(self.largest_batch, len(batch))
         await self._commit_part(batch)
 
-    async def _commit_part(self, batch: list[_Job], *, cuts: int = 0) -> None:
+    async def _commit_part(self, batch: list[_Job], *, tries: int = 0, waited_s: float = 0.0) -> None:
         for job in batch:
             job.effects = Effects()
         try:
@@ -116,12 +123,14 @@ class Writer:
                 # The database dropped the connection (restarted, its backend terminated) or cannot be
                 # reached: no job is at fault, so none is set aside as failed (a genuine payment would
                 # wait for a replay, and be acknowledged meanwhile). The batch runs again on a fresh
-                # connection (the pool's pre-ping replaces a dead one); still unreachable, every job is
-                # refused, to be sent again by Safaricom, rather than stored raw should the database
-                # come back between the failure and that fallback.
-                if cuts < CONNECTION_RETRIES:
-                    log.warning("database unavailable during a batch of %d; running it again", len(batch))
-                    await self._commit_part(batch, cuts=cuts + 1)
+                # connection (the pool's pre-ping replaces a dead one) until the database is back or
+                # `unavailable_wait_s` has passed; then every job is refused (503, never acknowledged).
+                pause_s = RETRY_PAUSES_S[min(tries, len(RETRY_PAUSES_S) - 1)]
+                if waited_s + pause_s <= self._unavailable_wait_s:
+                    if tries == 0:
+                        log.warning("database unavailable during a batch of %d; trying again", len(batch))
+                    await asyncio.sleep(pause_s)
+                    await self._commit_part(batch, tries=tries + 1, waited_s=waited_s + pause_s)
                     return
                 for job in batch:
                     if not job.future.done():
