@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from pos_app.cli_common import WithDemo, ask_pin, open_service, result_json
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,9 +51,7 @@ could not be asked); the owner PIN comes from MPESA_TILL_PIN in scripts
 """
 
 
-def add_parser(
-    commands: Any, with_demo: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
-) -> None:
+def add_parser(commands: Any, with_demo: WithDemo) -> None:
     """The `c2b` command and its subcommands, on `mpesa-till`'s parser."""
     raw = argparse.RawDescriptionHelpFormatter
     c2b = commands.add_parser("c2b", help="payments made to the shop's till number (paid to till)")
@@ -112,9 +111,7 @@ def add_parser(
 
 
 async def run(args: argparse.Namespace) -> int:
-    from pos_app.cli import _open
-
-    service = await _open(args)
+    service = await open_service(args)
     try:
         handler = {
             "list": _list,
@@ -134,7 +131,6 @@ def _print_json(args: argparse.Namespace, value: dict[str, Any]) -> None:
 
 
 async def _claim(service: Any, args: argparse.Namespace) -> int:
-    from pos_app.cli import _result_json
     from pos_app.engine.paid_to_till import C2bClaimRefused
 
     try:
@@ -144,7 +140,7 @@ async def _claim(service: Any, args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"Sale {view.sale_id} paid: KES {view.amount_kes}, receipt {view.receipt}.")
     if args.json:
-        print(json.dumps(_result_json(view)))
+        print(json.dumps(result_json(view)))
     return EXIT_OK
 
 
@@ -276,11 +272,10 @@ async def _pull(service: Any, args: argparse.Namespace) -> int:
 
 
 async def _release(service: Any, args: argparse.Namespace) -> int:
-    from pos_app.cli import _ask_pin
     from pos_app.engine.errors import TillError
 
     try:
-        view = await service.c2b.release(args.trans_id, _ask_pin("Owner PIN: "))
+        view = await service.c2b.release(args.trans_id, ask_pin("Owner PIN: "))
     except TillError as error:
         print(f"Refused: {error.message}", file=sys.stderr)
         _print_json(args, {"status": "refused", "reason": error.message})

@@ -9,8 +9,8 @@ import asyncio
 import ipaddress
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,8 +18,10 @@ import httpx
 from daraja_core.contract import SELFTEST_PREFIX
 from pos_app.config import TillConfig
 from pos_app.daraja import AuthenticationFailed, DarajaClient, DarajaError
+from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL
 from pos_app.engine.relay_client import RelayClient, RelayError, RelayRefused
 from pos_app.engine.views import Finding
+from pos_app.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -334,3 +336,48 @@ async def check_callback_reaches_relay(
         "A test callback sent to the callback URL never reached this till's relay.",
         "The callback URL points somewhere else: use the relay's tokenised callback path for this till.",
     )
+
+
+async def till_findings(
+    config: TillConfig,
+    *,
+    callback_url: str,
+    tunnel_error: str | None,
+    store: Store,
+    daraja: DarajaClient,
+    relay: RelayClient | None,
+    relay_http: httpx.AsyncClient,
+    now: Callable[[], datetime],
+    c2b_findings: Callable[[], Awaitable[list[Finding]]],
+) -> list[Finding]:
+    """Every check above, in order (`TillService.diagnostics()`, `mpesa-till doctor`): the configuration, then
+    Daraja, then the relay; the callback URL's self-test and the C2B URLs only when the relay is up."""
+    findings: list[Finding] = list(missing_variables(config))
+    if config.demo:
+        findings.append(
+            Finding("demo_mode", "ok", "Demo mode: the Daraja simulator and a relay on this computer.", "")
+        )
+    elif config.mode == "remote" or config.callback_url:
+        findings.extend(callback_url_findings(callback_url))
+    if tunnel_error is not None:
+        findings.append(
+            Finding("tunnel_failed", "error", tunnel_error, "Check NGROK_AUTHTOKEN and the connection.")
+        )
+    week_ago = now() - timedelta(days=7)
+    findings.extend(paid_after_cash_findings(await store.anomaly_count("paid_after_cash", since=week_ago)))
+    findings.append(await check_daraja(daraja))
+    if relay is not None:
+        relay_findings = await check_relay(relay, now)
+        findings.extend(relay_findings)
+        if (
+            callback_url
+            and callback_url != QUERY_ONLY_CALLBACK_URL
+            and not any(f.code == "relay_down" for f in relay_findings)
+        ):
+            findings.append(
+                await check_callback_reaches_relay(
+                    callback_url, relay, relay_http, wait_s=config.timings.selftest_wait_s
+                )
+            )
+            findings.extend(await c2b_findings())
+    return findings

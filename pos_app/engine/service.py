@@ -3,6 +3,8 @@
 It wires the store, the connections (Daraja, the relay, in demo mode the simulator: connections.py), the
 charger and settler, the reconciler and housekeeping, and closes what it opened in reverse order.
 Every state change reaches subscribers after it is stored; `open()` resumes every unsettled attempt.
+The work itself is done by the parts: the tenders (charging.py, cash.py, paid_to_till.py, qr_tender.py,
+manual_receipts.py), the records (records.py), the live status (till_status.py), diagnostics.py.
 """
 
 from __future__ import annotations
@@ -10,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
-import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from daraja_core.password import NAIROBI
 from pos_app.config import TillConfig
 from pos_app.engine import diagnostics as diag
 from pos_app.engine import settings_store
@@ -24,8 +23,8 @@ from pos_app.engine.c2b_ops import C2bOps
 from pos_app.engine.c2b_pull import PULL_FALLBACK_WAIT_S, PullFallback
 from pos_app.engine.cash import Cash
 from pos_app.engine.charging import Charger
-from pos_app.engine.connections import QUERY_ONLY_CALLBACK_URL, Connections, connect, resolve_callback_url
-from pos_app.engine.errors import AttemptNotFound, ChargeRefused
+from pos_app.engine.connections import Connections, connect, resolve_callback_url
+from pos_app.engine.errors import ChargeRefused
 from pos_app.engine.housekeeping import Housekeeping
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.manual_receipts import ManualReceipts
@@ -34,9 +33,11 @@ from pos_app.engine.owner_pin import OwnerPin
 from pos_app.engine.paid_to_till import C2bOffer, PaidToTill
 from pos_app.engine.qr_tender import QrTender
 from pos_app.engine.reconciler import Reconciler
+from pos_app.engine.records import Records
 from pos_app.engine.relay_client import RelayClient, RelayError
 from pos_app.engine.settling import RelayLink, Settler
 from pos_app.engine.states import State
+from pos_app.engine.till_status import StatusBoard
 from pos_app.engine.views import (
     Alert,
     AlertCode,
@@ -46,9 +47,6 @@ from pos_app.engine.views import (
     ManualReceiptResult,
     TillSettings,
     TillStatus,
-    UnclaimedPayment,
-    build_day_report,
-    view_of,
 )
 from pos_app.store.db import Store
 
@@ -56,16 +54,9 @@ if TYPE_CHECKING:
     from daraja_core.contract import C2bPayment
     from daraja_core.serve import BackgroundServer
 
-log = logging.getLogger(__name__)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def nairobi_day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=NAIROBI)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 class TillService:
@@ -92,21 +83,28 @@ class TillService:
         self._relay_http = connections.relay_http
         self._simulator: BackgroundServer | None = connections.simulator
         self.callback_url = connections.callback_url
-        self._relay_connected: bool | None = None
-        self._last_callback_at: datetime | None = None
-        self._alerts: list[Alert] = []
+        self._tunnel_error = connections.tunnel_error
+        start_alerts: list[Alert] = []
         if config.demo:
-            self._alerts.append(Alert(AlertCode.DEMO_MODE, "DEMO mode: Daraja simulator, no real money."))
+            start_alerts.append(Alert(AlertCode.DEMO_MODE, "DEMO mode: Daraja simulator, no real money."))
         if connections.tunnel_error is not None:
-            self._alerts.append(Alert(AlertCode.TUNNEL_FAILED, connections.tunnel_error))
-        self._status_listeners: list[Callable[[TillStatus], None]] = []
+            start_alerts.append(Alert(AlertCode.TUNNEL_FAILED, connections.tunnel_error))
+        self._status = StatusBoard(
+            mode=connections.mode,
+            demo=lambda: self.config.demo,
+            has_relay=lambda: self.relay is not None,
+            start_alerts=start_alerts,
+            more_alerts=lambda: self.housekeeping.alerts,
+            on_relay_lost=lambda: self.reconciler.registrations_due(),
+        )
         self._background: list[asyncio.Task[None]] = []
         self._closed = False
         self.ledger = Ledger(store, now)
+        self._records = Records(store=store, now=now, demo=lambda: self.config.demo)
         self.settler = Settler(
             ledger=self.ledger,
             daraja=self.daraja,
-            relay=RelayLink(self.relay, on_reachable=self._set_relay_connected),
+            relay=RelayLink(self.relay, on_reachable=self._status.set_relay_connected),
             timings=config.timings,
             now=now,
             reconcile_later=self._reconcile_later,
@@ -135,7 +133,7 @@ class TillService:
         self.reconciler = Reconciler(
             self.settler,
             now=now,
-            on_callback_seen=self._saw_callback,
+            on_callback_seen=self._status.saw_callback,
             tick_s=min(1.0, max(0.05, config.timings.relay_retry_first_s)),
             on_c2b=self._c2b_arrived,
         )
@@ -146,7 +144,7 @@ class TillService:
             reconciler=self.reconciler,
             timings=config.timings,
             now=now,
-            on_alerts_changed=self._announce_status,
+            on_alerts_changed=self._status.announce,
         )
         self.owner_pin = OwnerPin(settings_store=settings_store, audit_store=store, now=now)
         self._manual_receipts = ManualReceipts(
@@ -214,7 +212,7 @@ class TillService:
     async def _resolve_callback_url(self) -> None:
         if not self.callback_url:
             self.callback_url = await resolve_callback_url(
-                self.config, self._mode, self.relay, self.store, self._now, self._set_relay_connected
+                self.config, self._mode, self.relay, self.store, self._now, self._status.set_relay_connected
             )
 
     def _reconcile_later(self, attempt_id: str, first_query_in_s: float) -> None:
@@ -239,52 +237,10 @@ class TillService:
         return self.ledger.subscribe(listener)
 
     def subscribe_status(self, listener: Callable[[TillStatus], None]) -> Callable[[], None]:
-        self._status_listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._status_listeners:
-                self._status_listeners.remove(listener)
-
-        return unsubscribe
+        return self._status.subscribe(listener)
 
     def status(self) -> TillStatus:
-        return TillStatus(
-            mode=self._mode,
-            demo=self.config.demo,
-            relay_connected=None if self.relay is None else self._relay_connected,
-            last_callback_at=self._last_callback_at,
-            alerts=[*self._alerts, *self.housekeeping.alerts]
-            + (
-                [
-                    Alert(
-                        AlertCode.RELAY_UNREACHABLE,
-                        "The relay is not reachable: payments settle by STK Query.",
-                    )
-                ]
-                if self._relay_connected is False
-                else []
-            ),
-        )
-
-    def _announce_status(self) -> None:
-        status = self.status()
-        for listener in list(self._status_listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("a status listener failed")
-
-    def _set_relay_connected(self, connected: bool) -> None:
-        if not connected:
-            self.reconciler.registrations_due()
-        if self._relay_connected != connected:
-            self._relay_connected = connected
-            self._announce_status()
-
-    def _saw_callback(self, at: datetime) -> None:
-        if self._last_callback_at is None or at > self._last_callback_at:
-            self._last_callback_at = at
-            self._announce_status()
+        return self._status.status()
 
     # --- payments ------------------------------------------------------------------------------------
 
@@ -317,55 +273,26 @@ class TillService:
             attempt_id, lambda v: v.state in (State.PAID, State.FAILED, State.UNKNOWN), timeout_s
         )
 
+    # --- the records: attempts, history, the day report (records.py) ---------------------------------
+
     async def attempt(self, attempt_id: str) -> AttemptView:
-        row = await self.store.get_attempt(attempt_id)
-        if row is None:
-            raise AttemptNotFound(f"No payment {attempt_id} in this till.")
-        return view_of(row)
+        return await self._records.attempt(attempt_id)
 
     async def find_attempt(self, attempt_or_sale_id: str) -> AttemptView:
         """Added (compatible): an attempt by its id, or the latest attempt of a sale (order) id."""
-        key = attempt_or_sale_id.strip()
-        row = await self.store.get_attempt(key)
-        if row is None:
-            rows = await self.store.attempts_for_sale(key)
-            if not rows:
-                raise AttemptNotFound(f"No payment or sale {key} in this till.")
-            row = rows[-1]
-        return view_of(row)
+        return await self._records.find_attempt(attempt_or_sale_id)
 
     async def history(self, day: date | None = None) -> list[AttemptView]:
-        start, end = nairobi_day_bounds(day or self._now().astimezone(NAIROBI).date())
-        return [view_of(row) for row in await self.store.attempts_created_between(start, end)]
+        return await self._records.history(day)
 
     async def day_report(self, day: date | None = None) -> DayReport:
-        the_day = day or self._now().astimezone(NAIROBI).date()
-        unclaimed = await self.store.c2b_payments(
-            unclaimed_only=True, paid_between=nairobi_day_bounds(the_day)
-        )
-        return build_day_report(
-            the_day,
-            await self.history(the_day),
-            demo=self.config.demo,
-            unclaimed_c2b=[
-                UnclaimedPayment(row.trans_id, row.amount_kes, row.first_name, row.phone, row.paid_at)
-                for row in unclaimed
-            ],
-        )
+        return await self._records.day_report(day)
 
     async def audit_trail(self, attempt_id: str) -> list[dict[str, Any]]:
         """Added (compatible): who did what to an attempt, oldest first."""
-        return [
-            {
-                "at": entry.at,
-                "actor": entry.actor,
-                "action": entry.action,
-                "from_state": entry.from_state,
-                "to_state": entry.to_state,
-                "detail": json.loads(entry.detail or "{}"),
-            }
-            for entry in await self.store.audit_for(attempt_id)
-        ]
+        return await self._records.audit_trail(attempt_id)
+
+    # --- cash (cash.py) -------------------------------------------------------------------------------
 
     async def take_cash(
         self, amount_kes: int, *, sale_id: str | None = None, description: str = ""
@@ -388,7 +315,7 @@ class TillService:
                 # docs/daraja.md §6: Pull Transactions stands in for the relay; then the error is shown.
                 await self.c2b_pull.pull_quietly(PULL_FALLBACK_WAIT_S)
                 raise
-        elif self.relay is None or self._relay_connected is False:
+        elif self.relay is None or self._status.relay_connected is False:
             await self.c2b_pull.pull_quietly(PULL_FALLBACK_WAIT_S)
         return await self.paid_to_till.unclaimed(sale_amount_kes)
 
@@ -458,40 +385,14 @@ class TillService:
     # --- diagnostics ---------------------------------------------------------------------------------
 
     async def diagnostics(self) -> list[Finding]:
-        config = self.config
-        findings: list[Finding] = list(diag.missing_variables(config))
-        if config.demo:
-            findings.append(
-                Finding(
-                    "demo_mode", "ok", "Demo mode: the Daraja simulator and a relay on this computer.", ""
-                )
-            )
-        elif config.mode == "remote" or config.callback_url:
-            findings.extend(diag.callback_url_findings(self.callback_url))
-        for alert in self._alerts:
-            if alert.code == AlertCode.TUNNEL_FAILED:
-                findings.append(
-                    Finding(
-                        "tunnel_failed", "error", alert.message, "Check NGROK_AUTHTOKEN and the connection."
-                    )
-                )
-        week_ago = self._now() - timedelta(days=7)
-        findings.extend(
-            diag.paid_after_cash_findings(await self.store.anomaly_count("paid_after_cash", since=week_ago))
+        return await diag.till_findings(
+            self.config,
+            callback_url=self.callback_url,
+            tunnel_error=self._tunnel_error,
+            store=self.store,
+            daraja=self.daraja,
+            relay=self.relay,
+            relay_http=self._relay_http,
+            now=self._now,
+            c2b_findings=self.c2b.findings,
         )
-        findings.append(await diag.check_daraja(self.daraja))
-        if self.relay is not None:
-            relay_findings = await diag.check_relay(self.relay, self._now)
-            findings.extend(relay_findings)
-            if (
-                self.callback_url
-                and self.callback_url != QUERY_ONLY_CALLBACK_URL
-                and not any(f.code == "relay_down" for f in relay_findings)
-            ):
-                findings.append(
-                    await diag.check_callback_reaches_relay(
-                        self.callback_url, self.relay, self._relay_http, wait_s=config.timings.selftest_wait_s
-                    )
-                )
-                findings.extend(await self.c2b.findings())
-        return findings
