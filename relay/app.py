@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from relay.api.bodies import API_BODY_MAX_BYTES
 from relay.api.c2b import C2bController, c2b_callback
 from relay.api.callbacks import seed_path_callback, tokenised_callback
 from relay.api.ops import OpsController
@@ -56,7 +57,9 @@ def create_app(
         ],
         lifespan=[lifespan],
         state=State({"relay": relay}),
-        request_max_body_size=relay.settings.max_body_bytes,
+        # The till API's bound (relay/api/bodies.py, whose `api_body` reads its handlers' bodies) for any body
+        # Litestar would parse itself; Safaricom's callbacks are read raw, up to settings.max_body_bytes.
+        request_max_body_size=API_BODY_MAX_BYTES,
         # The contract (daraja_core/contract.py) as JSON at /schema/openapi.json; no UI, no auth needed.
         openapi_config=OpenAPIConfig(
             title="M-Pesa relay", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]

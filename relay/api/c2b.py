@@ -21,15 +21,8 @@ from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from daraja_core.contract import C2bClaim, C2bPayment, C2bRelease, ContractError, decode
-from relay.api.callbacks import (
-    NOT_STORED,
-    PATH_MAX,
-    TOO_LARGE,
-    TOO_SLOW,
-    answer,
-    kept_headers,
-    read_body,
-)
+from relay.api.bodies import api_body, read_body
+from relay.api.callbacks import NOT_STORED, PATH_MAX, TOO_LARGE, TOO_SLOW, answer, kept_headers
 from relay.api.till import authed_read, relay_of, storable_id
 from relay.c2b import CONFIRMATION, ORDER_ID_MAX, VALIDATION, ClaimResult, claim, process_c2b, release
 from relay.intake import IncomingCallback, store_raw_only
@@ -125,7 +118,7 @@ class C2bController(Controller):
         till, _ = await authed_read(request, lambda _c, _t: None)
         storable_id(trans_id, "trans_id")
         try:
-            order_id = decode(await request.body(), C2bClaim).order_id.strip()
+            order_id = decode(await api_body(request), C2bClaim).order_id.strip()
         except ContractError as error:
             raise HTTPException(status_code=400, detail=f"invalid claim: {error}") from error
         if not order_id or len(order_id) > ORDER_ID_MAX or "\x00" in order_id:
@@ -150,7 +143,7 @@ class C2bController(Controller):
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
         storable_id(trans_id, "trans_id")
-        raw = await request.body()
+        raw = await api_body(request)
         try:
             released_by = decode(raw, C2bRelease).released_by.strip() if raw.strip() else ""
         except ContractError as error:

@@ -7,7 +7,6 @@ machinery cost as much as everything else a callback needs (benchmarks/relay_ben
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -15,6 +14,7 @@ from litestar import Litestar, asgi
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError
 
+from relay.api.bodies import read_body
 from relay.intake import IncomingCallback
 from relay.service import Relay
 from relay.sources import client_address, is_allowed
@@ -25,9 +25,6 @@ ACCEPTED = b'{"ResultCode":0,"ResultDesc":"Accepted"}'
 NOT_STORED = b'{"ResultCode":1,"ResultDesc":"Not stored, try again"}'
 TOO_LARGE = b'{"ResultCode":1,"ResultDesc":"Body too large"}'
 TOO_SLOW = b'{"ResultCode":1,"ResultDesc":"Body took too long"}'
-# Daraja's callback is under 1 kB and comes whole; a body still arriving after this is a client holding the
-# connection open.
-BODY_TIMEOUT_S = 10.0
 # raw_callback.path and .token lengths (relay/models.py), which PostgreSQL enforces: a longer path can
 # only be garbage, and is kept clamped instead of failing to store (and being answered 503). Likewise a
 # NUL (PostgreSQL text refuses it) in the decoded token, which is hex when it is real.
@@ -58,32 +55,6 @@ def kept_headers(scope: Scope) -> dict[str, str]:
         for name, value in scope["headers"]
         if name in _STORED_HEADERS
     }
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it grows past `limit` bytes.
-
-    Raises TimeoutError when it takes over BODY_TIMEOUT_S: a client trickling its body must not hold a
-    connection for ever (daraja_core/bounded_httptools.py bounds the head the same way)."""
-    async with asyncio.timeout(BODY_TIMEOUT_S):
-        return await _read_body(receive, limit)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def answer(send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:

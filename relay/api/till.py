@@ -33,6 +33,7 @@ from daraja_core.contract import (
     parse_wire_time,
 )
 from daraja_core.phones import InvalidPhone, normalise_msisdn
+from relay.api.bodies import api_body
 from relay.c2b import c2b_receipt_lookup, shop_of_till
 from relay.notify import Key, feed_key, status_key
 from relay.orphans import orphan_search
@@ -185,7 +186,7 @@ class TillController(Controller):
         relay = relay_of(request)
         till, _ = await authed_read(request, lambda _c, _t: None)
         try:
-            data = decode(await request.body(), PaymentRegistration)
+            data = decode(await api_body(request), PaymentRegistration)
         except ContractError as error:
             raise HTTPException(status_code=400, detail=f"invalid payment: {error}") from error
         if not data.order_id.strip() or not data.checkout_request_id.strip():
@@ -220,7 +221,7 @@ class TillController(Controller):
         """Results on this till's own callback path that it never registered (relay/orphans.py)."""
         await authed_read(request, lambda _c, _t: None)  # the key first: a stranger learns nothing
         try:
-            search = decode(await request.body(), OrphanSearch)
+            search = decode(await api_body(request), OrphanSearch)
             since, until = parse_wire_time(search.since), parse_wire_time(search.until)
         except (ContractError, ValueError) as error:
             raise HTTPException(status_code=400, detail=f"invalid orphan search: {error}") from error

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from daraja_core.bounded_httptools import BoundedHttpToolsProtocol
-from relay.api import callbacks
+from relay.api import bodies
 from relay.simulate import stk_callback_bytes
 from tests.relay.conftest import auth, registration
 from tests.relay.fuzz_support import FUZZ_AMOUNT, FUZZ_CHECKOUT_ID, Probe, api_probes, callback_bodies
@@ -176,7 +177,7 @@ async def test_a_client_trickling_its_head_or_body_is_cut_off_and_answered_408(
     relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(BoundedHttpToolsProtocol, "head_timeout_s", 0.3)
-    monkeypatch.setattr(callbacks, "BODY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(bodies, "BODY_TIMEOUT_S", 0.3)
     relay, _, path, _ = await fuzzed_relay(relay_factory)
     host, port = relay.base_url.removeprefix("http://").split(":")
     heads = [
@@ -191,6 +192,144 @@ async def test_a_client_trickling_its_head_or_body_is_cut_off_and_answered_408(
         answers.append(await asyncio.wait_for(reader.read(200), 5))  # the relay answers and hangs up
         writer.close()
     assert [answer.split(b"\r\n")[0] for answer in answers] == [b"HTTP/1.1 408 Request Timeout"] * 3
+
+
+# The till API's POSTs, which read their bodies through Litestar (relay/api/bodies.py `api_body`).
+API_POSTS = ["/api/v1/payments", "/api/v1/orphans", "/api/v1/c2b/TX1/claim", "/api/v1/c2b/TX1/release"]
+
+
+async def trickle_body(
+    base_url: str, path: str, key: str, started: asyncio.Queue[None]
+) -> tuple[bytes, bool]:
+    """A POST whose head comes whole and whose body (400 bytes announced) then comes one byte every 50 ms,
+    for as long as the relay has not answered (at most 20 s): what the relay answered, and whether it then
+    closed the connection. `started` hears once the first body byte is sent."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+        "content-type: application/json\r\ncontent-length: 400\r\n\r\n"
+    )
+    answer = asyncio.create_task(reader.read(65536))
+    try:
+        # ConnectionError: the relay answered and hung up while a byte was on its way.
+        with contextlib.suppress(ConnectionError):
+            writer.write(head.encode())
+            for sent in range(400):
+                writer.write(b" ")
+                await writer.drain()
+                if sent == 0:
+                    started.put_nowait(None)
+                await asyncio.wait([answer], timeout=0.05)
+                if answer.done():
+                    break
+        data = await answer
+        # A reset after the answer is a closed connection all the same.
+        with contextlib.suppress(ConnectionError):
+            while more := await asyncio.wait_for(reader.read(65536), 5):
+                data += more
+        return data, True
+    except TimeoutError:
+        return data, False
+    finally:
+        answer.cancel()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def status_line_and_headers(answer: bytes) -> tuple[bytes, set[bytes]]:
+    head = answer.split(b"\r\n\r\n")[0].split(b"\r\n")
+    return head[0], {line.lower() for line in head[1:]}
+
+
+async def test_a_till_api_post_trickling_its_body_is_answered_408_and_cut_off(
+    relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bodies, "BODY_TIMEOUT_S", 0.3)
+    relay, key, _, _ = await fuzzed_relay(relay_factory)
+    started: asyncio.Queue[None] = asyncio.Queue()
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(trickle_body(relay.base_url, path, key, started) for path in API_POSTS)), 10
+    )
+    for answer, closed in answers:
+        status, headers = status_line_and_headers(answer)
+        assert (status, b"connection: close" in headers, closed) == (
+            b"HTTP/1.1 408 Request Timeout",
+            True,
+            True,
+        )
+    # The detail says why, on a connection that stops sending (no reset can race the answer).
+    host, port = relay.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST /api/v1/payments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n"
+        "content-length: 400\r\n\r\n{".encode()
+    )
+    answer = await asyncio.wait_for(reader.read(), 5)  # to the end: the relay hangs up
+    writer.close()
+    assert answer.split(b"\r\n\r\n", 1)[1] == (
+        b'{"status_code":408,"detail":"the request body took over 0.3 s to arrive"}'
+    )
+
+
+async def test_till_api_posts_trickling_their_bodies_do_not_hold_up_an_honest_request(
+    relay_factory: RelayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bodies, "BODY_TIMEOUT_S", 3.0)
+    relay, key, _, _ = await fuzzed_relay(relay_factory)
+    started: asyncio.Queue[None] = asyncio.Queue()
+    slow = [
+        asyncio.create_task(trickle_body(relay.base_url, API_POSTS[n % 4], key, started)) for n in range(20)
+    ]
+    try:
+        for _ in slow:  # every slow client is sending its body
+            await asyncio.wait_for(started.get(), timeout=10)
+        assert not any(task.done() for task in slow)
+        async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
+            honest = await client.post(
+                "/api/v1/payments", json=registration("o2", "ws_CO_2", 5), headers=auth(key)
+            )
+        held = sum(not task.done() for task in slow)
+        answers = await asyncio.wait_for(asyncio.gather(*slow), 10)  # each cut off by its deadline
+    finally:
+        for task in slow:
+            task.cancel()
+    assert (honest.status_code, honest.json()["status"], held) == (200, "pending", 20)
+    assert {(status_line_and_headers(answer)[0], closed) for answer, closed in answers} == {
+        (b"HTTP/1.1 408 Request Timeout", True)
+    }
+
+
+async def test_a_till_api_body_over_4_kib_is_refused_with_413(relay_factory: RelayFactory) -> None:
+    relay, key, _, _ = await fuzzed_relay(relay_factory)
+    limit = bodies.API_BODY_MAX_BYTES
+    assert limit == 4096
+
+    def padded(body: dict[str, Any], size: int) -> bytes:
+        text = json.dumps(body).encode()
+        return text + b" " * (size - len(text))  # JSON whitespace: a valid body, just long
+
+    since, until = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"
+    search = {"amount_kes": 5, "phone": "254708374149", "since": since, "until": until}
+    bodies_by_path = {
+        "/api/v1/payments": registration("o3", "ws_CO_3", 5),
+        "/api/v1/orphans": search,
+        "/api/v1/c2b/TX1/claim": {"order_id": "o3"},
+        "/api/v1/c2b/TX1/release": {"released_by": "owner"},
+    }
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
+        over = [
+            await client.post(path, content=padded(body, limit + 1), headers=auth(key))
+            for path, body in bodies_by_path.items()
+        ]
+        at_limit = await client.post(
+            "/api/v1/payments", content=padded(registration("o3", "ws_CO_3", 5), limit), headers=auth(key)
+        )
+    assert [(answer.status_code, answer.json()["detail"]) for answer in over] == [
+        (413, "the request body is over 4096 bytes")
+    ] * 4
+    assert at_limit.status_code == 200
 
 
 async def test_identifiers_a_database_cannot_hold_are_refused_with_400_on_both_databases(
