@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from daraja_core.phones import InvalidPhone, format_local, normalise_msisdn
 from pos_app.money import AmountRefused, parse_amount
+from pos_app.ui.styling import restyle
 
 _MAX_DIGITS = 13  # "+254" + 9 digits, or "0" + 9 digits with room for one too many to be reported
 
@@ -107,9 +108,7 @@ class PhoneInput(QLineEdit):
             self.problem_changed.emit("", False)
         else:
             self.problem_changed.emit(message, not incomplete)
-        self.setProperty("invalid", message is not None and not incomplete)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, "invalid", message is not None and not incomplete)
 
 
 class AmountInput(QLineEdit):
@@ -137,6 +136,4 @@ class AmountInput(QLineEdit):
 
     def _report(self, current: str) -> None:
         # An empty box is not an error while typing; the charge says so if it is still empty.
-        self.setProperty("invalid", bool(current.strip()) and self.amount_kes() is None)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, "invalid", bool(current.strip()) and self.amount_kes() is None)

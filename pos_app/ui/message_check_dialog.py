@@ -15,6 +15,7 @@ from pos_app.ui.busy import busy
 from pos_app.ui.message_check_words import TONES, sentence
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.styling import say
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -68,10 +69,7 @@ class MessageCheckDialog(QDialog):
             self.code_input.setCursorPosition(position)
 
     def _show(self, message: str, tone: str) -> None:
-        self.result_label.setText(message)
-        self.result_label.setProperty("tone", tone)
-        self.result_label.style().unpolish(self.result_label)
-        self.result_label.style().polish(self.result_label)
+        say(self.result_label, message, tone)
         # A longer answer wraps onto more lines: the dialog grows to show all of it (never cut off).
         self.adjustSize()
 
