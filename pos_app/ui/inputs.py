@@ -1,5 +1,5 @@
 """The sale form's two fields: an amount read as people write it, and a phone that formats itself as
-it is typed."""
+it is typed; and the M-Pesa receipt code field the owner and the cashier type from a customer's SMS."""
 
 from __future__ import annotations
 
@@ -109,6 +109,25 @@ class PhoneInput(QLineEdit):
         else:
             self.problem_changed.emit(message, not incomplete)
         restyle(self, "invalid", message is not None and not incomplete)
+
+
+class ReceiptCodeInput(QLineEdit):
+    """An M-Pesa receipt code as typed from the SMS: ten letters and digits, upper-cased as they are typed
+    (the cursor stays where it was), and wide enough that a whole code is never clipped."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMaxLength(10)
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self))
+        self.textEdited.connect(self._upper)
+        # Ten of the widest characters and the frame.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("W" * 11) + 24)
+
+    def _upper(self, typed: str) -> None:
+        if typed != typed.upper():
+            position = self.cursorPosition()
+            self.setText(typed.upper())
+            self.setCursorPosition(position)
 
 
 class AmountInput(QLineEdit):
