@@ -1,5 +1,5 @@
 """The sale form's two fields: an amount read as people write it, and a phone that formats itself as
-it is typed."""
+it is typed; and the M-Pesa receipt code field the owner and the cashier type from a customer's SMS."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from daraja_core.phones import InvalidPhone, format_local, normalise_msisdn
 from pos_app.money import AmountRefused, parse_amount
+from pos_app.ui.styling import restyle
 
 _MAX_DIGITS = 13  # "+254" + 9 digits, or "0" + 9 digits with room for one too many to be reported
 
@@ -107,9 +108,26 @@ class PhoneInput(QLineEdit):
             self.problem_changed.emit("", False)
         else:
             self.problem_changed.emit(message, not incomplete)
-        self.setProperty("invalid", message is not None and not incomplete)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, "invalid", message is not None and not incomplete)
+
+
+class ReceiptCodeInput(QLineEdit):
+    """An M-Pesa receipt code as typed from the SMS: ten letters and digits, upper-cased as they are typed
+    (the cursor stays where it was), and wide enough that a whole code is never clipped."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMaxLength(10)
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self))
+        self.textEdited.connect(self._upper)
+        # Ten of the widest characters and the frame.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("W" * 11) + 24)
+
+    def _upper(self, typed: str) -> None:
+        if typed != typed.upper():
+            position = self.cursorPosition()
+            self.setText(typed.upper())
+            self.setCursorPosition(position)
 
 
 class AmountInput(QLineEdit):
@@ -137,6 +155,4 @@ class AmountInput(QLineEdit):
 
     def _report(self, current: str) -> None:
         # An empty box is not an error while typing; the charge says so if it is still empty.
-        self.setProperty("invalid", bool(current.strip()) and self.amount_kes() is None)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        restyle(self, "invalid", bool(current.strip()) and self.amount_kes() is None)

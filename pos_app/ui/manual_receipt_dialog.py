@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRegularExpression, Signal
-from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
 
 from pos_app.engine.errors import WrongPin
 from pos_app.ui.busy import busy
 from pos_app.ui.formatting import kes, local_time, masked_phone
+from pos_app.ui.inputs import ReceiptCodeInput
 from pos_app.ui.naming import named
 from pos_app.ui.owner_pin import OwnerPinDialog
 from pos_app.ui.presentation import status_word
@@ -40,15 +40,8 @@ class ManualReceiptDialog(OwnerPinDialog):
         named(self, "manualReceiptDialog")
         self.recorded: ManualReceiptResult | None = None
         self.for_label.setText(self._header(attempt))
-        self.receipt_input = QLineEdit()
+        self.receipt_input = ReceiptCodeInput()
         named(self.receipt_input, "manualReceiptInput")
-        self.receipt_input.setMaxLength(10)
-        self.receipt_input.setValidator(
-            QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self)
-        )
-        self.receipt_input.textEdited.connect(self._upper)
-        # Ten of the widest characters and the frame: a typed code is never clipped.
-        self.receipt_input.setMinimumWidth(self.receipt_input.fontMetrics().horizontalAdvance("W" * 11) + 24)
         self.close_button.clicked.connect(self.accept)
         self._lay_out((text("manual_receipt", lang), self.receipt_input))
 
@@ -61,12 +54,6 @@ class ManualReceiptDialog(OwnerPinDialog):
             time=local_time(attempt.created_at),
             state=status_word(attempt, self.lang),
         )
-
-    def _upper(self, typed: str) -> None:
-        if typed != typed.upper():
-            position = self.receipt_input.cursorPosition()
-            self.receipt_input.setText(typed.upper())
-            self.receipt_input.setCursorPosition(position)
 
     def _refusal_sentence(self, refusal: Exception) -> str:
         if isinstance(refusal, WrongPin):

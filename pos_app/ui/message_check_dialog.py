@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRegularExpression
-from PySide6.QtGui import QRegularExpressionValidator
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
 from pos_app.ui.busy import busy
+from pos_app.ui.inputs import ReceiptCodeInput
 from pos_app.ui.message_check_words import TONES, sentence
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.styling import say
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -29,14 +29,9 @@ class MessageCheckDialog(QDialog):
         self.setWindowTitle(text("check_title", lang))
         prompt = QLabel(text("check_prompt", lang))
         prompt.setWordWrap(True)
-        self.code_input = QLineEdit()
+        self.code_input = ReceiptCodeInput()
         named(self.code_input, "checkCodeInput")
-        self.code_input.setMaxLength(10)
         self.code_input.setPlaceholderText("TK3MX6CLYC")
-        self.code_input.setValidator(
-            QRegularExpressionValidator(QRegularExpression(r"[A-Za-z0-9]{0,10}"), self)
-        )
-        self.code_input.textEdited.connect(self._upper)
         self.result_label = QLabel()
         named(self.result_label, "checkResult")
         self.result_label.setWordWrap(True)
@@ -61,17 +56,8 @@ class MessageCheckDialog(QDialog):
         self.setMinimumWidth(560)
         self.code_input.setFocus()
 
-    def _upper(self, typed: str) -> None:
-        if typed != typed.upper():
-            position = self.code_input.cursorPosition()
-            self.code_input.setText(typed.upper())
-            self.code_input.setCursorPosition(position)
-
     def _show(self, message: str, tone: str) -> None:
-        self.result_label.setText(message)
-        self.result_label.setProperty("tone", tone)
-        self.result_label.style().unpolish(self.result_label)
-        self.result_label.style().polish(self.result_label)
+        say(self.result_label, message, tone)
         # A longer answer wraps onto more lines: the dialog grows to show all of it (never cut off).
         self.adjustSize()
 

@@ -22,6 +22,7 @@ from qasync import asyncSlot
 from pos_app.engine.errors import WrongPin
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.styling import say
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -83,10 +84,7 @@ class OwnerPinDialog(QDialog):
         self.setMinimumWidth(520)
 
     def _show(self, message: str, tone: str) -> None:
-        self.result_label.setText(message)
-        self.result_label.setProperty("tone", tone)
-        self.result_label.style().unpolish(self.result_label)
-        self.result_label.style().polish(self.result_label)
+        say(self.result_label, message, tone)
 
     def _refusal_sentence(self, refusal: Exception) -> str:
         return text("manual_refused", self.lang, reason=engine_text(str(refusal), self.lang))

@@ -25,6 +25,7 @@ from pos_app.ui.presentation import Presentation
 from pos_app.ui.shortcuts import CASH_KEY, CHARGE_KEY, QR_KEY, with_key
 from pos_app.ui.status_panel import StatusPanel
 from pos_app.ui.strings import phone_problem_text, text
+from pos_app.ui.styling import restyle
 
 #: Width of the amount/phone column, in pixels; fits 1024-pixel screens beside the result panel.
 FORM_WIDTH = 360
@@ -160,9 +161,7 @@ class SaleScreen(QWidget):
 
     def show_message(self, message: str, *, error: bool = False) -> None:
         self.form_message.setText(message)
-        self.form_message.setProperty("error", error)
-        self.form_message.style().unpolish(self.form_message)
-        self.form_message.style().polish(self.form_message)
+        restyle(self.form_message, "error", error)
 
     def clear(self) -> None:
         self.amount_input.clear()
@@ -177,18 +176,14 @@ class SaleScreen(QWidget):
         problem = self.amount_input.problem(self.lang) if typed else None
         self.amount_hint.setText(problem or "")
         self.amount_hint.setVisible(problem is not None)
-        self.amount_hint.setProperty("error", problem is not None)
-        self.amount_hint.style().unpolish(self.amount_hint)
-        self.amount_hint.style().polish(self.amount_hint)
+        restyle(self.amount_hint, "error", problem is not None)
 
     def _show_phone_problem(self, message: str, is_error: bool) -> None:
         self._phone_problem = (message, is_error)  # said again in the other language after F9
         msisdn = self.phone_input.msisdn()
         shown = phone_problem_text(message, self.lang) if message else ""
         self.phone_hint.setText(shown or (text("phone_valid", self.lang) if msisdn else ""))
-        self.phone_hint.setProperty("error", is_error)
-        self.phone_hint.style().unpolish(self.phone_hint)
-        self.phone_hint.style().polish(self.phone_hint)
+        restyle(self.phone_hint, "error", is_error)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # QLineEdit passes Return and Escape on to its parent; buttons with focus keep Return for themselves.

@@ -47,6 +47,7 @@ from pos_app.ui.busy import busy
 from pos_app.ui.diagnostics_view import FindingsList
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, text
+from pos_app.ui.styling import say
 
 if TYPE_CHECKING:
     from pos_app.engine.service import TillService
@@ -266,12 +267,6 @@ class SettingsDialog(QDialog):
 
     # ---- messages ---------------------------------------------------------------------------------
 
-    def _say(self, label: QLabel, words: str, tone: str) -> None:
-        label.setText(words)
-        label.setProperty("tone", tone)
-        label.style().unpolish(label)
-        label.style().polish(label)
-
     def _refuse(self, name: str, words: str, field: QWidget | None = None) -> None:
         """Show the refusal under its field, scroll to it and put the cursor in `field` (else that field)."""
         line = self.errors[name]
@@ -279,13 +274,13 @@ class SettingsDialog(QDialog):
         line.show()
         (field or self.fields[name]).setFocus()
         self.scroll_area.ensureWidgetVisible(line)
-        self._say(self.message, text("set_not_saved", self.lang, reason=words), "error")
+        say(self.message, text("set_not_saved", self.lang, reason=words), "error")
 
     def _clear_errors(self) -> None:
         for line in self.errors.values():
             line.clear()
             line.hide()
-        self._say(self.message, "", "")
+        say(self.message, "", "")
 
     # ---- saving -----------------------------------------------------------------------------------
 
@@ -332,7 +327,7 @@ class SettingsDialog(QDialog):
 
     def _not_saved(self, refusal: Exception) -> None:
         reason = engine_text(str(refusal), self.lang)
-        self._say(self.message, text("set_not_saved", self.lang, reason=reason), "error")
+        say(self.message, text("set_not_saved", self.lang, reason=reason), "error")
 
     async def _save(self, settings: TillSettings, new_pin: str | None) -> None:
         changed = self._changed(settings)
@@ -358,7 +353,7 @@ class SettingsDialog(QDialog):
                 words += " " + text("set_saved_restart", self.lang)
         else:
             words = text("set_saved_nothing", self.lang)
-        self._say(self.message, words, "ok")
+        say(self.message, words, "ok")
         self.settings_saved.emit(settings)
 
     # ---- testing the connection and the printer ---------------------------------------------------
@@ -377,7 +372,7 @@ class SettingsDialog(QDialog):
             raise TypeError("the printer rows are a text field and a choice")
         setting = printer.text().strip()
         if not setting:
-            self._say(self.print_result, text("set_print_none", self.lang), "error")
+            say(self.print_result, text("set_print_none", self.lang), "error")
             printer.setFocus()
             return None
         # Imported on first use: python-escpos takes ~0.2 s to load, too long to add to the window's start.
@@ -387,7 +382,7 @@ class SettingsDialog(QDialog):
             check_printer(setting)
             target = parse_printer_target(setting)
         except ValueError as refusal:
-            self._say(self.print_result, "", "")
+            say(self.print_result, "", "")
             self.errors["printer"].setText(text("set_printer_invalid", self.lang, reason=refusal))
             self.errors["printer"].show()
             printer.setFocus()
@@ -399,9 +394,9 @@ class SettingsDialog(QDialog):
         target = self._printer_target()
         if target is None:
             return
-        self._say(self.print_result, text("set_printing", self.lang), "")
+        say(self.print_result, text("set_printing", self.lang), "")
         words, tone = await busy(self._print_sample(target), self.print_button)
-        self._say(self.print_result, words, tone)
+        say(self.print_result, words, tone)
         self.print_button.setFocus()  # disabling it moved the focus on: the owner may press it again
 
     async def _print_sample(self, target: PrinterTarget) -> tuple[str, str]:

@@ -11,15 +11,10 @@ from pos_app.engine.views import AlertCode
 from pos_app.ui.formatting import ago
 from pos_app.ui.naming import named
 from pos_app.ui.strings import engine_text, keys, text
+from pos_app.ui.styling import restyle
 
 if TYPE_CHECKING:
     from pos_app.engine.views import TillStatus
-
-
-def _restyle(widget: QWidget, name: str, value: object) -> None:
-    widget.setProperty(name, value)
-    widget.style().unpolish(widget)
-    widget.style().polish(widget)
 
 
 class TillStatusBar(QStatusBar):
@@ -49,7 +44,7 @@ class TillStatusBar(QStatusBar):
             mode_key = f"mode_{status.mode}"
             mode = text(mode_key, lang) if mode_key in keys() else status.mode.replace("_", " ")
             self.mode_label.setText(text("sb_mode", lang, mode=mode))
-        _restyle(self.mode_label, "demo", status.demo)
+        restyle(self.mode_label, "demo", status.demo)
         if status.mode == "query_only":
             relay, tone = text("sb_relay_none", lang), "warning"
         elif status.relay_connected is None:
@@ -59,7 +54,7 @@ class TillStatusBar(QStatusBar):
         else:
             relay, tone = text("sb_relay_down", lang), "error"
         self.relay_label.setText(relay)
-        _restyle(self.relay_label, "tone", tone)
+        restyle(self.relay_label, "tone", tone)
         if status.last_callback_at is None:
             self.callback_label.setText(text("sb_no_callback", lang))
         else:
@@ -84,5 +79,5 @@ class Banner(QLabel):
         # The engine also lists demo mode among its alerts; the banner already says it, once.
         lines.extend(engine_text(a.message, lang) for a in status.alerts if a.code != AlertCode.DEMO_MODE)
         self.setText("\n".join(lines))
-        _restyle(self, "kind", "alert" if len(lines) > int(status.demo) else "demo")
+        restyle(self, "kind", "alert" if len(lines) > int(status.demo) else "demo")
         self.setVisible(bool(lines))

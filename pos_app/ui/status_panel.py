@@ -18,6 +18,7 @@ from pos_app.ui.naming import named
 from pos_app.ui.presentation import Action, Presentation, Tone, idle
 from pos_app.ui.shortcuts import STEP_KEYS, bindable, with_key
 from pos_app.ui.strings import text
+from pos_app.ui.styling import repolish, restyle
 
 _ACTION_TEXT = {
     Action.RETRY: "step_retry",
@@ -124,12 +125,8 @@ class StatusPanel(QFrame):
         if presentation.tone is Tone.PENDING and self._presentation.tone is not Tone.PENDING:
             self._started_at = datetime.now(UTC)
         self._presentation = presentation
-        self.setProperty("tone", presentation.tone.value)
-        self.style().unpolish(self)
-        self.style().polish(self)
-        for child in (self.status_label, self.reason_label, self.detail_label):
-            child.style().unpolish(child)
-            child.style().polish(child)
+        restyle(self, "tone", presentation.tone.value)
+        repolish(self.status_label, self.reason_label, self.detail_label)  # their colours follow the tone
         self.status_label.setText(presentation.headline)
         self.reason_label.setText(presentation.key_line)
         self.reason_label.setVisible(bool(presentation.key_line))
@@ -145,9 +142,7 @@ class StatusPanel(QFrame):
             button = self.buttons[action]
             self._buttons_grid.addWidget(button, *divmod(index, _STEPS_PER_ROW))
             # The recommended step stands out; New sale is the Enter key's own button.
-            button.setProperty("primary", index == 0 and action is not Action.NEW_SALE)
-            button.style().unpolish(button)
-            button.style().polish(button)
+            restyle(button, "primary", index == 0 and action is not Action.NEW_SALE)
             button.show()
         waiting = presentation.tone is Tone.PENDING
         self.progress.setVisible(waiting)
