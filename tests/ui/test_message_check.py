@@ -54,7 +54,7 @@ def check(till: Till, dialog: MessageCheckDialog, code: str, first_words: str) -
     return str(dialog.result_label.property("tone"))
 
 
-def test_f7_checks_a_message_genuine_then_used_then_not_received_and_esc_closes(till: Till) -> None:
+def test_f10_checks_a_message_genuine_then_used_then_not_received_and_esc_closes(till: Till) -> None:
     code = till.run(customer_paid_the_shop(till, 1200))
     till.press(Qt.Key.Key_F10)
     dialog = open_dialog(till, MessageCheckDialog)
