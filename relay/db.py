@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relay import feed
-from relay.reads import ReadGroups
+from relay.reads import IN_FLIGHT_POSTGRES, IN_FLIGHT_SQLITE, ReadGroups
 
 T = TypeVar("T")
 
@@ -102,7 +102,7 @@ class Database:
         self._async_writer: AsyncEngine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         # The till API's reads, grouped into shared round trips under load (relay/reads.py).
-        self.grouped = ReadGroups(self.read)
+        self.grouped = ReadGroups(self.read, IN_FLIGHT_SQLITE if self.is_sqlite else IN_FLIGHT_POSTGRES)
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path is None:

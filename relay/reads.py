@@ -4,7 +4,7 @@ A commit wakes the long-polls whose answer it changed, and each must read the da
 notification only says "look again": relay/notify.py). On SQLite, what a read costs is mostly starting it:
 a thread hop, and a read transaction that takes its WAL snapshot and finds its page cache stale after every
 commit; on PostgreSQL, a pooled connection, which thousands of long-polls queue for. So reads are grouped
-as writes are (relay/writer.py): while `IN_FLIGHT` groups run, the reads that arrive queue, and the next
+as writes are (relay/writer.py): while `in_flight` groups run, the reads that arrive queue, and the next
 group takes them all (up to `MAX_GROUP`) in one `Database.read`: one hop, one transaction or connection.
 An idle relay runs a lone read at once, so grouping adds no wait.
 
@@ -23,15 +23,21 @@ from sqlalchemy.engine import Connection
 
 T = TypeVar("T")
 
-IN_FLIGHT = 2  # groups running at once: one per core of a small VM
+# Groups running at once. SQLite: two, one per core of a small VM; more threads only contend for the GIL
+# (2,000 held long-polls, 200 callbacks/s: settle p95 18 ms with 2, 33 ms with 8). PostgreSQL: eight, of
+# the 20 pooled connections; a group's reads are round trips one after the other, and with two groups the
+# reads queued (p95 58 ms with 2, 8 ms with 8). benchmarks/long_poll_scale.py.
+IN_FLIGHT_SQLITE = 2
+IN_FLIGHT_POSTGRES = 8
 MAX_GROUP = 64  # reads in one group; a group holds one snapshot while it runs
 
 _Read = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]
 
 
 class ReadGroups:
-    def __init__(self, read: Callable[[Callable[[Connection], Any]], Awaitable[Any]]) -> None:
+    def __init__(self, read: Callable[[Callable[[Connection], Any]], Awaitable[Any]], in_flight: int) -> None:
         self._read = read
+        self._in_flight = in_flight
         self._queue: list[_Read] = []
         self._running: set[asyncio.Task[None]] = set()
         self.groups = 0  # database round trips made
@@ -44,7 +50,7 @@ class ReadGroups:
         return await future
 
     def _start_groups(self) -> None:
-        while self._queue and len(self._running) < IN_FLIGHT:
+        while self._queue and len(self._running) < self._in_flight:
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             task = asyncio.create_task(self._run(group), name="relay-read-group")
             self._running.add(task)
