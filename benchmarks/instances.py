@@ -46,7 +46,7 @@ from long_poll_scale import (
 
 from relay.simulate import stk_callback_bytes
 
-CALLBACKS_PER_S_CEILING = 1500  # payments registered per second of intake, more than one relay takes here
+CALLBACKS_PER_S_CEILING = 4000  # payments registered per second of intake, more than two relays take here
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
