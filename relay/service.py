@@ -10,7 +10,7 @@ import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from relay.db import Database, asyncpg_dsn
 from relay.feed import changes_since, newest_seqs
@@ -24,6 +24,8 @@ from relay.writer import Writer
 log = logging.getLogger("relay")
 
 CHECKPOINT_EVERY_S = 1.0
+# While storage keeps refusing requests, one log line per this many seconds, counting the others.
+REFUSAL_LOG_EVERY_S = 10.0
 # The long-polls' safety net: this often, one read finds what was committed without a notification reaching
 # us (relay.notify) and wakes those waiters. Idle long-polls are not read on a timer.
 SWEEP_S = 2.0
@@ -48,12 +50,28 @@ class Relay:
     # When storage last refused a callback, and why; cleared by the next callback stored. /readyz and the
     # alerts say so, since the database still answers reads (a read-only or full disk).
     storage_failure: tuple[datetime, str] | None = None
+    # Refusal log lines: when the last was written, and the refusals since then left out of the log.
+    _refusal_logged_at: datetime | None = None
+    _refusals_unlogged: int = 0
 
-    def storage_failed(self, error: Exception) -> str:
-        """Note that a callback could not be stored; the error's first line, for logs and /readyz."""
+    def storage_failed(self, error: Exception) -> str | None:
+        """Note that a request could not be stored. The line to log: the error's first line (and how many
+        refusals since the previous line went unlogged), or None within REFUSAL_LOG_EVERY_S of that line,
+        since an outage refuses every callback and the log must stay readable."""
         text = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]
-        self.storage_failure = (self.clock(), text)
-        return text
+        now = self.clock()
+        self.storage_failure = (now, text)
+        logged_at = self._refusal_logged_at
+        if logged_at is not None and now - logged_at < timedelta(seconds=REFUSAL_LOG_EVERY_S):
+            self._refusals_unlogged += 1
+            return None
+        unlogged, self._refusals_unlogged, self._refusal_logged_at = self._refusals_unlogged, 0, now
+        return text if not unlogged else f"{text} ({unlogged} more refused since the previous line)"
+
+    def storage_ok(self) -> None:
+        """A request was stored: storage works (again)."""
+        self.storage_failure = self._refusal_logged_at = None
+        self._refusals_unlogged = 0
 
     @property
     def database(self) -> Database:

@@ -119,7 +119,7 @@ class Writer:
         try:
             answers = await self._db.write(functools.partial(self._run_jobs, batch=batch))
         except Exception as error:
-            if _database_unavailable(error):
+            if database_unavailable(error):
                 # The database dropped the connection (restarted, its backend terminated) or cannot be
                 # reached: no job is at fault, so none is set aside as failed (a genuine payment would
                 # wait for a replay, and be acknowledged meanwhile). The batch runs again on a fresh
@@ -211,7 +211,7 @@ class Writer:
 _UNAVAILABLE_SQLSTATES = ("08", "57P")
 
 
-def _database_unavailable(error: Exception) -> bool:
+def database_unavailable(error: Exception) -> bool:
     """The connection was cut, or none could be opened; never a job's own failure."""
     if isinstance(error, OSError):  # asyncpg's connect raises the socket's error (refused, timed out)
         return True

@@ -22,7 +22,15 @@ from litestar.types import Receive, Scope, Send
 
 from daraja_core.contract import C2bClaim, C2bPayment, C2bRelease, ContractError, decode
 from relay.api.bodies import api_body, read_body
-from relay.api.callbacks import NOT_STORED, PATH_MAX, TOO_LARGE, TOO_SLOW, answer, kept_headers
+from relay.api.callbacks import (
+    NOT_STORED,
+    PATH_MAX,
+    TOO_LARGE,
+    TOO_SLOW,
+    answer,
+    kept_headers,
+    refuse_unstored,
+)
 from relay.api.till import authed_read, relay_of, storable_id
 from relay.c2b import CONFIRMATION, ORDER_ID_MAX, VALIDATION, ClaimResult, claim, process_c2b, release
 from relay.intake import IncomingCallback, store_raw_only
@@ -96,11 +104,12 @@ async def c2b_callback(scope: Scope, receive: Receive, send: Send) -> None:
         return
     try:
         await _store(relay, item, kind)
-    except Exception:
+    except Exception as error:
         # Not on disk, so not acknowledged.
-        log.exception("C2B confirmation could not be stored")
+        refuse_unstored(relay, error, "C2B confirmation")
         await answer(send, 503, NOT_STORED)
         return
+    relay.storage_ok()
     await answer(send, 200, CONFIRMED)
 
 

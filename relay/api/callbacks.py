@@ -18,6 +18,7 @@ from relay.api.bodies import read_body
 from relay.intake import IncomingCallback
 from relay.service import Relay
 from relay.sources import client_address, is_allowed
+from relay.writer import database_unavailable
 
 log = logging.getLogger("relay")
 
@@ -72,6 +73,17 @@ async def answer(send: Send, status: int, body: bytes, headers: tuple[tuple[byte
     await send(end)
 
 
+def refuse_unstored(relay: Relay, error: Exception, what: str) -> None:
+    """A request that could not be stored, about to be refused with 503: noted for /readyz and the alerts,
+    and logged (at most one line each REFUSAL_LOG_EVERY_S: relay.service). No traceback for a driver error:
+    its chained cause can quote the row, body and phone included (relay.writer); none for a database
+    that is away either: the reason says it all."""
+    line = relay.storage_failed(error)
+    if line is not None:
+        traceback = None if isinstance(error, DBAPIError) or database_unavailable(error) else error
+        log.error("%s could not be stored, refused with 503: %s", what, line, exc_info=traceback)
+
+
 async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str | None) -> None:
     if scope.get("method") != "POST":
         # RFC 9110 §15.5.6: a 405 names the methods the resource allows.
@@ -113,17 +125,11 @@ async def _take_callback(scope: Scope, receive: Receive, send: Send, token: str 
     try:
         await relay.write.submit_callback(item)
     except Exception as error:
-        # Not on disk, so not acknowledged: the one case the relay does not answer 200. No traceback for a
-        # driver error: its chained cause can quote the row, body and phone included (relay.writer).
-        reason = relay.storage_failed(error)
-        log.error(
-            "callback could not be stored, refused with 503: %s",
-            reason,
-            exc_info=None if isinstance(error, DBAPIError) else error,
-        )
+        # Not on disk, so not acknowledged: the one case the relay does not answer 200.
+        refuse_unstored(relay, error, "callback")
         await answer(send, 503, NOT_STORED)
         return
-    relay.storage_failure = None
+    relay.storage_ok()
     await answer(send, 200, ACCEPTED)
     relay.metrics.intake_latency.observe(time.perf_counter() - started)
 

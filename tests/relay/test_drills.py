@@ -20,12 +20,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from relay.c2b import CONFIRMATION
 from relay.db import Database
 from relay.intake import IncomingCallback
 from relay.models import utcnow
 from relay.service import Relay
 from relay.simulate import stk_callback_bytes
 from relay.writer import Writer
+from tests.relay.c2b_support import PAYER, make_shop
 from tests.relay.conftest import auth, registration
 from tests.relay.drill_support import PHONE, Load, RelayProcess, check_acknowledged_stored_once, prepare
 from tests.relay.private_postgres import PrivatePostgres
@@ -366,7 +368,49 @@ async def test_storage_that_refuses_writes_refuses_callbacks_says_so_and_recover
     assert any("could not be stored" in r.getMessage() and cause in r.getMessage() for r in errors), [
         r.getMessage() for r in errors
     ]
+    # One line for the five refusals: an outage refuses every callback, and the log must stay readable.
+    assert len([r for r in errors if "could not be stored" in r.getMessage()]) == 1
     assert ready.status_code == 503 and cause in ready.json()["storage"]
     assert alerts[0]["code"] == "storage_failing" and cause in alerts[0]["message"]
     assert (accepted.status_code, ready_again.status_code, settled) == (200, 200, "completed")
     assert "storage_failing" not in [alert["code"] for alert in alerts_again]
+
+
+async def test_a_c2b_confirmation_storage_refuses_is_refused_noted_and_logged_once_without_the_payer(
+    relay_factory: RelayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It was logged with its whole traceback, whose driver error can quote the row: the payer's number.
+    relay_server = await relay_factory()
+    shop = await make_shop(relay_server, "duka", "600999", ["front"])
+    break_storage(relay_server.service, "query_only = ON")
+    async with httpx.AsyncClient(timeout=10) as client:
+        answers = [
+            await client.post(shop.ref.url(CONFIRMATION, relay_server.base_url), json=confirmation(n))
+            for n in range(5)
+        ]
+        ready = await client.get(f"{relay_server.base_url}/readyz")
+    assert {answer.status_code for answer in answers} == {503}
+    assert ready.status_code == 503 and "readonly" in ready.json()["storage"]
+    lines = [r for r in caplog.records if "could not be stored" in r.getMessage()]
+    assert [r.getMessage().split(":")[0] for r in lines] == [
+        "C2B confirmation could not be stored, refused with 503"
+    ]
+    assert PAYER not in caplog.text
+
+
+def confirmation(n: int) -> dict[str, str]:
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": f"UL2SIM{n:04d}",
+        "TransTime": "20261202120000",
+        "TransAmount": "250.00",
+        "BusinessShortCode": "600999",
+        "BillRefNumber": "",
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": PAYER,
+        "FirstName": "DEMO",
+        "MiddleName": "",
+        "LastName": "",
+    }
