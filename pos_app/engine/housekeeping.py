@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from pos_app.config import Timings
 from pos_app.engine.charging import Charger
 from pos_app.engine.ledger import Ledger
+from pos_app.engine.orphans import watches_for_another_orphan
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.settling import Settler
-from pos_app.engine.states import FoundUnfinished, State
+from pos_app.engine.states import ORPHAN_MATCH_REASON, FoundUnfinished, State
 from pos_app.engine.views import Alert, AlertCode
 from pos_app.store.models import PaymentAttempt
 
@@ -50,6 +51,12 @@ class Housekeeping:
         """Every unsettled attempt picks up where it was."""
         for row in await self.store.unsettled_attempts():
             await self._resume_one(row, on_start=True)
+        # Settled from its one orphan: still watched for a second one (engine/orphans.py), which may have
+        # reached the relay while the till was closed.
+        horizon = self._now() - timedelta(seconds=self.timings.reconcile_horizon_s)
+        for row in await self.store.paid_attempts_with_reason(ORPHAN_MATCH_REASON, since=horizon):
+            if watches_for_another_orphan(row):
+                self.reconciler.track(row.id, 0.0)
 
     def _stale_created_before(self) -> datetime:
         # An attempt in "created" older than two Daraja timeouts (token + push) is being pushed by no one:

@@ -10,6 +10,13 @@ settles from them only when exactly one fits, never on a guess:
 - several, or another attempt of the same amount and phone that could own it → left unknown and flagged
   `orphans_ambiguous` for the owner, who checks the customer's SMS (a typed receipt settles it);
 - none → unchanged; looked for again (a callback can come minutes later) until the window closes.
+
+An attempt settled from its one orphan is watched until the same window closes (and looked at once after
+it, so nothing received inside it is missed, also after a restart): a further paid orphan of its amount
+and phone that no attempt holds means the customer paid twice, or the match was another sale's. The
+attempt is flagged `another_orphan_paid` for the owner (To review); its state, receipt and money stay as
+the match left them, and nothing is ever settled from the second one on a guess. While another attempt
+of that amount and phone still looks for its own orphan, the watch waits for it to take its own.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from daraja_core.phones import mask_msisdn
 from daraja_core.results import PAID_CODE
 from pos_app.engine.relay_client import RelayError
 from pos_app.engine.settling import Settler
-from pos_app.engine.states import OrphanMatched, State
+from pos_app.engine.states import ORPHAN_MATCH_REASON, OrphanMatched, State
 from pos_app.store.models import PaymentAttempt
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,11 @@ WINDOW_BEFORE_S = 120.0
 WINDOW_AFTER_S = 15 * 60.0
 #: The anomaly of an attempt with several possible results (pos_app/ui/strings.py has its words).
 AMBIGUOUS = "orphans_ambiguous"
+#: The anomaly of an attempt settled from its one orphan when another paid one of its amount and phone
+#: turns up afterwards (pos_app/ui/strings.py has its words).
+ANOTHER_ORPHAN = "another_orphan_paid"
+#: How the owner's sentence about it begins: kept when the attempt already carries another anomaly.
+_ANOTHER_SAID = "paid again after the match:"
 
 
 class Resolution(StrEnum):
@@ -54,6 +66,16 @@ def looks_for_orphans(row: PaymentAttempt) -> bool:
     return row.state == State.UNKNOWN and not row.checkout_request_id and row.anomaly != AMBIGUOUS
 
 
+def watches_for_another_orphan(row: PaymentAttempt) -> bool:
+    """Settled from its one orphan and not yet flagged for a second one."""
+    return (
+        row.state == State.PAID
+        and row.reason == ORPHAN_MATCH_REASON
+        and row.anomaly != ANOTHER_ORPHAN
+        and _ANOTHER_SAID not in row.anomaly_detail
+    )
+
+
 class OrphanMatcher:
     def __init__(self, settler: Settler, *, now: Callable[[], datetime]) -> None:
         self.settler = settler
@@ -62,10 +84,23 @@ class OrphanMatcher:
         self._now = now
 
     async def resolve(self, attempt_id: str) -> Resolution:
+        """One look at the relay's orphans for this attempt: to settle it (unknown, no CheckoutRequestID),
+        or, once settled from one, for a second one to flag; DONE for any other attempt."""
         row = await self.store.get_attempt(attempt_id)
-        client = self.settler.relay.client
-        if row is None or client is None or not looks_for_orphans(row):
+        if row is None or self.settler.relay.client is None:
             return Resolution.DONE
+        if looks_for_orphans(row):
+            return await self._match(row)
+        if watches_for_another_orphan(row):
+            return await self._watch(row)
+        return Resolution.DONE
+
+    async def _candidates(self, row: PaymentAttempt) -> tuple[list[Orphan], bool, list[str]] | None:
+        """This attempt's possible results at the relay that no attempt of this till holds (paid, with a
+        receipt), whether there are more, and the other attempts that could own them; None when the relay
+        did not answer."""
+        client = self.settler.relay.client
+        assert client is not None
         since, until = window(row)
         try:
             orphans, more = await client.orphans(
@@ -73,7 +108,7 @@ class OrphanMatcher:
             )
         except RelayError as error:
             log.info("orphan look-up for attempt %s deferred: %s", row.id, error)
-            return Resolution.LATER
+            return None
         nearby = await self.store.attempts_created_between(
             since - timedelta(seconds=WINDOW_AFTER_S), until + timedelta(seconds=WINDOW_BEFORE_S)
         )
@@ -94,12 +129,33 @@ class OrphanMatcher:
             and attempt.state in (State.CREATED, State.UNKNOWN)
             and (attempt.amount_kes, attempt.phone) == (row.amount_kes, row.phone)
         ]
+        return candidates, more, rivals
+
+    async def _match(self, row: PaymentAttempt) -> Resolution:
+        found = await self._candidates(row)
+        if found is None:
+            return Resolution.LATER
+        candidates, more, rivals = found
         if not candidates:
-            return Resolution.LATER if self._now() < until else Resolution.DONE
+            return Resolution.LATER if self._now() < window(row)[1] else Resolution.DONE
         if len(candidates) == 1 and not more and not rivals:
             return await self._settle(row, candidates[0])
         await self._ask_the_owner(row, candidates, more, rivals)
         return Resolution.AMBIGUOUS
+
+    async def _watch(self, row: PaymentAttempt) -> Resolution:
+        found = await self._candidates(row)
+        if found is None:
+            return Resolution.LATER
+        candidates, more, rivals = found
+        window_open = self._now() < window(row)[1]
+        if candidates and rivals and window_open:
+            # Another attempt of this amount and phone is still looking: the result may be its own.
+            return Resolution.LATER
+        if candidates:
+            await self._flag_another(row, candidates, more)
+            return Resolution.DONE
+        return Resolution.LATER if window_open else Resolution.DONE
 
     async def _settle(self, row: PaymentAttempt, orphan: Orphan) -> Resolution:
         view = await self.ledger.apply(
@@ -152,3 +208,27 @@ class OrphanMatcher:
             announce=True,
         )
         log.warning("attempt %s: %s", row.id, detail)
+
+    async def _flag_another(self, row: PaymentAttempt, candidates: list[Orphan], more: bool) -> None:
+        receipts = ", ".join(orphan.receipt for orphan in candidates) + (", …" if more else "")
+        sentence = (
+            f"{_ANOTHER_SAID} {len(candidates)}{'+' if more else ''} more paid M-Pesa result(s) of "
+            f"KES {row.amount_kes} from {mask_msisdn(row.phone)} reached the relay with no CheckoutRequestID "
+            f"known ({receipts}) after this attempt was settled from receipt {row.receipt}: the customer "
+            "may have paid twice, or the match was another sale's; check the customer's SMS"
+        )
+        changes: dict[str, str] = (
+            {"anomaly": ANOTHER_ORPHAN, "anomaly_detail": sentence}
+            if row.anomaly is None
+            # Already flagged for something else, which stays; this is said beside it.
+            else {"anomaly_detail": f"{row.anomaly_detail}; {sentence}" if row.anomaly_detail else sentence}
+        )
+        await self.ledger.note(
+            row.id,
+            changes,
+            actor="relay",
+            action=ANOTHER_ORPHAN,
+            detail={"candidates": len(candidates), "more": more, "receipts": receipts},
+            announce=True,
+        )
+        log.warning("attempt %s: %s", row.id, sentence)

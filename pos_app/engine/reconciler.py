@@ -8,7 +8,8 @@ Two sources, both idempotent through the state machine:
 - STK Query, occasionally, on a growing per-attempt schedule (Daraja's rate limits are unpublished,
   docs/daraja.md §3);
 - for an unknown attempt that never learned its CheckoutRequestID (nothing to query), the relay's
-  orphans of its amount and phone, on the same schedule (pos_app/engine/orphans.py).
+  orphans of its amount and phone, on the same schedule (pos_app/engine/orphans.py); once one settled it,
+  the same look-up on, until its window closes, for a second paid one to flag for the owner.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from daraja_core.contract import C2bPayment, FeedItem
-from pos_app.engine.orphans import OrphanMatcher, Resolution, looks_for_orphans
+from pos_app.engine.orphans import (
+    OrphanMatcher,
+    Resolution,
+    looks_for_orphans,
+    watches_for_another_orphan,
+)
 from pos_app.engine.relay_client import RelayClient, RelayError, RelayPayment, RelayRefused
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import State
@@ -107,11 +113,16 @@ class Reconciler:
             if when > now:
                 continue
             row = await self.store.get_attempt(attempt_id)
-            if row is not None and self._within_horizon(row) and looks_for_orphans(row):
-                if await self._orphans.resolve(attempt_id) is not Resolution.LATER:
-                    self._query_plan.pop(attempt_id, None)
-                else:
+            if (
+                row is not None
+                and self._within_horizon(row)
+                and (looks_for_orphans(row) or watches_for_another_orphan(row))
+            ):
+                # Settled from its one orphan: watched on the same schedule for a second one.
+                if await self._orphans.resolve(attempt_id) in (Resolution.LATER, Resolution.SETTLED):
                     self._plan_next(attempt_id, gap)
+                else:
+                    self._query_plan.pop(attempt_id, None)
                 continue
             if row is None or not self._within_horizon(row) or not row.checkout_request_id:
                 self._query_plan.pop(attempt_id, None)

@@ -172,6 +172,18 @@ class Store:
             )
             return list(result.all())
 
+    async def paid_attempts_with_reason(self, reason: str, *, since: datetime) -> list[PaymentAttempt]:
+        """Paid attempts created after `since` whose reason is `reason` (e.g. settled from an orphan)."""
+        async with self._sessions() as session:
+            result = await session.exec(
+                select(PaymentAttempt).where(
+                    col(PaymentAttempt.state) == "paid",
+                    col(PaymentAttempt.reason) == reason,
+                    col(PaymentAttempt.created_at) >= since,
+                )
+            )
+            return list(result.all())
+
     async def attempts_created_between(self, start: datetime, end: datetime) -> list[PaymentAttempt]:
         async with self._sessions() as session:
             result = await session.exec(

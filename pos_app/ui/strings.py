@@ -419,6 +419,11 @@ _TABLE: dict[str, tuple[str, str]] = {
         "malipo kadhaa ya M-Pesa ya kiasi hiki na simu hii yalikuja baada ya kuanza upya: "
         "angalia SMS ya mteja",
     ),
+    "anomaly_another_orphan_paid": (
+        "another M-Pesa payment of this amount and phone came after the match: check the customer's SMS",
+        "malipo mengine ya M-Pesa ya kiasi hiki na simu hii yalikuja baada ya kulinganisha: "
+        "angalia SMS ya mteja",
+    ),
     "mode_remote": ("remote", "relay ya mbali"),
     "mode_embedded": ("embedded", "relay ndani ya till"),
     "mode_query_only": ("query only", "kuuliza tu"),
