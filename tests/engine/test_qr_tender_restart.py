@@ -16,7 +16,8 @@ from pos_app.engine.service import TillService, utcnow
 from pos_app.engine.states import State
 from tests.engine.conftest import FAST, Rig, eventually
 from tests.engine.test_qr_tender import close, customer_pays, shop_tills
-from tests.relay.c2b_support import rows
+from tests.relay.c2b_support import auth, rows
+from tests.simulator.daraja_calls import daraja_client
 from tests.support.relay_fixtures import RunningRelay
 from tests.support.simulator_fixtures import RunningSimulator
 
@@ -163,5 +164,27 @@ async def test_an_open_qr_takes_no_payment_made_after_its_window_and_is_closed_a
         await rig.caught_up(again)
         assert await again.store.attempts_for_sale("SQRR00006") == []
         assert [offer.trans_id for offer in await again.c2b_offers()] == [paid["TransID"]]
+    finally:
+        await close(rigs)
+
+
+async def test_a_qr_claim_won_at_the_relay_just_before_a_crash_settles_the_sale_once_on_start(
+    simulator: RunningSimulator, relay_server: RunningRelay, tmp_path: Path
+) -> None:
+    rigs, (front,) = await shop_tills(simulator, relay_server, tmp_path, SANDBOX_SHORTCODE)
+    try:
+        qr = await front.qr.show("SQRR00008", 350)
+        await front.close()
+        paid = await customer_pays(simulator, qr=qr.request_id)
+        # The till's claim reached the relay, and the till died before storing the sale paid.
+        async with daraja_client(relay_server.base_url) as client:
+            claimed = await client.post(
+                f"/api/v1/c2b/{paid['TransID']}/claim",
+                json={"order_id": "SQRR00008"},
+                headers=auth(rigs[0].relay_key),
+            )
+        assert claimed.status_code in (200, 201), claimed.text
+        again = await rigs[0].open(shop_name=SHOP, timings=TIMINGS)
+        await settled_once_by_qr(again, "SQRR00008", paid["TransID"])
     finally:
         await close(rigs)
