@@ -252,7 +252,8 @@ class QrTender:
 
     def subscribe(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
         """`listener(sale_id, sentence)` when a payment made with a QR sale's reference cannot settle it
-        (another sale has it), so the cashier is told instead of waiting on."""
+        (another sale has it, or it came after `QR_PAYMENT_WINDOW`), so the cashier is told instead of
+        waiting on."""
         self._listeners.append(listener)
 
         def unsubscribe() -> None:

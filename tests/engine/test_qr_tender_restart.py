@@ -157,6 +157,8 @@ async def test_an_open_qr_takes_no_payment_made_after_its_window_and_is_closed_a
             await then.qr.show(sale_id, 350)
             await then.close()
         again = await rig.open(shop_name=SHOP, timings=TIMINGS)
+        told: list[tuple[str, str]] = []
+        again.qr.subscribe(lambda sale_id, sentence: told.append((sale_id, sentence)))
         assert await closed_why(again, "SQRR00007") == "expired"
         assert await closed_why(again, "SQRR00006") is None  # still watched: a payment in time may come
         # The customer pays that QR's account and amount now, after its window: not this sale's.
@@ -164,6 +166,8 @@ async def test_an_open_qr_takes_no_payment_made_after_its_window_and_is_closed_a
         await rig.caught_up(again)
         assert await again.store.attempts_for_sale("SQRR00006") == []
         assert [offer.trans_id for offer in await again.c2b_offers()] == [paid["TransID"]]
+        late = f"Payment {paid['TransID']} came too late for this QR code; it waits in Paid to till."
+        assert set(told) == {("SQRR00006", late)}
     finally:
         await close(rigs)
 
