@@ -1,6 +1,7 @@
 """Housekeeping: on start, every unsettled attempt picks up where it was (killing the process loses
-nothing); then every few seconds, attempts left in `created` by a process that died mid-push, and the
-store's alerts (payments pending too long, anomalies to review)."""
+nothing), and so does every paybill QR left open (qr_tender.py `resume`); then every few seconds,
+attempts left in `created` by a process that died mid-push, and the store's alerts (payments pending too
+long, anomalies to review)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pos_app.config import Timings
 from pos_app.engine.charging import Charger
 from pos_app.engine.ledger import Ledger
 from pos_app.engine.orphans import watches_for_another_orphan
+from pos_app.engine.qr_tender import QrTender
 from pos_app.engine.reconciler import Reconciler
 from pos_app.engine.settling import Settler
 from pos_app.engine.states import ORPHAN_MATCH_REASON, FoundUnfinished, State
@@ -32,6 +34,7 @@ class Housekeeping:
         charger: Charger,
         settler: Settler,
         reconciler: Reconciler,
+        qr: QrTender,
         timings: Timings,
         now: Callable[[], datetime],
         on_alerts_changed: Callable[[], None],
@@ -41,6 +44,7 @@ class Housekeeping:
         self.charger = charger
         self.settler = settler
         self.reconciler = reconciler
+        self.qr = qr
         self.timings = timings
         self._now = now
         self._on_alerts_changed = on_alerts_changed
@@ -48,7 +52,8 @@ class Housekeeping:
         self.alerts: list[Alert] = []
 
     async def resume(self) -> None:
-        """Every unsettled attempt picks up where it was."""
+        """Every unsettled attempt picks up where it was; then the open QRs are watched again (after the
+        attempts: a prompt of the QR's sale that ended paid while the till was down closes its QR)."""
         for row in await self.store.unsettled_attempts():
             await self._resume_one(row, on_start=True)
         # Settled from its one orphan: still watched for a second one (engine/orphans.py), which may have
@@ -57,6 +62,7 @@ class Housekeeping:
         for row in await self.store.paid_attempts_with_reason(ORPHAN_MATCH_REASON, since=horizon):
             if watches_for_another_orphan(row):
                 self.reconciler.track(row.id, 0.0)
+        await self.qr.resume()
 
     def _stale_created_before(self) -> datetime:
         # An attempt in "created" older than two Daraja timeouts (token + push) is being pushed by no one:

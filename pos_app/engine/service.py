@@ -142,6 +142,7 @@ class TillService:
             charger=self.charger,
             settler=self.settler,
             reconciler=self.reconciler,
+            qr=self.qr,
             timings=config.timings,
             now=now,
             on_alerts_changed=self._status.announce,
@@ -229,6 +230,7 @@ class TillService:
                 await task
         await self.reconciler.close()
         await self.settler.close()
+        await self.qr.close()
         await self._stack.aclose()
 
     # --- subscriptions and status --------------------------------------------------------------------

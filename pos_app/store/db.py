@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from pos_app.store import migrate
 from pos_app.store import writer as writer_sql
-from pos_app.store.models import AuditEntry, C2bPaymentRow, PaymentAttempt, Sale, Setting
+from pos_app.store.models import AuditEntry, C2bPaymentRow, OpenQrRow, PaymentAttempt, Sale, Setting
 from pos_app.store.writer import StoreWriter
 
 T = TypeVar("T")
@@ -323,6 +323,45 @@ class Store:
     async def get_c2b_payment(self, trans_id: str) -> C2bPaymentRow | None:
         async with self._sessions() as session:
             return await session.get(C2bPaymentRow, trans_id)
+
+    # --- open QR codes (pos_app/engine/qr_tender.py) ---------------------------------------------------
+
+    async def open_qr(self, row: OpenQrRow) -> None:
+        """Keep a QR shown for a sale as open; a sale's QR shown again replaces its earlier one."""
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO open_qr_codes (sale_id, amount_kes, reference, request_id, shown_at, closed_at, "
+                "closed_why) VALUES (?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT(sale_id) DO UPDATE SET "
+                "amount_kes = excluded.amount_kes, reference = excluded.reference, "
+                "request_id = excluded.request_id, shown_at = excluded.shown_at, "
+                "closed_at = NULL, closed_why = NULL",
+                (row.sale_id, row.amount_kes, row.reference, row.request_id, writer_sql.to_db(row.shown_at)),
+            )
+
+        await self._writer.run(work)
+
+    async def close_qr(self, sale_id: str, why: str, at: datetime) -> bool:
+        """Close the sale's open QR, saying why; False when it was not open (closed already, or never)."""
+
+        def work(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE open_qr_codes SET closed_at = ?, closed_why = ? "
+                "WHERE sale_id = ? AND closed_at IS NULL",
+                (writer_sql.to_db(at), why, sale_id),
+            )
+            return cursor.rowcount == 1
+
+        return await self._writer.run(work)
+
+    async def qr_codes(self, *, open_only: bool = False) -> list[OpenQrRow]:
+        """The QR codes shown (the open ones only, when asked), oldest first."""
+        async with self._sessions() as session:
+            query = select(OpenQrRow)
+            if open_only:
+                query = query.where(col(OpenQrRow.closed_at).is_(None))
+            result = await session.exec(query.order_by(col(OpenQrRow.shown_at), col(OpenQrRow.sale_id)))
+            return list(result.all())
 
     # --- audit trail ---------------------------------------------------------------------------------
 

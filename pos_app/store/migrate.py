@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 VERSION_TABLE = "till_alembic_version"
 #: The newest revision in migrations/versions/ (tests/engine/test_store_migrations.py keeps this honest).
-HEAD = "0006"
+HEAD = "0007"
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 
 

@@ -139,6 +139,23 @@ class C2bPaymentRow(SQLModel, table=True):
     claim_pending: bool = Field(default=False)
 
 
+class OpenQrRow(SQLModel, table=True):
+    """A paybill QR code shown for a sale (revision 0007): open while `closed_at` is None, so a restart
+    keeps watching for its payment (pos_app/engine/qr_tender.py)."""
+
+    __tablename__ = "open_qr_codes"
+
+    sale_id: str = Field(primary_key=True, max_length=16)
+    amount_kes: int
+    #: What the QR carries as `RefNo`: the account number (`BillRefNumber`) its payment comes back with.
+    reference: str
+    request_id: str = Field(default="")
+    shown_at: datetime = Field(sa_column=utc_column(nullable=False))
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    #: "paid_by_qr", "paid_otherwise", "given_back" (Esc) or "expired"; None while open.
+    closed_why: str | None = None
+
+
 # The writer builds rows with `model_construct` (no validation on the hot path). Reading an attribute of
 # such a row needs SQLAlchemy's mappers configured, which otherwise happens only at the first ORM query:
 # in a fresh process whose first read went through the writer, every attribute access raised.

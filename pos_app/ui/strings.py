@@ -536,6 +536,10 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
     ),
     ("M-Pesa refused the QR code: {}.", "M-Pesa imekataa msimbo wa QR: {0}."),
     (
+        "Payment {} came too late for this QR code; it waits in Paid to till.",
+        "Malipo {0} yamechelewa kwa msimbo huu wa QR; yanasubiri kwenye Imelipwa kwa till.",
+    ),
+    (
         "A QR code for Buy Goods needs the till number (MPESA_TILL_NUMBER).",
         "Msimbo wa QR wa Buy Goods unahitaji namba ya till (MPESA_TILL_NUMBER).",
     ),

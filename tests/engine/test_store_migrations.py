@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from daraja_core import utc_text
 from pos_app.store import migrate
 from pos_app.store.db import Store
-from pos_app.store.models import AuditEntry, C2bPaymentRow, PaymentAttempt, Sale
+from pos_app.store.models import AuditEntry, C2bPaymentRow, OpenQrRow, PaymentAttempt, Sale
 
 AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -101,7 +101,7 @@ def test_the_models_match_the_head_schema(tmp_path: Path) -> None:
     path = tmp_path / "till.sqlite3"
     migrate.upgrade(path)
     inspector = sa.inspect(sa.create_engine(f"sqlite:///{path}"))
-    for model in (Sale, PaymentAttempt, AuditEntry, C2bPaymentRow):
+    for model in (Sale, PaymentAttempt, AuditEntry, C2bPaymentRow, OpenQrRow):
         table = model.__table__  # type: ignore[attr-defined]
         in_db = {column["name"] for column in inspector.get_columns(table.name)}
         assert {column.name for column in table.columns} == in_db, table.name

@@ -102,6 +102,9 @@ def test_f8_shows_the_sales_qr_and_the_paybill_payment_closes_it_with_the_sale_p
         paid["TransID"],
     )
     assert till.status_text() == f"Paid\nReceipt {paid['TransID']}"
+    till.run(till.service.qr.close())
+    stored = till.run(till.service.store.qr_codes())
+    assert [(row.sale_id, row.closed_why) for row in stored] == [(qr.reference, "paid_by_qr")]
 
 
 def test_f8_without_an_amount_asks_for_it_and_esc_gives_the_sale_back_in_swahili_too(till: Till) -> None:
@@ -123,6 +126,10 @@ def test_f8_without_an_amount_asks_for_it_and_esc_gives_the_sale_back_in_swahili
     assert window.sale.amount_input.text() == "120"
     assert till.service.qr.showing(sale_id) is None
     assert till.run(till.service.store.attempts_for_sale(sale_id)) == []
+    # Given back in the store too: a restart does not watch it again (tests/engine/test_qr_tender_restart.py).
+    till.run(till.service.qr.close())  # the close Esc started is written
+    stored = till.run(till.service.store.qr_codes())
+    assert [(row.sale_id, row.closed_why) for row in stored] == [(sale_id, "given_back")]
 
 
 def test_a_till_number_qr_offers_the_payment_of_the_sale_amount_and_enter_takes_it(till: Till) -> None:
