@@ -31,7 +31,7 @@ class CashRefused(TillError):
     """Cash cannot settle this sale: it is paid already, a prompt is still waiting, or the amount is wrong."""
 
 
-def _counts_as_paid(row: PaymentAttempt) -> bool:
+def counts_as_paid(row: PaymentAttempt) -> bool:
     """Paid money: a typed receipt the relay could not confirm is not (it is held apart, to check)."""
     return row.state == State.PAID and not (row.method == Method.MANUAL and not row.manual_verified)
 
@@ -74,19 +74,12 @@ class Cash:
         )
 
         def work(connection: sqlite3.Connection) -> tuple[PaymentAttempt, bool]:
-            rows = [
-                writer.row_to_attempt(row)
-                for row in connection.execute(
-                    f"SELECT {', '.join(writer.ATTEMPT_COLUMNS)} FROM payment_attempts WHERE sale_id = ? "
-                    "ORDER BY created_at, id",
-                    (sale_key,),
-                ).fetchall()
-            ]
+            rows = writer.select_attempts_of_sale(connection, sale_key)
             for row in rows:
                 if row.method == Method.CASH and row.amount_kes == amount_kes:
                     return row, False  # taken already: the same cash, counted once
             for row in rows:
-                if _counts_as_paid(row):
+                if counts_as_paid(row):
                     raise _already_paid(sale_key, row)
             if any(row.state in IN_FLIGHT_STATES for row in rows):
                 raise CashRefused(

@@ -112,8 +112,16 @@ class Ledger:
         return await asyncio.shield(task)
 
     async def create(
-        self, sale: Sale | None, attempt: PaymentAttempt, *, actor: str, detail: dict[str, Any]
+        self,
+        sale: Sale | None,
+        attempt: PaymentAttempt,
+        *,
+        actor: str,
+        detail: dict[str, Any],
+        check: Callable[[sqlite3.Connection], None] | None = None,
     ) -> AttemptView:
+        """Store a new attempt (and its sale) with its audit row, in one transaction, then announce it.
+        `check` runs first in the same transaction; what it raises stores nothing."""
         entry = audit_entry(
             at=attempt.created_at,
             actor=actor,
@@ -124,6 +132,8 @@ class Ledger:
         )
 
         def work(connection: sqlite3.Connection) -> None:
+            if check is not None:
+                check(connection)
             writer.insert_attempt(connection, attempt, sale)
             writer.insert_audit(connection, entry)
 

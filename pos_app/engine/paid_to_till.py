@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from daraja_core.contract import C2bPayment, parse_wire_time, wire_time
 from daraja_core.phones import format_local_masked
+from pos_app.engine.cash import counts_as_paid
 from pos_app.engine.charging import new_id
 from pos_app.engine.errors import TillError
 from pos_app.engine.ledger import Ledger, audit_entry
 from pos_app.engine.relay_client import C2bTaken, RelayClient, RelayError, RelayUnavailable
 from pos_app.engine.states import Method, State
 from pos_app.engine.views import AttemptView, view_of
+from pos_app.store import writer
 from pos_app.store.models import C2bPaymentRow, PaymentAttempt, Sale
 
 log = logging.getLogger(__name__)
 
 #: The anomaly of a sale whose C2B payment the owner released (it was claimed by mistake).
 C2B_RELEASED = "c2b_released"
+
+
+class _PaidMeanwhile(Exception):
+    """The sale was paid another way while its claim was at the relay."""
 
 
 class C2bClaimRefused(TillError):
@@ -170,14 +177,31 @@ class PaidToTill:
                     f"Sale {sale_key} has a prompt waiting on a phone; let it finish or fail first."
                 )
             payment, decided_by = await self._claim_at_relay(sale_key, code)
-            return await self._settle(
-                sale_key,
-                payment,
-                sale_exists=bool(attempts) or None,
-                source=decided_by,
-                method=method,
-                actor=actor,
-            )
+            try:
+                return await self._settle(
+                    sale_key,
+                    payment,
+                    sale_exists=bool(attempts) or None,
+                    source=decided_by,
+                    method=method,
+                    actor=actor,
+                )
+            except _PaidMeanwhile:
+                # Paid another way (cash) during the claim's round trip: the payment goes back, unclaimed,
+                # for another sale, rather than paying this one twice.
+                try:
+                    await self.release(code, released_by="till: the sale was paid meanwhile")
+                except C2bClaimRefused as error:
+                    log.warning(
+                        "a claim for a sale paid meanwhile could not be given back: %s", error.message
+                    )
+                    raise C2bClaimRefused(
+                        f"Sale {sale_key} was paid meanwhile; {code} is still taken by it: the owner "
+                        "releases it from History (Alt+G)."
+                    ) from error
+                raise C2bClaimRefused(
+                    f"Sale {sale_key} was paid meanwhile; {code} stays free for another sale."
+                ) from None
 
     async def _claim_at_relay(self, sale_id: str, code: str) -> tuple[C2bPayment, str]:
         """The payment and where the claim was decided: "relay", or "pull" when the till decided alone."""
@@ -291,10 +315,17 @@ class PaidToTill:
             settled_at=now,
             demo=self._demo,
         )
+
+        def not_paid_yet(connection: sqlite3.Connection) -> None:
+            # In the same transaction as the write: the check before the claim's round trip is not enough.
+            if any(counts_as_paid(row) for row in writer.select_attempts_of_sale(connection, sale_id)):
+                raise _PaidMeanwhile
+
         # One transaction: the sale paid with its receipt and the audit row saying whose payment it was.
         return await self.ledger.create(
             sale,
             attempt,
+            check=not_paid_yet,
             actor=actor,
             detail={
                 "method": method,

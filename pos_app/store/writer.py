@@ -78,6 +78,16 @@ def select_attempt_where(connection: sqlite3.Connection, column: str, value: str
     return None if row is None else row_to_attempt(row)
 
 
+def select_attempts_of_sale(connection: sqlite3.Connection, sale_id: str) -> list[PaymentAttempt]:
+    """The sale's attempts, oldest first, inside the caller's transaction."""
+    rows = connection.execute(
+        f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM payment_attempts "
+        "WHERE sale_id = ? ORDER BY created_at, id",
+        (sale_id,),
+    ).fetchall()
+    return [row_to_attempt(row) for row in rows]
+
+
 def update_attempt(
     connection: sqlite3.Connection, row: PaymentAttempt, changes: dict[str, Any]
 ) -> PaymentAttempt:

@@ -110,3 +110,36 @@ async def test_a_payment_the_relay_does_not_know_and_a_paid_sale_are_refused_in_
         for rig in rigs:
             for service in rig.services:
                 await service.close()
+
+
+async def test_cash_taken_while_a_claim_is_at_the_relay_wins_and_the_payment_goes_back_unclaimed(
+    simulator: RunningSimulator, relay_server: RunningRelay, tmp_path: Path
+) -> None:
+    # The claim checked "not paid yet" before its round trip to the relay and stored the sale paid after
+    # it: cash taken in between paid the sale twice.
+    rigs, (front, back) = await open_shop_tills(simulator, relay_server, tmp_path)
+    try:
+        trans_id = (await customer_pays(simulator, TILL_NUMBER, 80))["TransID"]
+        claim_at_relay = front.paid_to_till._claim_at_relay
+
+        async def cash_meanwhile(sale_id: str, code: str):  # type: ignore[no-untyped-def]
+            granted = await claim_at_relay(sale_id, code)
+            await front.take_cash(80, sale_id=sale_id)
+            return granted
+
+        front.paid_to_till._claim_at_relay = cash_meanwhile  # type: ignore[method-assign]
+        with pytest.raises(C2bClaimRefused, match=r"Sale S1 was paid meanwhile"):
+            await front.claim_c2b("S1", trans_id)
+
+        attempts = await front.store.attempts_for_sale("S1")
+        assert [(a.method, a.state) for a in attempts] == [("cash", State.PAID)]
+
+        async def offered_again() -> bool:
+            return [o.trans_id for o in await back.c2b_offers(80)] == [trans_id]
+
+        await eventually(offered_again)  # given back at the relay: another sale may take it
+        assert (await back.claim_c2b("SB", trans_id)).receipt == trans_id
+    finally:
+        for rig in rigs:
+            for service in rig.services:
+                await service.close()
