@@ -528,6 +528,15 @@ _ENGINE_SW_SOURCE: tuple[tuple[str, str], ...] = (
     ("{} is already taken by sale {}.", "{0} tayari yamechukuliwa na mauzo {1}."),
     ("The relay could not be asked to claim {}: {}.", "Relay haikuweza kuulizwa kuchukua {0}: {1}."),
     ("The relay has no payment {} to this shop.", "Relay haina malipo {0} kwa duka hili."),
+    (
+        "Sale {} was paid meanwhile; {} stays free for another sale.",
+        "Mauzo {0} yalilipwa wakati huo huo; {1} yanabaki huru kwa mauzo mengine.",
+    ),
+    (
+        "Sale {} was paid meanwhile; {} is still taken by it: the owner releases it from History (Alt+G).",
+        "Mauzo {0} yalilipwa wakati huo huo; {1} bado yamechukuliwa nayo: mmiliki ayaachilie kutoka "
+        "Historia (Alt+G).",
+    ),
     # QR refused (pos_app/engine/qr_tender.py, pos_app/daraja/qr_request.py)
     ("QR payments need the relay; this till has none.", "Malipo kwa QR yanahitaji relay; till hii haina."),
     (
