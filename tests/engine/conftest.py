@@ -165,7 +165,9 @@ class Rig:
             if r["path"] == PUSH_PATH and r.get("checkout_request_id")
         ]
 
-    async def callbacks_delivered(self, checkout_request_id: str, count: int = 1) -> list[dict[str, Any]]:
+    async def callbacks_delivered(
+        self, checkout_request_id: str, count: int = 1, timeout_s: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Wait until the simulator has POSTed `count` callbacks for this payment and each POST is over.
         The relay answers only after its commit (relay/intake.py), so what it stored can be read then."""
         delivered: list[dict[str, Any]] = []
@@ -175,7 +177,7 @@ class Rig:
             delivered[:] = [c for c in log["callbacks"] if c["checkout_request_id"] == checkout_request_id]
             return len(delivered) >= count
 
-        await eventually(done)
+        await eventually(done, timeout_s)
         return delivered
 
     async def relay_callback_statuses(self, checkout_request_id: str) -> list[str]:

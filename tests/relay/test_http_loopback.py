@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+import uvicorn
 
 from relay.db import Database
 from relay.embedded import EmbeddedRelay
@@ -18,6 +19,8 @@ from tests.relay.conftest import ACK, SEED_CHECKOUT_ID, SEED_CURL, SEED_PATH, au
 from tests.support.relay_fixtures import RelayFactory, RunningRelay
 
 JSON = {"Content-Type": "application/json;charset=UTF-8"}
+# How long the relay (uvicorn) keeps an idle connection open.
+SERVER_KEEP_ALIVE_S = uvicorn.Config(app="relay").timeout_keep_alive
 
 
 async def test_the_seed_curl_payload_settles_a_registered_payment_over_real_http(
@@ -67,7 +70,11 @@ async def test_a_feed_long_poll_wakes_on_a_new_result(relay_server: RunningRelay
 
 async def test_200_concurrent_callbacks_are_all_stored_and_applied(relay_server: RunningRelay) -> None:
     key, path = await relay_server.create_till("front")
-    limits = httpx.Limits(max_connections=64)
+    # The relay closes a connection idle for uvicorn's keep-alive timeout. httpx's default keep-alive
+    # expiry is the same 5 s, so under load a pooled connection was reused in the very loop turn the server
+    # timer closed it: the request was in the socket unread, the close sent a reset, and httpx raised
+    # ReadError. A client must let idle connections go well before the server does.
+    limits = httpx.Limits(max_connections=64, keepalive_expiry=SERVER_KEEP_ALIVE_S / 5)
     async with httpx.AsyncClient(base_url=relay_server.base_url, timeout=30, limits=limits) as client:
         for start in range(0, 200, 50):
             await asyncio.gather(
