@@ -37,7 +37,10 @@ def loopback_friendly_client(**options: Any) -> httpx.AsyncClient:
     # TCP_NODELAY: a long-poll answer or a small POST is not held back by Nagle's algorithm (~40 ms).
     transport = httpx.AsyncHTTPTransport(
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
+        # Idle connections are dropped after 2 s, before uvicorn closes them (5 s, the relay's server):
+        # a request sent on a connection in the moment the server closes it fails with a ReadError
+        # (seen in tests/relay/test_http_loopback.py under load).
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=2.0),
     )
     return httpx.AsyncClient(transport=transport, trust_env=False, **options)
 
