@@ -34,6 +34,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # How long a WAL restart waits for the readers still reading the old log (each read takes milliseconds);
 # the writer waits with it, so it is short. Not restarted this time, the WAL restarts at the next one.
 RESTART_WAIT_MS = 50
+# The restart is for a WAL that grows: below this many frames (4 MiB of 4 KiB pages) the log is left alone,
+# and a quiet relay never holds its writer for one.
+RESTART_AFTER_FRAMES = 1024
 
 
 def normalise_url(database_url: str) -> URL:
@@ -189,11 +192,14 @@ class Database:
             return
         reader, writer = self._sync_reader, self._sync_writer
 
-        def passive() -> None:
-            # Outside any transaction: a checkpoint cannot run inside one.
+        def passive() -> int:
+            """Frames in the WAL. Outside any transaction: a checkpoint cannot run inside one."""
             connection = reader.raw_connection()
             try:
-                connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                _busy, frames, _copied = (
+                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                )
+                return int(frames)
             finally:
                 connection.close()
 
@@ -209,8 +215,8 @@ class Database:
             finally:
                 connection.close()
 
-        await asyncio.to_thread(passive)
-        await asyncio.get_running_loop().run_in_executor(self._writer_thread(), restart)
+        if await asyncio.to_thread(passive) >= RESTART_AFTER_FRAMES:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread(), restart)
 
     async def ping(self) -> None:
         await self.read(lambda connection: connection.execute(sa.text("SELECT 1")).scalar_one())
