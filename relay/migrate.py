@@ -7,6 +7,8 @@ next one in sees the new `alembic_version` and does nothing.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from relay.db import normalise_url, sqlite_path
+from relay.db import SQLITE_BUSY_TIMEOUT_MS, normalise_url, sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number, the same in every instance: "the relay's migration lock".
@@ -50,6 +52,18 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def _wal_from_the_start(path: Path) -> None:
+    """Put the file in WAL mode before anything else opens it. WAL is a property of the file, and changing
+    to it takes an exclusive lock that SQLite refuses at once ("database is locked", no busy wait) while
+    another connection reads: the relay's connections, each setting WAL as it opened, met that now and
+    then when a second process (or a test) opened the fresh file beside a running relay."""
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL").fetchall()
+    finally:
+        connection.close()
+
+
 async def upgrade(database_url: str) -> None:
     """Bring the database to the newest schema (creates the SQLite folder and file when needed)."""
     url = normalise_url(database_url)
@@ -57,6 +71,7 @@ async def upgrade(database_url: str) -> None:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(_wal_from_the_start, path)
     engine = create_async_engine(url)
     try:
         config = alembic_config(database_url)

@@ -157,7 +157,8 @@ def feed_page(connection: Connection, till_id: int, after: int, limit: int) -> l
     rows = Rows(connection).all(
         f"SELECT f.seq, f.kind, f.payment_id AS entry_id, {columns} FROM feed_entry f "
         "LEFT JOIN payment p ON p.id = f.payment_id AND f.kind <> ? "
-        "WHERE f.till_id = ? AND f.seq > ? ORDER BY f.seq LIMIT ?",
+        # A cursor past any seq there is (2**31 and more) is a bigint to PostgreSQL, not an error.
+        "WHERE f.till_id = ? AND f.seq > CAST(? AS BIGINT) ORDER BY f.seq LIMIT ?",
         (FeedKind.C2B.value, till_id, after, limit),
         datetimes=("registered_at", "settled_at"),
     )

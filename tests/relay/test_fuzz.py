@@ -360,3 +360,17 @@ async def test_identifiers_a_database_cannot_hold_are_refused_with_400_on_both_d
     assert read_answers == [400, 400, 400]
     assert [answer.status_code for answer in posts] == [400] * len(registrations), [a.text for a in posts]
     assert [answer.status_code for answer in claims] == [400] * 3, [a.text for a in claims]
+
+
+async def test_a_feed_cursor_past_any_seq_is_an_empty_page_on_both_databases(
+    relay_factory: RelayFactory, any_database: str
+) -> None:
+    # The feed read went to the driver with its cursor as a 32-bit parameter on PostgreSQL: 500 at 2**31.
+    relay = await relay_factory(database_url=any_database)
+    key, _ = await relay.create_till("front")
+    async with httpx.AsyncClient(base_url=relay.base_url, timeout=10) as client:
+        answers = [
+            await client.get(f"/api/v1/results?after={after}", headers=auth(key))
+            for after in (2**31 - 1, 2**31, 2**62)
+        ]
+    assert [(answer.status_code, answer.json()["items"]) for answer in answers] == [(200, [])] * 3
