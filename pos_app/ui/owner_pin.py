@@ -111,4 +111,5 @@ class OwnerPinDialog(QDialog):
         await self._submit()
 
     async def _submit(self) -> None:
-        raise NotImplementedError
+        """What the action does: each owner-PIN dialog says (manual receipt, C2B release)."""
+        raise NotImplementedError(f"{type(self).__name__} must say what its action does")

@@ -26,6 +26,7 @@ from relay.intake import IncomingCallback
 from relay.models import utcnow
 from relay.service import Relay
 from relay.simulate import stk_callback_bytes
+from relay.tills import TillRef
 from relay.writer import Writer
 from tests.relay.c2b_support import PAYER, make_shop
 from tests.relay.conftest import auth, registration
@@ -158,23 +159,36 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout_s: 
     return loop.time()
 
 
-@pytest.mark.postgres
-async def test_postgres_restarted_while_serving_refuses_callbacks_and_intake_resumes_by_itself(
-    private_postgres: PrivatePostgres, tmp_path: Path, processes: list[RelayProcess]
-) -> None:
-    server = private_postgres
+async def relay_database(server: PrivatePostgres) -> str:
+    """A database `relay` on the private server; its URL."""
     admin = await asyncpg.connect(server.dsn)
     try:
         await admin.execute("CREATE DATABASE relay")
     finally:
         await admin.close()
-    url = server.url("relay")
+    return server.url("relay")
+
+
+async def serving(
+    url: str, tmp_path: Path, processes: list[RelayProcess], **env: str
+) -> tuple[TillRef, list[str], RelayProcess]:
+    """A till with 6,000 registered payments, and `mpesa-relay serve` on `url`, ready."""
     till, ids = await prepare(url, payments=6_000)
-    # Callbacks wait half a second for the database (RELAY_DATABASE_WAIT_S), then are refused.
-    relay = RelayProcess(url, tmp_path, RELAY_DATABASE_WAIT_S="0.5")
+    relay = RelayProcess(url, tmp_path, **env)
     processes.append(relay)
     relay.start()
     await relay.wait_ready()
+    return till, ids, relay
+
+
+@pytest.mark.postgres
+async def test_postgres_restarted_while_serving_refuses_callbacks_and_intake_resumes_by_itself(
+    private_postgres: PrivatePostgres, tmp_path: Path, processes: list[RelayProcess]
+) -> None:
+    server = private_postgres
+    url = await relay_database(server)
+    # Callbacks wait half a second for the database (RELAY_DATABASE_WAIT_S), then are refused.
+    till, ids, relay = await serving(url, tmp_path, processes, RELAY_DATABASE_WAIT_S="0.5")
     await until(lambda: listening(server.dsn), "the relay LISTENs")
     load = Load(relay.base_url, till.callback_path, ids)
     load.start()
@@ -229,17 +243,8 @@ async def test_postgres_restarted_within_the_wait_refuses_nothing_and_loses_noth
     # Safaricom sends a callback once: one refused while the database restarts loses its receipt. Those
     # arriving meanwhile wait for it (RELAY_DATABASE_WAIT_S, 5 s by default) and are stored when it is back.
     server = private_postgres
-    admin = await asyncpg.connect(server.dsn)
-    try:
-        await admin.execute("CREATE DATABASE relay")
-    finally:
-        await admin.close()
-    url = server.url("relay")
-    till, ids = await prepare(url, payments=6_000)
-    relay = RelayProcess(url, tmp_path)
-    processes.append(relay)
-    relay.start()
-    await relay.wait_ready()
+    url = await relay_database(server)
+    till, ids, relay = await serving(url, tmp_path, processes)
     load = Load(relay.base_url, till.callback_path, ids)
     load.start()
     try:
@@ -269,12 +274,7 @@ async def test_a_callback_whose_database_comes_back_between_two_tries_is_stored_
     # failed, for a replay, and the relay acknowledged it; when the server came back between the failed
     # batch and that fallback, a paid callback waited for an operator instead of settling its payment.
     server = private_postgres
-    admin = await asyncpg.connect(server.dsn)
-    try:
-        await admin.execute("CREATE DATABASE relay")
-    finally:
-        await admin.close()
-    url = server.url("relay")
+    url = await relay_database(server)
     till, (cid,) = await prepare(url, payments=1)
     db = Database(url)
     writer = Writer(db, lambda _effects: None)
